@@ -1,0 +1,5 @@
+"""``python -m wattprint`` runs the CLI."""
+
+from wattprint.cli import main
+
+main()

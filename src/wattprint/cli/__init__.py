@@ -1,0 +1,14 @@
+"""The ``wattprint`` command line; each command group lives in its own module."""
+
+from __future__ import annotations
+
+from wattprint.cli import core as _core  # noqa: F401  (registers commands)
+from wattprint.cli.app import app
+
+
+def main() -> None:
+    """Entry point of the ``wattprint`` console script."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,248 @@
+"""Settings, resolved once at the edge, with where each value came from.
+
+Precedence, highest first: explicit arguments (CLI flags, ``track(...)``
+keywords) > ``WATTPRINT_*`` environment variables > the project file
+``wattprint.toml`` (looked up from the working directory upwards) > the user
+file (``<user config dir>/wattprint/config.toml``) > built-in defaults.
+
+Invalid values fail fast with a :class:`~wattprint.errors.ConfigError` that
+names the setting, where the bad value came from, and what is allowed.
+``wattprint config`` prints the effective values and their origins.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from wattprint.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+ATTRIBUTIONS = ("machine", "process")
+RAPL_MODES = ("package", "psys")
+PROJECT_FILE = "wattprint.toml"
+
+
+def default_home() -> Path:
+    """The default store directory: the user data dir (``~/.local/share/wattprint``)."""
+    return Path(platformdirs.user_data_dir("wattprint", appauthor=False))
+
+
+def user_config_file() -> Path:
+    """The user config file (``~/.config/wattprint/config.toml``)."""
+    return Path(platformdirs.user_config_dir("wattprint", appauthor=False)) / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings of one wattprint invocation.
+
+    Attributes:
+        home: directory of the SQLite store (``WATTPRINT_HOME``).
+        project: project name runs are filed under.
+        interval_s: sampling interval in seconds (0.01 to 3600).
+        attribution: ``machine`` (whole devices) or ``process`` (the tracked
+            process tree's share) for run totals; both are always stored.
+        region: grid region code, or ``None`` (world average, labelled).
+        pue: power usage effectiveness of the data centre (>= 1), or ``None``
+            for the documented default.
+        sensors: sensor names to use, or empty for auto-detection.
+        rapl_mode: ``package`` (package + dram) or ``psys``.
+        sysfs_root: sysfs root (``WATTPRINT_SYSFS_ROOT``).
+        origins: for each field, where its value came from.
+    """
+
+    home: Path = field(default_factory=default_home)
+    project: str = "default"
+    interval_s: float = 1.0
+    attribution: str = "machine"
+    region: str | None = None
+    pue: float | None = None
+    sensors: tuple[str, ...] = ()
+    rapl_mode: str = "package"
+    sysfs_root: Path = Path("/sys")
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def db_path(self) -> Path:
+        """Path of the SQLite store file."""
+        return self.home / "wattprint.db"
+
+    def effective(self) -> dict[str, tuple[Any, str]]:
+        """Each setting's value and origin, for ``wattprint config``."""
+        out: dict[str, tuple[Any, str]] = {}
+        for f in fields(self):
+            if f.name == "origins":
+                continue
+            out[f.name] = (getattr(self, f.name), self.origins.get(f.name, "default"))
+        return out
+
+
+def _parse_interval(value: Any) -> float:
+    v = float(value)
+    if not 0.01 <= v <= 3600:
+        raise ValueError("must be between 0.01 and 3600 seconds")
+    return v
+
+
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        v = str(value).strip().lower()
+        if v not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return v
+
+    return parse
+
+
+def _parse_pue(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    v = float(value)
+    if not 1.0 <= v <= 5.0:
+        raise ValueError("must be between 1.0 and 5.0 (1.0 = no overhead)")
+    return v
+
+
+def _parse_sensors(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = [s.strip() for s in value.split(",")]
+    else:
+        items = [str(s).strip() for s in value]
+    return tuple(s for s in items if s)
+
+
+def _parse_str(value: Any) -> str:
+    v = str(value).strip()
+    if not v:
+        raise ValueError("must not be empty")
+    return v
+
+
+def _parse_optional_str(value: Any) -> str | None:
+    v = str(value).strip() if value is not None else ""
+    return v or None
+
+
+def _parse_path(value: Any) -> Path:
+    return Path(str(value)).expanduser()
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "home": _parse_path,
+    "project": _parse_str,
+    "interval_s": _parse_interval,
+    "attribution": _parse_choice(ATTRIBUTIONS),
+    "region": _parse_optional_str,
+    "pue": _parse_pue,
+    "sensors": _parse_sensors,
+    "rapl_mode": _parse_choice(RAPL_MODES),
+    "sysfs_root": _parse_path,
+}
+
+#: environment variable of each setting
+ENV_VARS: dict[str, str] = {
+    "home": "WATTPRINT_HOME",
+    "project": "WATTPRINT_PROJECT",
+    "interval_s": "WATTPRINT_INTERVAL",
+    "attribution": "WATTPRINT_ATTRIBUTION",
+    "region": "WATTPRINT_REGION",
+    "pue": "WATTPRINT_PUE",
+    "sensors": "WATTPRINT_SENSORS",
+    "rapl_mode": "WATTPRINT_RAPL_MODE",
+    "sysfs_root": "WATTPRINT_SYSFS_ROOT",
+}
+
+#: keys accepted in config files (``interval`` is the file/CLI name of ``interval_s``)
+FILE_KEYS: dict[str, str] = {name: name for name in _PARSERS} | {"interval": "interval_s"}
+
+
+def find_project_file(start: Path) -> Path | None:
+    """The nearest ``wattprint.toml`` in ``start`` or its parents, if any."""
+    for directory in (start, *start.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}; fix the file or remove it") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    # settings may sit at the top level or under [wattprint]
+    section = data.get("wattprint", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [wattprint] must be a table")
+    unknown = [k for k in section if k not in FILE_KEYS and not isinstance(section[k], dict)]
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(FILE_KEYS))}"
+        )
+    return {FILE_KEYS[k]: v for k, v in section.items() if k in FILE_KEYS}
+
+
+def _apply(values: dict[str, Any], origins: dict[str, str], raw: Mapping[str, Any], origin: str,
+           label: Callable[[str], str]) -> None:
+    for name, value in raw.items():
+        if value is None:
+            continue
+        try:
+            values[name] = _PARSERS[name](value)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{label(name)} = {value!r} (from {origin}) {exc}") from None
+        origins[name] = origin
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user_file: Path | None = None,
+) -> Settings:
+    """Resolve the effective settings.
+
+    Args:
+        overrides: explicit values (CLI flags, API keywords); ``None`` values
+            are ignored so unset flags fall through.
+        environ: environment (default ``os.environ``).
+        cwd: where to start looking for ``wattprint.toml`` (default the
+            working directory).
+        user_file: the user config file (default :func:`user_config_file`).
+
+    Raises:
+        ConfigError: a value is invalid; the message names it and its origin.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    ufile = user_file if user_file is not None else user_config_file()
+    if ufile.is_file():
+        _apply(values, origins, _read_toml(ufile), str(ufile), lambda n: n)
+    pfile = find_project_file(cwd or Path.cwd())
+    if pfile is not None:
+        _apply(values, origins, _read_toml(pfile), str(pfile), lambda n: n)
+    env_raw = {name: env[var] for name, var in ENV_VARS.items() if var in env and env[var] != ""}
+    _apply(values, origins, env_raw, "environment", lambda n: ENV_VARS[n])
+    if overrides:
+        unknown = [k for k in overrides if k not in _PARSERS]
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}")
+        _apply(values, origins, overrides, "argument", lambda n: n)
+    return replace(Settings(), **values, origins=origins)

@@ -1,0 +1,513 @@
+"""Tracking a piece of work: :func:`track`, :class:`Tracker`.
+
+A :class:`Tracker` opens the sensors, creates a run in the store, starts the
+sampler thread, and on :meth:`Tracker.stop` (or leaving the ``with`` block,
+or the decorated function returning) stops the thread and finalises the run.
+Everything the run measured is returned as data (:attr:`Tracker.energy_j`,
+:meth:`Tracker.by_device`, :meth:`Tracker.intervals`), not only written to
+files.
+
+Tracking never hurts the work it tracks: a sensor or store fault is logged
+once and the workload goes on; an exception in the workload keeps its
+traceback; a user's own SIGTERM handler still runs (ours finalises the run,
+then calls it); no thread is left running after :meth:`Tracker.stop`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, TypeVar
+
+from wattprint.attribution import CPU_KINDS
+from wattprint.config import Settings, load_settings
+from wattprint.errors import WattprintError
+from wattprint.sampling import Gap, Sampler
+from wattprint.sensors.base import DeviceInfo, Sensor, SkippedSensor
+from wattprint.sensors.context import SensorContext
+from wattprint.store import DeviceRecord, IntervalRecord, Store
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STANDARD_PHASES = ("data", "experimentation", "training", "inference")
+
+
+@dataclass(frozen=True)
+class DeviceEnergy:
+    """One device's energy over a run.
+
+    Attributes:
+        id: device id (``rapl:package-0``, ``nvml:GPU-…``).
+        kind: ``cpu``, ``dram``, ``ram``, ``gpu``, ``psys`` or ``node``.
+        name: device name.
+        source: sensor that read it.
+        measured: ``True`` for hardware counters, ``False`` for power models.
+        model: the power model, for estimated devices.
+        energy_j: whole-device energy (joules).
+        attributed_energy_j: the tracked processes' share (joules).
+        share_rule: how the share was computed.
+        mean_power_w: whole-device mean power over the measured time.
+    """
+
+    id: str
+    kind: str
+    name: str
+    source: str
+    measured: bool
+    model: str | None
+    energy_j: float
+    attributed_energy_j: float
+    share_rule: str
+    mean_power_w: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "id": self.id, "kind": self.kind, "name": self.name, "source": self.source,
+            "measured": self.measured, "model": self.model, "energy_j": self.energy_j,
+            "attributed_energy_j": self.attributed_energy_j, "share_rule": self.share_rule,
+            "mean_power_w": self.mean_power_w,
+        }
+
+
+def sensor_context(settings: Settings, environ: dict[str, str] | None = None) -> SensorContext:
+    """The sensor context implied by settings."""
+    return SensorContext(
+        sysfs_root=settings.sysfs_root,
+        environ=dict(os.environ) if environ is None else environ,
+        rapl_mode=settings.rapl_mode,
+    )
+
+
+def open_sensors(settings: Settings, context: SensorContext | None = None
+                 ) -> tuple[list[Sensor], list[SkippedSensor]]:
+    """Detect sensors for these settings (raises only for sensors the user asked for)."""
+    from wattprint.sensors.detect import detect
+
+    found = detect(context or sensor_context(settings), settings.sensors or None)
+    return found.sensors, found.skipped
+
+
+class Tracker:
+    """Measures the energy of the work done between :meth:`start` and :meth:`stop`.
+
+    Use it through :func:`track` as a context manager or decorator, or call
+    :meth:`start` and :meth:`stop` yourself.
+
+    Args:
+        project: project the run is filed under.
+        name: a name for the run (default: the script name).
+        phase: life-cycle phase (``data``, ``experimentation``, ``training``,
+            ``inference`` or your own word).
+        interval_s: sampling interval in seconds (default 1 s, >= 0.01 s).
+        attribution: ``machine`` (whole devices) or ``process`` (the tracked
+            process tree's share) for the run's total.
+        region: grid region code for carbon accounting.
+        sensors: sensor names to use (default: auto-detect).
+        home: store directory (default ``$WATTPRINT_HOME`` or the user data dir).
+        tags: free-form key/value tags.
+        measure_idle_s: sample the idle machine this long before starting.
+        command: the command line being tracked (set by ``wattprint run``).
+        context: sensor context (tests pass fakes here).
+        sensor_objects: already opened sensors, bypassing detection.
+    """
+
+    def __init__(
+        self,
+        project: str | None = None,
+        *,
+        name: str | None = None,
+        phase: str = "training",
+        interval_s: float | None = None,
+        attribution: str | None = None,
+        region: str | None = None,
+        sensors: Sequence[str] | None = None,
+        home: str | Path | None = None,
+        tags: dict[str, str] | None = None,
+        measure_idle_s: float = 0.0,
+        command: str | None = None,
+        context: SensorContext | None = None,
+        sensor_objects: Sequence[Sensor] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or load_settings({
+            "project": project, "interval_s": interval_s, "attribution": attribution,
+            "region": region, "sensors": list(sensors) if sensors is not None else None,
+            "home": home,
+        })
+        self.name = name or (Path(sys.argv[0]).name if sys.argv and sys.argv[0] else None)
+        self.phase_name = phase
+        self.tags = dict(tags or {})
+        self.measure_idle_s = measure_idle_s
+        self.command = command
+        self._context = context
+        self._sensor_objects = list(sensor_objects) if sensor_objects is not None else None
+        self.id: str | None = None
+        self.status = "new"
+        self.exit_code: int | None = None
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self.skipped: list[SkippedSensor] = []
+        self.idle_w: dict[str, float] = {}
+        self._store: Store | None = None
+        self._sampler: Sampler | None = None
+        self._sensors: list[Sensor] = []
+        self._memory: list[IntervalRecord] = []
+        self._phase_stack: list[tuple[str, int]] = []
+        self._units: dict[str, float] = {}
+        self._metrics: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._store_warned = False
+        self._prev_sigterm: Any = None
+        self._atexit_registered = False
+
+    # -- lifecycle ----------------------------------------------------------
+    def _warn_store(self, exc: BaseException) -> None:
+        if not self._store_warned:
+            self._store_warned = True
+            log.warning("wattprint could not write to its store (tracking continues in memory): %s",
+                        exc)
+
+    def _sink(self, intervals: Sequence[IntervalRecord], gaps: Sequence[Gap]) -> None:
+        if self._store is None or self.id is None:
+            self._memory.extend(intervals)
+            return
+        try:
+            self._store.append_intervals(self.id, intervals)
+            for gap in gaps:
+                self._store.add_gap(self.id, gap.device_id, gap.t_start, gap.t_end, gap.reason)
+        except Exception as exc:
+            self._memory.extend(intervals)
+            self._warn_store(exc)
+
+    def _measure_idle(self, sensors: Sequence[Sensor]) -> None:
+        seconds = self.measure_idle_s
+        idle = Sampler(sensors, lambda i, g: None, interval_s=min(1.0, max(seconds, 0.01)))
+        idle.prime()
+        time.sleep(seconds)
+        idle.tick()
+        for device_id, (energy_j, _, covered_s) in idle.totals.items():
+            if covered_s > 0:
+                self.idle_w[device_id] = energy_j / covered_s
+
+    def start(self) -> Tracker:
+        """Open sensors and the store, create the run and start sampling.
+
+        Returns:
+            ``self``, the running tracker.
+
+        Raises:
+            SensorError: a sensor the user explicitly asked for is unavailable.
+            ConfigError: invalid settings.
+        """
+        if self.status != "new":
+            return self
+        if self._sensor_objects is not None:
+            self._sensors = self._sensor_objects
+        else:
+            self._sensors, self.skipped = open_sensors(self.settings, self._context)
+        for note in self.skipped:
+            log.info("sensor %s skipped: %s", note.sensor, note.reason)
+        if not self._sensors:
+            log.warning("wattprint found no energy sensor; the run records no energy. "
+                        "Run `wattprint sensors` to see why.")
+        if self.measure_idle_s > 0:
+            self._measure_idle(self._sensors)
+        self._sampler = Sampler(self._sensors, self._sink, interval_s=self.settings.interval_s,
+                                root_pid=os.getpid())
+        self.started_at = self._sampler.to_wall(time.monotonic())
+        try:
+            self._store = Store(self.settings.db_path)
+            self.id = self._store.create_run(
+                project=self.settings.project, phase=self.phase_name, name=self.name,
+                attribution=self.settings.attribution, interval_s=self.settings.interval_s,
+                started_at=self.started_at, command=self.command, region=self.settings.region,
+                info={"skipped_sensors": [vars(s) for s in self.skipped],
+                      "wattprint_version": _version()},
+            )
+            self._store.add_devices(self.id, self._device_records())
+            if self.tags:
+                self._store.set_tags(self.id, self.tags)
+            for device_id, power_w in self.idle_w.items():
+                self._store.set_idle(self.id, device_id, power_w,
+                                     f"measured for {self.measure_idle_s:g} s before the run")
+        except WattprintError as exc:
+            self._store = None
+            self._warn_store(exc)
+        self.status = "running"
+        self._sampler.start()
+        self._install_handlers()
+        return self
+
+    def _device_records(self) -> list[DeviceRecord]:
+        assert self._sampler is not None
+        return [
+            DeviceRecord(d.id, d.kind, d.name, d.source, d.measured, d.counter, d.model,
+                         self._sampler.share_rules[d.id], dict(d.extra))
+            for d in self._sampler.devices.values()
+        ]
+
+    def stop(self, *, exit_code: int | None = None, error: str | None = None,
+             status: str | None = None) -> Tracker:
+        """Stop sampling and finalise the run. A second call does nothing.
+
+        Args:
+            exit_code: the tracked command's exit code, if any.
+            error: why the work failed, if it did.
+            status: final status; default ``finished`` (``failed`` when
+                ``error`` is given or ``exit_code`` is non-zero).
+        """
+        with self._lock:
+            if self._stopped or self.status != "running":
+                return self
+            self._stopped = True
+        assert self._sampler is not None
+        try:
+            self._sampler.stop()
+        except Exception as exc:  # never let tracking break the host program
+            log.warning("wattprint sampler did not stop cleanly: %s", exc)
+        self.ended_at = self._sampler.to_wall(time.monotonic())
+        final = status or ("failed" if error or (exit_code not in (None, 0)) else "finished")
+        self.status = final
+        self.exit_code = exit_code
+        if self._store is not None and self.id is not None:
+            try:
+                self._store.finish_run(self.id, status=final, ended_at=self.ended_at,
+                                       exit_code=exit_code, error=error)
+            except Exception as exc:
+                self._warn_store(exc)
+        for sensor in self._sensors:
+            try:
+                sensor.close()
+            except Exception:
+                log.debug("closing %s failed", sensor.name, exc_info=True)
+        self._restore_handlers()
+        return self
+
+    # -- signals and exit ------------------------------------------------------
+    def _install_handlers(self) -> None:
+        if not self._atexit_registered:
+            atexit.register(self._atexit)
+            self._atexit_registered = True
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            self._prev_sigterm = signal.getsignal(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+        except (ValueError, OSError):  # not allowed here; atexit still finalises
+            self._prev_sigterm = None
+
+    def _restore_handlers(self) -> None:
+        if self._atexit_registered:
+            atexit.unregister(self._atexit)
+            self._atexit_registered = False
+        if self._prev_sigterm is None or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+                signal.signal(signal.SIGTERM, self._prev_sigterm)
+        except (ValueError, OSError):
+            pass
+        self._prev_sigterm = None
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        previous = self._prev_sigterm
+        self.stop(error="terminated by SIGTERM", exit_code=128 + signum)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_IGN:
+            return
+        else:  # default action: die of the signal, as the program would have
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    def _atexit(self) -> None:
+        self.stop(error="the program exited before the run was stopped")
+
+    # -- context manager and decorator -------------------------------------------
+    def __enter__(self) -> Tracker:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            self.stop()
+        elif isinstance(exc, SystemExit):
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            self.stop(exit_code=code)
+        else:
+            self.stop(error=f"{type(exc).__name__}: {exc}")
+
+    def __call__(self, func: F) -> F:
+        """Use the tracker as a decorator: each call of ``func`` is one run."""
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            fresh = Tracker(name=self.name or func.__name__, phase=self.phase_name,
+                            tags=self.tags, measure_idle_s=self.measure_idle_s,
+                            context=self._context, settings=self.settings)
+            with fresh:
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    # -- annotations during the run ------------------------------------------------
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Mark a (nestable) window of the run, e.g. ``with run.phase("eval"):``."""
+        now = time.time()
+        rowid = -1
+        if self._store is not None and self.id is not None:
+            try:
+                rowid = self._store.open_phase(self.id, name, len(self._phase_stack), now)
+            except Exception as exc:
+                self._warn_store(exc)
+        self._phase_stack.append((name, rowid))
+        try:
+            yield
+        finally:
+            self._phase_stack.pop()
+            if rowid >= 0 and self._store is not None:
+                try:
+                    self._store.close_phase(rowid, time.time())
+                except Exception as exc:
+                    self._warn_store(exc)
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        """Record a task metric (accuracy, loss...) for reports and leaderboards."""
+        now = time.time()
+        self._metrics.append({"name": name, "value": float(value), "step": step, "t": now})
+        if self._store is not None and self.id is not None:
+            try:
+                self._store.log_metric(self.id, name, float(value), step, now)
+            except Exception as exc:
+                self._warn_store(exc)
+
+    def add_units(self, n: float, unit: str = "sample") -> None:
+        """Count ``n`` functional units (samples, requests, epochs) for per-unit figures."""
+        if n < 0:
+            raise ValueError("the number of units must not be negative")
+        self._units[unit] = self._units.get(unit, 0.0) + n
+        if self._store is not None and self.id is not None:
+            try:
+                self._store.add_units(self.id, unit, n)
+            except Exception as exc:
+                self._warn_store(exc)
+
+    # -- results ------------------------------------------------------------
+    @property
+    def store(self) -> Store | None:
+        """The store this run is written to (``None`` if it could not be opened)."""
+        return self._store
+
+    @property
+    def units(self) -> dict[str, float]:
+        """Functional units counted so far."""
+        return dict(self._units)
+
+    def by_device(self) -> list[DeviceEnergy]:
+        """Energy per device so far (or in total, once stopped)."""
+        if self._sampler is None:
+            return []
+        out = []
+        for device_id, info in self._sampler.devices.items():
+            energy_j, attributed_j, covered_s = self._sampler.totals[device_id]
+            out.append(_device_energy(info, self._sampler.share_rules[device_id], energy_j,
+                                      attributed_j, covered_s))
+        return out
+
+    @property
+    def energy_j(self) -> float:
+        """The run's total energy in joules under its attribution rule."""
+        attributed = self.settings.attribution == "process"
+        return sum(d.attributed_energy_j if attributed else d.energy_j for d in self.by_device())
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall-clock duration (up to now while running)."""
+        if self.started_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else time.time()
+        return end - self.started_at
+
+    def intervals(self) -> list[IntervalRecord]:
+        """Every energy interval measured, in time order."""
+        if self._store is not None and self.id is not None:
+            try:
+                return self._store.intervals(self.id)
+            except Exception as exc:
+                self._warn_store(exc)
+        return sorted(self._memory, key=lambda i: (i.t_start, i.device_id))
+
+    # -- pausing (used by live pausing) -------------------------------------------
+    def set_paused(self, paused: bool) -> None:
+        """Mark the following intervals as paused (excluded from energy totals)."""
+        if self._sampler is not None:
+            self._sampler.paused = paused
+
+
+def _device_energy(info: DeviceInfo, rule: str, energy_j: float, attributed_j: float,
+                   covered_s: float) -> DeviceEnergy:
+    return DeviceEnergy(
+        id=info.id, kind=info.kind, name=info.name, source=info.source, measured=info.measured,
+        model=info.model, energy_j=energy_j, attributed_energy_j=attributed_j, share_rule=rule,
+        mean_power_w=energy_j / covered_s if covered_s > 0 else 0.0,
+    )
+
+
+def _version() -> str:
+    from wattprint import __version__
+
+    return __version__
+
+
+def track(
+    project: str | None = None,
+    *,
+    name: str | None = None,
+    phase: str = "training",
+    interval_s: float | None = None,
+    attribution: str | None = None,
+    region: str | None = None,
+    sensors: Sequence[str] | None = None,
+    home: str | Path | None = None,
+    tags: dict[str, str] | None = None,
+    measure_idle_s: float = 0.0,
+    context: SensorContext | None = None,
+) -> Tracker:
+    """Track the energy of a block of code or a function.
+
+    As a context manager::
+
+        with wattprint.track(project="resnet", phase="training") as run:
+            train()
+        print(run.energy_j, run.by_device())
+
+    or as a decorator (each call is one run)::
+
+        @wattprint.track(project="resnet")
+        def train(): ...
+
+    Arguments are those of :class:`Tracker`. Nothing is measured until the
+    block is entered or the function called.
+    """
+    return Tracker(project, name=name, phase=phase, interval_s=interval_s,
+                   attribution=attribution, region=region, sensors=sensors, home=home,
+                   tags=tags, measure_idle_s=measure_idle_s, context=context)
+
+
+__all__ = ["CPU_KINDS", "STANDARD_PHASES", "DeviceEnergy", "Tracker", "track"]

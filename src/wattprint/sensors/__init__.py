@@ -1,0 +1,1 @@
+"""Hardware sources of energy readings; see :mod:`wattprint.sensors.base`."""

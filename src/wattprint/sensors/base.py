@@ -1,0 +1,132 @@
+"""The sensor protocol: what every hardware source gives the sampler.
+
+A sensor *reads*; the sampler *computes*. A sensor lists its devices once
+(:meth:`Sensor.devices`) and, on every tick, returns one raw :class:`Reading`
+per device (:meth:`Sensor.read`):
+
+* a **counter** device (RAPL ``energy_uj``, NVML total energy) returns its
+  cumulative counter in joules in :attr:`Reading.energy_j`; the sampler takes
+  deltas and handles wrap-around using :attr:`DeviceInfo.max_energy_j`;
+* a **power** device (NVML power on pre-Volta GPUs, IPMI, power models)
+  returns instantaneous watts in :attr:`Reading.power_w`; the sampler
+  integrates over time (trapezoid rule).
+
+A device whose read failed is simply absent from the returned mapping (or
+present with both fields ``None``): the sampler records a *gap* for that
+interval, never 0 J.
+
+Optional abilities are separate small protocols, so a sensor only implements
+what its hardware can do: :class:`ProcessEnergySource` (per-process GPU
+accounting from the driver).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+#: Device kinds. ``cpu`` is a CPU package (or the whole CPU for a model),
+#: ``dram`` memory measured by RAPL, ``ram`` memory from a model, ``gpu`` an
+#: accelerator (or a MIG instance), ``psys`` the RAPL platform domain, ``node``
+#: whole-node power (IPMI/BMC).
+DEVICE_KINDS = ("cpu", "dram", "ram", "gpu", "psys", "node")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """Identity of one device a sensor reports on.
+
+    Attributes:
+        id: stable id within the machine, ``"<source>:<local id>"``, e.g.
+            ``"rapl:package-0"``, ``"nvml:GPU-5f2c..."``, ``"model:cpu"``.
+        kind: one of :data:`DEVICE_KINDS`.
+        name: human-readable name (``"Intel Xeon Gold 6338 (package 0)"``).
+        source: the sensor that reads it (``"rapl"``, ``"nvml"``, ``"amdsmi"``,
+            ``"model"``).
+        measured: ``True`` for a hardware counter or power meter, ``False``
+            for a power model (then :attr:`model` names the model).
+        counter: ``True`` if readings are cumulative joules, ``False`` if watts.
+        max_energy_j: wrap range of the counter in joules (RAPL
+            ``max_energy_range_uj``); ``None`` if unknown, in which case a
+            decreasing counter drops the interval instead of guessing.
+        model: for estimated devices, the power model and its parameters in
+            words (``"CCF coefficients: Cascade Lake 0.64-3.97 W/vCPU x 2 vCPU"``).
+        extra: free-form details (``{"mig": "1g.10gb", "uuid": ...}``).
+    """
+
+    id: str
+    kind: str
+    name: str
+    source: str
+    measured: bool
+    counter: bool
+    max_energy_j: float | None = None
+    model: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One raw reading of one device.
+
+    Exactly one of ``energy_j`` (counter devices, cumulative joules) or
+    ``power_w`` (power devices, instantaneous watts) is set; both ``None``
+    means the read failed and the interval is a gap.
+    """
+
+    energy_j: float | None = None
+    power_w: float | None = None
+
+
+@runtime_checkable
+class Sensor(Protocol):
+    """A source of device readings (RAPL, NVML, amdsmi, a power model...)."""
+
+    #: registry name of the sensor (``"rapl"``, ``"nvml"``...)
+    name: str
+
+    def devices(self) -> list[DeviceInfo]:
+        """The devices this sensor reports on; fixed for the sensor's life."""
+        ...
+
+    def read(self) -> Mapping[str, Reading]:
+        """Read every device once; keys are :attr:`DeviceInfo.id`.
+
+        Must not raise for a failed device: leave it out (a gap). May raise
+        only if the whole sensor is broken, in which case the sampler drops
+        the sensor with one warning.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the library or file handles; idempotent."""
+        ...
+
+
+@runtime_checkable
+class ProcessEnergySource(Protocol):
+    """Optional ability: per-process shares of a device's energy.
+
+    NVML gives per-process GPU utilisation on most data-centre GPUs; a sensor
+    that can say "these pids used this share of device X" implements this.
+    """
+
+    def process_shares(self, pids: frozenset[int]) -> Mapping[str, float]:
+        """Share (0..1) of each device's recent activity due to ``pids``.
+
+        Devices for which the driver gives no per-process accounting are left
+        out; the sampler then falls back to its default rule for that device.
+        """
+        ...
+
+
+@dataclass
+class SkippedSensor:
+    """Why a sensor (or one of its domains) was not used."""
+
+    sensor: str
+    reason: str
+    #: ``True`` when this is a whole sensor skipped, ``False`` for one
+    #: domain/device of a sensor that is otherwise in use.
+    whole: bool = True

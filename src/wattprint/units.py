@@ -1,0 +1,69 @@
+"""Unit conversions, in one place.
+
+Names carry their units everywhere in wattprint (``energy_j``, ``power_w``,
+``co2e_g``, ``intensity_g_per_kwh``, ``duration_s``); these helpers are the
+only place where one unit becomes another.
+"""
+
+from __future__ import annotations
+
+J_PER_KWH = 3_600_000.0
+J_PER_WH = 3_600.0
+UJ_PER_J = 1_000_000.0
+MJ_PER_J = 1_000.0  # millijoules per joule (NVML reports mJ)
+S_PER_H = 3_600.0
+H_PER_YEAR = 8_760.0  # 365 days; the convention of the life-cycle studies we follow
+
+
+def j_to_kwh(energy_j: float) -> float:
+    """Joules to kilowatt-hours."""
+    return energy_j / J_PER_KWH
+
+
+def kwh_to_j(energy_kwh: float) -> float:
+    """Kilowatt-hours to joules."""
+    return energy_kwh * J_PER_KWH
+
+
+def uj_to_j(energy_uj: float) -> float:
+    """Microjoules (RAPL ``energy_uj``) to joules."""
+    return energy_uj / UJ_PER_J
+
+
+def mj_to_j(energy_mj: float) -> float:
+    """Millijoules (NVML total-energy counter) to joules."""
+    return energy_mj / MJ_PER_J
+
+
+def g_to_kg(mass_g: float) -> float:
+    """Grams to kilograms."""
+    return mass_g / 1000.0
+
+
+def co2e_g(energy_kwh: float, intensity_g_per_kwh: float) -> float:
+    """Grams of CO2e for ``energy_kwh`` at ``intensity_g_per_kwh``."""
+    return energy_kwh * intensity_g_per_kwh
+
+
+def parse_duration_s(text: str) -> float:
+    """Parse ``"90"``, ``"90s"``, ``"15m"``, ``"6h"``, ``"2d"`` into seconds.
+
+    Raises:
+        ValueError: the text is not a number with an optional s/m/h/d suffix.
+    """
+    t = text.strip().lower()
+    factors = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    factor = 1.0
+    if t and t[-1] in factors:
+        factor = factors[t[-1]]
+        t = t[:-1]
+    try:
+        value = float(t)
+    except ValueError:
+        raise ValueError(
+            f"cannot read duration {text!r}: give a number with an optional unit, "
+            "e.g. 90s, 15m, 6h or 2d"
+        ) from None
+    if value < 0:
+        raise ValueError(f"duration {text!r} is negative")
+    return value * factor

@@ -1,0 +1,164 @@
+"""End-to-end: the `wattprint` CLI as a subprocess against a fake powercap tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wattprint.testing.powercap import PACKAGE_MAX_ENERGY_RANGE_UJ, PowercapTree
+
+
+def wattprint(*args: str, env: dict[str, str], input: str | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wattprint", *args], env=env, text=True,
+                          capture_output=True, timeout=timeout, input=input)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> PowercapTree:
+    t = PowercapTree(tmp_path / "sys")
+    t.add_package(0, energy_uj=1_000_000)
+    t.add_dram(0, energy_uj=0)
+    return t
+
+
+@pytest.fixture
+def env(home: Path, tree: PowercapTree) -> dict[str, str]:
+    e = dict(os.environ)
+    e["WATTPRINT_SYSFS_ROOT"] = str(tree.sysfs_root)
+    e["WATTPRINT_SENSORS"] = "rapl"
+    e.pop("CUDA_VISIBLE_DEVICES", None)
+    return e
+
+
+def workload(tmp_path: Path, tree: PowercapTree, package_uj: int, dram_uj: int,
+             code: int = 0) -> Path:
+    """A child that 'burns' energy by advancing the fake counters, prints, and exits."""
+    script = tmp_path / "work.py"
+    pkg = tree.zone_dir("intel-rapl:0") / "energy_uj"
+    dram = tree.zone_dir("intel-rapl:0:0") / "energy_uj"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        time.sleep(0.3)
+        open({str(pkg)!r}, "w").write("{package_uj}\\n")
+        open({str(dram)!r}, "w").write("{dram_uj}\\n")
+        time.sleep(0.3)
+        print("hello from the workload")
+        print("to stderr", file=sys.stderr)
+        sys.exit({code})
+    """))
+    return script
+
+
+def test_run_passes_output_and_exit_code_and_stores_exact_energy(
+        tmp_path: Path, tree: PowercapTree, env: dict[str, str]) -> None:
+    script = workload(tmp_path, tree, package_uj=31_000_000, dram_uj=5_000_000, code=3)
+    result = wattprint("run", "--project", "cli", "--interval", "0.1", "--", sys.executable,
+                       str(script), env=env)
+    assert result.returncode == 3
+    assert result.stdout == "hello from the workload\n"  # untouched: the table goes to stderr
+    assert "to stderr" in result.stderr and "rapl" in result.stderr
+    shown = wattprint("show", "last", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    # package 1 J -> 31 J and dram 0 -> 5 J: 35 J in total
+    assert doc["energy_j"] == pytest.approx(35.0)
+    assert doc["status"] == "failed" and doc["exit_code"] == 3
+    assert doc["project"] == "cli" and doc["attribution"] == "machine"
+    by_id = {d["id"]: d for d in doc["devices"]}
+    assert by_id["rapl:package-0"]["energy_j"] == pytest.approx(30.0)
+    assert by_id["rapl:dram-0"]["energy_j"] == pytest.approx(5.0)
+    for d in doc["devices"]:
+        assert d["measured"] is True and d["source"] == "rapl"
+        assert d["share_rule"] == "cpu-time-share"
+        assert 0 <= d["attributed_energy_j"] <= d["energy_j"] + 1e-9
+        assert d["mean_power_w"] > 0
+    for key in ("id", "name", "phase", "started_at", "ended_at", "duration_s", "intervals",
+                "metrics"):
+        assert key in doc
+    assert doc["intervals"] >= 2
+
+
+def test_run_handles_a_counter_wrap(tmp_path: Path, tree: PowercapTree,
+                                    env: dict[str, str]) -> None:
+    # package counter wraps: 1 J -> top of range -> 2 J; expected = range - 1 J + 2 J
+    script = workload(tmp_path, tree, package_uj=2_000_000, dram_uj=0)
+    tree.set_energy("intel-rapl:0", PACKAGE_MAX_ENERGY_RANGE_UJ - 4_000_000)
+    result = wattprint("run", "--interval", "0.1", "--", sys.executable, str(script), env=env)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(wattprint("show", "last", "--json", env=env).stdout)
+    assert doc["energy_j"] == pytest.approx(4.0 + 2.0)
+
+
+def test_sigterm_is_forwarded_and_run_finalised(tmp_path: Path, env: dict[str, str]) -> None:
+    script = tmp_path / "wait.py"
+    script.write_text(textwrap.dedent("""
+        import signal, sys, time
+        def bye(signum, frame):
+            print("child got", signum, flush=True)
+            sys.exit(5)
+        signal.signal(signal.SIGTERM, bye)
+        print("ready", flush=True)
+        time.sleep(30)
+    """))
+    proc = subprocess.Popen([sys.executable, "-m", "wattprint", "run", "--interval", "0.1", "--",
+                             sys.executable, str(script)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    assert out == "child got 15\n"
+    assert proc.returncode == 5
+    doc = json.loads(wattprint("show", "last", "--json", env=env).stdout)
+    assert doc["status"] == "failed" and doc["exit_code"] == 5
+
+
+def test_missing_command_and_unknown_run_give_clear_errors(env: dict[str, str]) -> None:
+    r = wattprint("run", "--", "definitely-not-a-command-xyz", env=env)
+    assert r.returncode == 127 and "command not found" in r.stderr
+    r = wattprint("show", "zzzz", env=env)
+    assert r.returncode == 1 and "wattprint runs" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_setting_names_the_variable(env: dict[str, str]) -> None:
+    env["WATTPRINT_INTERVAL"] = "0.001"
+    r = wattprint("config", env=env)
+    assert r.returncode == 2
+    assert "WATTPRINT_INTERVAL" in r.stderr and "0.01" in r.stderr
+
+
+def test_config_shows_origins(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "wattprint.toml").write_text('project = "from-file"\ninterval = 0.5\n')
+    env["WATTPRINT_INTERVAL"] = "2"
+    r = wattprint("config", "--json", env=env)
+    doc = json.loads(r.stdout)
+    assert doc["project"] == {"value": "from-file", "origin": str(tmp_path / "wattprint.toml")}
+    assert doc["interval_s"] == {"value": 2.0, "origin": "environment"}
+
+
+def test_sensors_lists_devices_and_skips(env: dict[str, str]) -> None:
+    env.pop("WATTPRINT_SENSORS")
+    r = wattprint("sensors", "--json", env=env)
+    doc = json.loads(r.stdout)
+    ids = {d["id"] for d in doc["devices"]}
+    assert {"rapl:package-0", "rapl:dram-0"} <= ids
+    assert "rapl" in doc["sensors"]
+    # every skipped sensor says why
+    assert all(s["reason"] for s in doc["skipped"])
+
+
+def test_runs_lists_json(tmp_path: Path, tree: PowercapTree, env: dict[str, str]) -> None:
+    script = workload(tmp_path, tree, package_uj=2_000_000, dram_uj=0)
+    for name in ("a", "b"):
+        assert wattprint("run", "--name", name, "--project", "L", "--interval", "0.1", "--",
+                         sys.executable, str(script), env=env).returncode == 0
+    doc = json.loads(wattprint("runs", "--project", "L", "--json", env=env).stdout)
+    assert [r["name"] for r in doc["runs"]] == ["b", "a"]

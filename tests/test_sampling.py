@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from wattprint.sampling import EnergyIntegrator, Gap, Sampler
+from wattprint.sensors.base import DeviceInfo, Reading
+from wattprint.store import IntervalRecord
+from wattprint.testing.sensors import FakeClock, ScriptedSensor
+
+
+def collect() -> tuple[list[IntervalRecord], list[Gap], object]:
+    intervals: list[IntervalRecord] = []
+    gaps: list[Gap] = []
+
+    def sink(i, g):  # type: ignore[no-untyped-def]
+        intervals.extend(i)
+        gaps.extend(g)
+
+    return intervals, gaps, sink
+
+
+def step(sampler: Sampler, clock: FakeClock, n: int, dt: float = 1.0) -> None:
+    for _ in range(n):
+        clock.advance(dt)
+        sampler._emit(*sampler.tick())
+
+
+def make(sensor: ScriptedSensor, clock: FakeClock):  # type: ignore[no-untyped-def]
+    intervals, gaps, sink = collect()
+    sampler = Sampler([sensor], sink, interval_s=1.0, monotonic=clock, wall=lambda: 1000.0)
+    sampler.prime()
+    return sampler, intervals, gaps
+
+
+def test_counter_deltas_become_intervals_with_wall_times() -> None:
+    clock = FakeClock(50.0)
+    sampler, intervals, gaps = make(ScriptedSensor.counter("cpu", [10.0, 25.0, 45.5, 46.0]), clock)
+    step(sampler, clock, 3)
+    assert [i.energy_j for i in intervals] == [15.0, 20.5, 0.5]
+    # wall time = wall at start (1000) + monotonic elapsed
+    assert [(i.t_start, i.t_end) for i in intervals] == [(1000.0, 1001.0), (1001.0, 1002.0),
+                                                         (1002.0, 1003.0)]
+    assert gaps == []
+
+
+def test_wrap_around_uses_max_energy_range() -> None:
+    # range 1000 J: 900 -> 50 means 150 J (100 to the top, 50 after the wrap)
+    clock = FakeClock()
+    sampler, intervals, _ = make(
+        ScriptedSensor.counter("cpu", [800.0, 900.0, 50.0, 120.0], max_energy_j=1000.0), clock)
+    step(sampler, clock, 3)
+    assert [i.energy_j for i in intervals] == [100.0, 150.0, 70.0]
+
+
+def test_several_devices_wrapping_in_the_same_interval() -> None:
+    clock = FakeClock()
+    pkg = DeviceInfo("rapl:package-0", "cpu", "pkg", "rapl", True, True, 262.0)
+    dram = DeviceInfo("rapl:dram-0", "dram", "dram", "rapl", True, True, 65.0)
+    sensor = ScriptedSensor("rapl", {pkg.id: [250.0, 10.0, 20.0], dram.id: [60.0, 5.0, 6.0]},
+                            {pkg.id: pkg, dram.id: dram})
+    sampler, intervals, _ = make(sensor, clock)
+    step(sampler, clock, 2)
+    got = {(i.device_id, round(i.t_end - 1000)): i.energy_j for i in intervals}
+    assert got[("rapl:package-0", 1)] == pytest.approx(262.0 - 250.0 + 10.0)
+    assert got[("rapl:dram-0", 1)] == pytest.approx(65.0 - 60.0 + 5.0)
+    assert got[("rapl:package-0", 2)] == pytest.approx(10.0)
+    assert got[("rapl:dram-0", 2)] == pytest.approx(1.0)
+
+
+def test_unknown_wrap_range_drops_the_interval_and_records_a_gap() -> None:
+    clock = FakeClock()
+    sampler, intervals, gaps = make(
+        ScriptedSensor.counter("cpu", [500.0, 600.0, 20.0, 50.0], max_energy_j=None), clock)
+    step(sampler, clock, 3)
+    # 500->600 kept, 600->20 dropped (never negative), 20->50 kept
+    assert [i.energy_j for i in intervals] == [100.0, 30.0]
+    assert all(i.energy_j >= 0 for i in intervals)
+    assert len(gaps) == 1 and "wrap range is unknown" in gaps[0].reason
+
+
+def test_step_larger_than_range_is_dropped() -> None:
+    integ = EnergyIntegrator(DeviceInfo("d", "cpu", "d", "x", True, True, 100.0))
+    assert integ.update(Reading(energy_j=10.0), 0.0) == "first reading"
+    assert integ.update(Reading(energy_j=5.0), 1.0) == (0.0, 1.0, 95.0)  # one wrap
+    assert isinstance(integ.update(Reading(energy_j=500.0), 2.0), str)
+
+
+def test_failed_read_is_a_gap_and_counter_recovers_the_energy() -> None:
+    clock = FakeClock()
+    sampler, intervals, gaps = make(
+        ScriptedSensor.counter("gpu", [0.0, 10.0, None, None, 40.0]), clock)
+    step(sampler, clock, 4)
+    assert [i.energy_j for i in intervals] == [10.0, 30.0]
+    # the second interval spans the gap: from t=1 to t=4
+    assert (intervals[1].t_start, intervals[1].t_end) == (1001.0, 1004.0)
+    assert len(gaps) == 1 and (gaps[0].t_start, gaps[0].t_end) == (1002.0, 1004.0)
+    assert sum(i.energy_j for i in intervals) == 40.0  # nothing lost, nothing invented
+
+
+def test_power_devices_integrate_with_the_trapezoid_rule() -> None:
+    clock = FakeClock()
+    sampler, intervals, _ = make(ScriptedSensor.power("gpu", [100.0, 200.0, 200.0]), clock)
+    step(sampler, clock, 1, dt=2.0)
+    step(sampler, clock, 1, dt=0.5)
+    assert [i.energy_j for i in intervals] == [(100 + 200) / 2 * 2.0, 200.0 * 0.5]
+
+
+def test_a_sensor_that_raises_is_dropped_without_raising() -> None:
+    clock = FakeClock()
+    good = ScriptedSensor.counter("cpu", [0.0, 5.0, 10.0], device_id="a:cpu", name="a")
+    bad = ScriptedSensor.counter("gpu", [0.0, RuntimeError("driver gone"), 3.0],
+                                 device_id="b:gpu", name="b")
+    intervals, _, sink = collect()
+    sampler = Sampler([good, bad], sink, monotonic=clock, wall=lambda: 0.0)
+    sampler.prime()
+    step(sampler, clock, 2)
+    assert [(i.device_id, i.energy_j) for i in intervals] == [("a:cpu", 5.0), ("a:cpu", 5.0)]
+    assert bad.reads == 2  # not read again after it failed
+
+
+def test_a_failing_sink_never_raises() -> None:
+    clock = FakeClock()
+
+    def sink(i, g):  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    sampler = Sampler([ScriptedSensor.counter("cpu", [0.0, 1.0])], sink, monotonic=clock)
+    sampler.prime()
+    clock.advance(1)
+    sampler._emit(*sampler.tick())  # logged, not raised
+
+
+def test_paused_intervals_are_flagged_and_excluded_from_totals() -> None:
+    clock = FakeClock()
+    sampler, intervals, _ = make(ScriptedSensor.counter("cpu", [0.0, 10.0, 30.0, 60.0]), clock)
+    step(sampler, clock, 1)
+    sampler.paused = True
+    step(sampler, clock, 1)
+    sampler.paused = False
+    step(sampler, clock, 1)
+    assert [i.paused for i in intervals] == [False, True, False]
+    assert sampler.totals["fake:cpu-0"][0] == 10.0 + 30.0
+
+
+def test_thread_runs_and_stops_leaving_no_thread() -> None:
+    intervals, _, sink = collect()
+    sensor = ScriptedSensor.counter("cpu", [float(i) for i in range(10_000)])
+    sampler = Sampler([sensor], sink, interval_s=0.01, root_pid=os.getpid())
+    sampler.start()
+    threading.Event().wait(0.2)
+    sampler.stop()
+    sampler.stop()  # idempotent
+    assert not [t for t in threading.enumerate() if t.name == "wattprint-sampler"]
+    assert len(intervals) >= 5
+    # each interval is one step of the scripted counter (1 J)
+    assert all(i.energy_j == 1.0 for i in intervals)
+    assert sampler.share_rules["fake:cpu-0"] == "cpu-time-share"
+    assert all(0.0 <= i.attributed_j <= i.energy_j for i in intervals)
+
+
+def test_interval_below_10ms_is_refused() -> None:
+    with pytest.raises(ValueError, match="0.01"):
+        Sampler([], lambda i, g: None, interval_s=0.001)

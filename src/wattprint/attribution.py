@@ -9,8 +9,10 @@ Rules (each device records the rule used, and reports show it):
   charged the whole package, idle power included; on a busy shared machine
   they are charged in proportion to the CPU they actually used.
 * ``nvml-process-utilization`` — GPUs whose driver reports per-process
-  utilisation: the tracked pids' share of the device's activity.
-* ``mig-slice-share`` — a MIG instance: the visible instances' share of the
+  utilisation: the tracked pids' share of the device's activity (SM
+  utilisation, else used memory). For an interval where the driver reports
+  no process on the device, the next rule applies.
+* ``mig-slice-share`` — MIG instances: the visible instances' share of the
   parent GPU's compute slices (NVML gives no energy per instance).
 * ``whole-device`` — GPUs (or other devices) without per-process accounting:
   a device the process may use is charged whole.

@@ -148,6 +148,7 @@ class Tracker:
             "region": region, "sensors": list(sensors) if sensors is not None else None,
             "home": home,
         })
+        self._explicit_name = name
         self.name = name or (Path(sys.argv[0]).name if sys.argv and sys.argv[0] else None)
         self.phase_name = phase
         self.tags = dict(tags or {})
@@ -357,7 +358,7 @@ class Tracker:
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            fresh = Tracker(name=self.name or func.__name__, phase=self.phase_name,
+            fresh = Tracker(name=self._explicit_name or func.__name__, phase=self.phase_name,
                             tags=self.tags, measure_idle_s=self.measure_idle_s,
                             context=self._context, settings=self.settings)
             with fresh:

@@ -167,10 +167,10 @@ class Sampler:
             return WHOLE_DEVICE
         if device.kind in CPU_KINDS:
             return CPU_TIME_SHARE
-        if "mig_slice_share" in device.extra:
-            return MIG_SLICE_SHARE
         if isinstance(self._owner.get(device.id), ProcessEnergySource):
             return NVML_PROCESS
+        if "mig_share" in device.extra:
+            return MIG_SLICE_SHARE
         return WHOLE_DEVICE
 
     def to_wall(self, t_mono: float) -> float:
@@ -243,12 +243,13 @@ class Sampler:
         rule = self.share_rules[device.id]
         if rule == CPU_TIME_SHARE:
             return 1.0 if cpu_share is None else cpu_share
-        if rule == NVML_PROCESS:
-            return max(0.0, min(1.0, proc_shares.get(device.id, 1.0)))
-        if rule == MIG_SLICE_SHARE:
+        if rule == NVML_PROCESS and device.id in proc_shares:
+            # per-process shares are fractions of the whole board, MIG included
+            return max(0.0, min(1.0, proc_shares[device.id]))
+        if "mig_share" in device.extra:
             try:
-                return max(0.0, min(1.0, float(device.extra["mig_slice_share"])))
-            except (KeyError, ValueError):
+                return max(0.0, min(1.0, float(device.extra["mig_share"])))
+            except ValueError:
                 return 1.0
         return 1.0
 

@@ -35,6 +35,11 @@ def mj_to_j(energy_mj: float) -> float:
     return energy_mj / MJ_PER_J
 
 
+def mw_to_w(power_mw: float) -> float:
+    """Milliwatts (NVML power usage) to watts."""
+    return power_mw / 1000.0
+
+
 def g_to_kg(mass_g: float) -> float:
     """Grams to kilograms."""
     return mass_g / 1000.0

@@ -142,7 +142,8 @@ def run(
     child = _spawn(cmd)
     own_group = not sys.stdin.isatty()
     forward = _forwarder(child, own_group)
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, forward) for s in forwarded}
     try:
         code = child.wait()
     finally:
@@ -176,7 +177,7 @@ def runs(
     try:
         store = Store(settings.db_path)
         records = store.runs(project, limit=limit)
-        docs = []
+        docs: list[dict[str, Any]] = []
         for r in records:
             from wattprint.report.runview import device_rows, run_energy_j
 
@@ -236,14 +237,14 @@ def sensors_cmd(as_json: JsonOpt = False) -> None:
         found, skipped = open_sensors(settings)
     except WattprintError as exc:
         handle_error(exc)
-    devices = [
+    devices: list[dict[str, Any]] = [
         {"sensor": s.name, "id": d.id, "kind": d.kind, "name": d.name, "measured": d.measured,
          "counter": d.counter, "model": d.model, "extra": dict(d.extra)}
         for s in found for d in s.devices()
     ]
-    for s in found:
-        s.close()
-    skips = [{"sensor": s.sensor, "reason": s.reason, "whole_sensor": s.whole} for s in skipped]
+    for sensor in found:
+        sensor.close()
+    skips = [{"sensor": k.sensor, "reason": k.reason, "whole_sensor": k.whole} for k in skipped]
     if as_json:
         print_json({"sensors": [s.name for s in found], "devices": devices, "skipped": skips})
         return
@@ -258,8 +259,9 @@ def sensors_cmd(as_json: JsonOpt = False) -> None:
         st = Table(title="skipped", title_justify="left")
         st.add_column("sensor")
         st.add_column("reason")
-        for s in skips:
-            st.add_row(s["sensor"] + ("" if s["whole_sensor"] else " (domain)"), s["reason"])
+        for k in skips:
+            st.add_row(str(k["sensor"]) + ("" if k["whole_sensor"] else " (domain)"),
+                       str(k["reason"]))
         out.print(st)
 
 

@@ -25,6 +25,7 @@ class FakeClock:
     now: float = 0.0
 
     def __call__(self) -> float:
+        """The current time."""
         return self.now
 
     def advance(self, seconds: float) -> None:
@@ -46,14 +47,14 @@ class ScriptedSensor:
     """
 
     name: str
-    scripts: dict[str, Sequence[float | None | BaseException]]
+    scripts: dict[str, Sequence[float | BaseException | None]]
     infos: dict[str, DeviceInfo]
     reads: int = 0
     closed: bool = False
     _pos: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def counter(cls, kind: str, values: Sequence[float | None | BaseException], *,
+    def counter(cls, kind: str, values: Sequence[float | BaseException | None], *,
                 max_energy_j: float | None = None, device_id: str | None = None,
                 name: str = "fake", measured: bool = True) -> ScriptedSensor:
         """One counter device replaying cumulative joules."""
@@ -62,7 +63,7 @@ class ScriptedSensor:
         return cls(name, {did: values}, {did: info})
 
     @classmethod
-    def power(cls, kind: str, values: Sequence[float | None | BaseException], *,
+    def power(cls, kind: str, values: Sequence[float | BaseException | None], *,
               device_id: str | None = None, name: str = "fake",
               measured: bool = True) -> ScriptedSensor:
         """One power device replaying watts."""

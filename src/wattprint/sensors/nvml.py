@@ -1,0 +1,612 @@
+"""NVIDIA GPUs through NVML, the library behind ``nvidia-smi``.
+
+**Two ways to measure.** Since Volta (V100, 2017) NVML keeps a *total-energy
+counter* per board, ``nvmlDeviceGetTotalEnergyConsumption``: millijoules
+since the driver was loaded, in 64 bits (it does not wrap in the life of a
+machine; it restarts when the driver reloads). Such a GPU becomes a *counter*
+device: each read returns the counter in joules and the sampler takes
+differences, so no energy between two reads is missed, however sparse the
+reads. Older GPUs (and some virtualised ones) answer ``NotSupported``; they
+become *power* devices: each read returns ``nvmlDeviceGetPowerUsage``
+(milliwatts, reported here in watts), which the sampler integrates over time.
+On Ampere and later that value is a one-second average, on older boards an
+instantaneous one, so sparse polling of a bursty load misses detail.
+
+Opening the sensor reads each counter once to learn whether it works; the
+value is discarded.
+
+**Which GPUs.** Only GPUs the tracked process may use are reported:
+``CUDA_VISIBLE_DEVICES`` is parsed with CUDA's rules
+(:mod:`wattprint.sensors.visible`). Indices are mapped in NVML order, which is
+PCI bus order; CUDA numbers GPUs fastest first unless
+``CUDA_DEVICE_ORDER=PCI_BUS_ID``, so on a machine mixing GPU models, indices
+can name other GPUs than CUDA means (wattprint logs a warning then; set
+``CUDA_DEVICE_ORDER=PCI_BUS_ID`` or use UUIDs).
+
+**MIG.** An A100/H100 in Multi-Instance GPU mode is split into *GPU
+instances* of whole *slices* (7 on A100/H100, 4 on A30), each holding one or
+more *compute instances*; CUDA sees each compute instance as a MIG device with
+its own ``MIG-...`` UUID. NVML measures energy and power only for the whole
+board, never per instance. wattprint therefore reports the **parent GPU once**
+(id ``nvml:<GPU uuid>``), and when ``CUDA_VISIBLE_DEVICES`` selects MIG
+devices it records in :attr:`~wattprint.sensors.base.DeviceInfo.extra`:
+
+* ``mig_instances``: the visible MIG devices with their profiles;
+* ``mig_slices``: ``"<slices held>/<slices of the GPU>"``, counting each GPU
+  instance once (compute instances of one GPU instance share its memory and
+  slices, so a compute instance is charged its whole GPU instance);
+* ``mig_share``: the same as a fraction, the share of the board's energy the
+  process is charged by the *slice rule*.
+
+A whole GPU selected (variable unset, an index, a ``GPU-`` UUID) is charged
+whole even in MIG mode; its ``extra`` lists all its MIG devices but has no
+``mig_share``.
+
+**Per-process shares** (:meth:`NvmlSensor.process_shares`, the
+:class:`~wattprint.sensors.base.ProcessEnergySource` ability):
+
+* outside MIG, the SM-utilisation samples of
+  ``nvmlDeviceGetProcessUtilization`` since the previous call: share = the
+  tracked pids' summed SM utilisation over all processes'. When the driver
+  has no samples (or does not support them), the fallback is
+  ``nvmlDeviceGetComputeRunningProcesses``: share = the tracked pids' used
+  GPU memory over all compute processes';
+* in MIG mode (no utilisation there): the slices of the GPU instances on
+  which a tracked pid runs, over the GPU's slices — a fraction of the whole
+  board, which replaces (does not multiply) ``mig_share``.
+
+A device is left out (the sampler falls back to its default rule) when the
+driver gives no process information, when no process runs on it, or when
+none of the pids NVML reports exists under ``/proc`` of this process's pid
+namespace: inside a container NVML reports host pids, which cannot be
+matched, and "none of them is ours" would then be a silent zero.
+
+**Failures.** A failed read is a gap for that device (absent from
+:meth:`NvmlSensor.read`), never 0 J and never an exception. After
+:data:`MAX_CONSECUTIVE_FAILURES` failed reads in a row, or at once when NVML
+says the GPU is lost, the device is dropped for the rest of the run with one
+warning (every later interval is a gap). ``nvmlShutdown`` is called once on
+:meth:`NvmlSensor.close`.
+
+The ``pynvml`` module (package ``nvidia-ml-py``) is imported only when the
+sensor opens; tests pass :class:`wattprint.testing.fake_nvml.FakeNVML`
+instead through :class:`~wattprint.sensors.context.SensorContext`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wattprint.errors import SensorUnavailable
+from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
+from wattprint.sensors.context import SensorContext
+from wattprint.sensors.visible import select_visible
+from wattprint.units import mj_to_j
+
+log = logging.getLogger(__name__)
+
+#: Registry name of this sensor.
+SOURCE = "nvml"
+#: Failed reads in a row after which a device is dropped for the run.
+MAX_CONSECUTIVE_FAILURES = 10
+#: Keys this sensor sets in :attr:`DeviceInfo.extra`.
+EXTRA_MIG_SHARE = "mig_share"
+EXTRA_MIG_SLICES = "mig_slices"
+EXTRA_MIG_INSTANCES = "mig_instances"
+EXTRA_MIG_PROFILE = "mig_profile"
+
+_MW_PER_W = 1000.0
+_NVML_ERROR_NOT_SUPPORTED = 3
+_NVML_ERROR_GPU_IS_LOST = 15
+_NVML_DEVICE_MIG_ENABLE = 1
+_PROFILE_IN_NAME = re.compile(r"MIG\s+(\S+)\s*$")
+_INSTALL_HINT = "nvidia-ml-py not installed: pip install 'wattprint[nvidia]'"
+
+
+@dataclass(frozen=True)
+class _MigDevice:
+    """One MIG device of a GPU, as found at open."""
+
+    handle: Any
+    uuid: str
+    legacy_name: str
+    profile: str
+    gpu_instance_id: int
+    slices: int | None
+
+
+@dataclass
+class _Gpu:
+    """One GPU as found at open, and its run-time state."""
+
+    index: int
+    handle: Any
+    uuid: str
+    name: str
+    pci_bus_id: str
+    mig_enabled: bool
+    mig_devices: list[_MigDevice]
+    total_slices: int | None
+    info: DeviceInfo | None = None
+    counter: bool = True
+    failures: int = 0
+    dropped: bool = False
+    last_sample_us: int = 0
+
+
+def _text(value: object) -> str:
+    """NVML strings arrive as ``str`` or, from older bindings and ctypes fields, ``bytes``."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace").rstrip("\x00")
+    return str(value)
+
+
+def _error_code(exc: BaseException) -> int | None:
+    value = getattr(exc, "value", None)
+    return value if isinstance(value, int) else None
+
+
+def _format_share(share: float) -> str:
+    return f"{share:.6g}"
+
+
+class NvmlSensor:
+    """NVIDIA GPUs: total-energy counter where the GPU has one, else power polling.
+
+    Built by :func:`open_sensor`; see the module docstring for the rules.
+    """
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        nvml: Any,
+        gpus: list[_Gpu],
+        proc_root: Path = Path("/proc"),
+        max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
+    ) -> None:
+        self._nvml = nvml
+        self._gpus = gpus
+        self._proc_root = proc_root
+        self._max_failures = max_consecutive_failures
+        self._error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
+        self._lost_code = getattr(nvml, "NVML_ERROR_GPU_IS_LOST", _NVML_ERROR_GPU_IS_LOST)
+        self._closed = False
+
+    def devices(self) -> list[DeviceInfo]:
+        """The visible GPUs, one device each (a MIG GPU once, as its parent)."""
+        return [gpu.info for gpu in self._gpus if gpu.info is not None]
+
+    def read(self) -> Mapping[str, Reading]:
+        """Read every GPU once: joules from the counter, or watts.
+
+        Returns:
+            Readings by device id; a GPU whose read failed, or that was
+            dropped, is absent (a gap).
+        """
+        readings: dict[str, Reading] = {}
+        for gpu in self._gpus:
+            if gpu.dropped or gpu.info is None:
+                continue
+            try:
+                if gpu.counter:
+                    energy_mj = self._nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle)
+                    reading = Reading(energy_j=mj_to_j(float(energy_mj)))
+                else:
+                    power_mw = self._nvml.nvmlDeviceGetPowerUsage(gpu.handle)
+                    reading = Reading(power_w=float(power_mw) / _MW_PER_W)
+            except self._error as exc:
+                self._failed(gpu, exc)
+                continue
+            gpu.failures = 0
+            readings[gpu.info.id] = reading
+        return readings
+
+    def _failed(self, gpu: _Gpu, exc: BaseException) -> None:
+        gpu.failures += 1
+        assert gpu.info is not None
+        if _error_code(exc) == self._lost_code:
+            gpu.dropped = True
+            log.warning(
+                "NVML reports GPU %s (%s) lost: %s; its energy is a gap from now on. "
+                "The GPU needs a reset (nvidia-smi -r) or a reboot.",
+                gpu.index,
+                gpu.uuid,
+                exc,
+            )
+        elif gpu.failures >= self._max_failures:
+            gpu.dropped = True
+            log.warning(
+                "NVML failed %d reads in a row on GPU %s (%s), last: %s; "
+                "dropping it: its energy is a gap for the rest of the run",
+                gpu.failures,
+                gpu.index,
+                gpu.uuid,
+                exc,
+            )
+        else:
+            log.debug("NVML read of GPU %s failed: %s (a gap)", gpu.index, exc)
+
+    def process_shares(self, pids: frozenset[int]) -> Mapping[str, float]:
+        """Share (0..1) of each GPU's recent activity due to ``pids``.
+
+        Args:
+            pids: the tracked process tree, as host pids.
+
+        Returns:
+            Shares by device id; GPUs without usable per-process accounting
+            are left out (see the module docstring for the rules).
+        """
+        shares: dict[str, float] = {}
+        for gpu in self._gpus:
+            if gpu.dropped or gpu.info is None:
+                continue
+            if gpu.mig_enabled:
+                share = self._mig_share(gpu, pids)
+            else:
+                share = self._utilisation_share(gpu, pids)
+                if share is None:
+                    share = self._memory_share(gpu, pids)
+            if share is not None:
+                shares[gpu.info.id] = share
+        return shares
+
+    def _visible_here(self, reported: set[int], pids: frozenset[int]) -> bool:
+        """Whether NVML's pids live in our pid namespace (else shares cannot be matched)."""
+        if reported & pids:
+            return True
+        return any((self._proc_root / str(pid)).exists() for pid in reported)
+
+    def _utilisation_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+        try:
+            samples = self._nvml.nvmlDeviceGetProcessUtilization(gpu.handle, gpu.last_sample_us)
+        except self._error as exc:
+            log.debug("no process utilisation on GPU %s: %s", gpu.index, exc)
+            return None
+        by_pid: dict[int, float] = {}
+        newest = gpu.last_sample_us
+        for sample in samples:
+            stamp = int(sample.timeStamp)
+            if stamp <= gpu.last_sample_us:
+                continue
+            newest = max(newest, stamp)
+            by_pid[int(sample.pid)] = by_pid.get(int(sample.pid), 0.0) + float(sample.smUtil)
+        gpu.last_sample_us = newest
+        total = sum(by_pid.values())
+        if total <= 0 or not self._visible_here(set(by_pid), pids):
+            return None
+        ours = sum(util for pid, util in by_pid.items() if pid in pids)
+        return ours / total
+
+    def _memory_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+        try:
+            processes = self._nvml.nvmlDeviceGetComputeRunningProcesses(gpu.handle)
+        except self._error as exc:
+            log.debug("no process list on GPU %s: %s", gpu.index, exc)
+            return None
+        memory: dict[int, float] = {}
+        for process in processes:
+            used = process.usedGpuMemory
+            memory[int(process.pid)] = memory.get(int(process.pid), 0.0) + float(used or 0)
+        total = sum(memory.values())
+        if total <= 0 or not self._visible_here(set(memory), pids):
+            return None
+        return sum(used for pid, used in memory.items() if pid in pids) / total
+
+    def _mig_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+        if not gpu.total_slices:
+            return None
+        reported: set[int] = set()
+        ours_on: dict[int, int] = {}  # gpu instance id -> its slices
+        for mig in gpu.mig_devices:
+            try:
+                processes = self._nvml.nvmlDeviceGetComputeRunningProcesses(mig.handle)
+            except self._error as exc:
+                log.debug("no process list on MIG device %s: %s", mig.uuid, exc)
+                return None
+            for process in processes:
+                reported.add(int(process.pid))
+                if int(process.pid) in pids:
+                    if mig.slices is None:
+                        return None
+                    ours_on[mig.gpu_instance_id] = mig.slices
+        if not reported or not self._visible_here(reported, pids):
+            return None
+        return min(1.0, sum(ours_on.values()) / gpu.total_slices)
+
+    def close(self) -> None:
+        """Shut NVML down (once; later calls do nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._nvml.nvmlShutdown()
+        except self._error as exc:
+            log.debug("nvmlShutdown failed: %s", exc)
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+def _import_pynvml() -> Any:
+    try:
+        import pynvml
+    except ImportError as exc:
+        raise SensorUnavailable(_INSTALL_HINT) from exc
+    return pynvml
+
+
+def _profile_of(name: str, slices: int | None) -> str:
+    match = _PROFILE_IN_NAME.search(name)
+    if match:
+        return match.group(1)
+    return f"{slices}g" if slices else "unknown"
+
+
+def _total_slices(nvml: Any, handle: Any, error: type[BaseException]) -> int | None:
+    """Slices of the whole GPU: the largest GPU-instance profile it supports."""
+    best: int | None = None
+    for profile in range(int(getattr(nvml, "NVML_GPU_INSTANCE_PROFILE_COUNT", 5))):
+        try:
+            info = nvml.nvmlDeviceGetGpuInstanceProfileInfo(handle, profile)
+        except error:
+            continue
+        slices = int(info.sliceCount)
+        if slices > 0 and (best is None or slices > best):
+            best = slices
+    return best
+
+
+def _mig_devices(
+    nvml: Any, gpu_handle: Any, gpu_uuid: str, error: type[BaseException]
+) -> list[_MigDevice]:
+    found: list[_MigDevice] = []
+    for slot in range(int(nvml.nvmlDeviceGetMaxMigDeviceCount(gpu_handle))):
+        try:
+            handle = nvml.nvmlDeviceGetMigDeviceHandleByIndex(gpu_handle, slot)
+        except error:
+            continue  # an empty slot answers NotFound
+        uuid = _text(nvml.nvmlDeviceGetUUID(handle))
+        gi = int(nvml.nvmlDeviceGetGpuInstanceId(handle))
+        ci = int(nvml.nvmlDeviceGetComputeInstanceId(handle))
+        slices: int | None
+        try:
+            slices = int(nvml.nvmlDeviceGetAttributes(handle).gpuInstanceSliceCount) or None
+        except error:
+            slices = None
+        try:
+            name = _text(nvml.nvmlDeviceGetName(handle))
+        except error:
+            name = ""
+        found.append(
+            _MigDevice(
+                handle=handle,
+                uuid=uuid,
+                legacy_name=f"MIG-{gpu_uuid}/{gi}/{ci}",
+                profile=_profile_of(name, slices),
+                gpu_instance_id=gi,
+                slices=slices,
+            )
+        )
+    return found
+
+
+def _discover(nvml: Any, index: int, error: type[BaseException]) -> _Gpu:
+    handle = nvml.nvmlDeviceGetHandleByIndex(index)
+    uuid = _text(nvml.nvmlDeviceGetUUID(handle))
+    name = _text(nvml.nvmlDeviceGetName(handle))
+    try:
+        pci_bus_id = _text(nvml.nvmlDeviceGetPciInfo(handle).busId)
+    except error:
+        pci_bus_id = ""
+    mig_enabled = False
+    try:
+        current = nvml.nvmlDeviceGetMigMode(handle)[0]
+        mig_enabled = int(current) == int(
+            getattr(nvml, "NVML_DEVICE_MIG_ENABLE", _NVML_DEVICE_MIG_ENABLE)
+        )
+    except error:
+        pass  # GPUs without MIG answer NotSupported
+    migs: list[_MigDevice] = []
+    total: int | None = None
+    if mig_enabled:
+        try:
+            migs = _mig_devices(nvml, handle, uuid, error)
+        except error as exc:
+            log.warning(
+                "GPU %s is in MIG mode but its MIG devices cannot be listed (%s): "
+                "MIG UUIDs in CUDA_VISIBLE_DEVICES will not match it",
+                index,
+                exc,
+            )
+        total = _total_slices(nvml, handle, error)
+    return _Gpu(index, handle, uuid, name, pci_bus_id, mig_enabled, migs, total)
+
+
+def _choose_mode(nvml: Any, gpu: _Gpu, error: type[BaseException]) -> str:
+    """``"counter"`` if the total-energy counter answers, else ``"power"``.
+
+    Raises the NVML error of the power read when power cannot be read either.
+    """
+    try:
+        nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle)
+        return "counter"
+    except error as exc:
+        log.debug("GPU %s has no total-energy counter (%s): polling power", gpu.index, exc)
+    nvml.nvmlDeviceGetPowerUsage(gpu.handle)  # raises when power is not readable either
+    return "power"
+
+
+def _device_info(gpu: _Gpu, mode: str, selected_migs: list[_MigDevice] | None) -> DeviceInfo:
+    extra: dict[str, str] = {
+        "uuid": gpu.uuid,
+        "index": str(gpu.index),
+        "pci_bus_id": gpu.pci_bus_id,
+        "reading": "total_energy_counter" if mode == "counter" else "power_usage",
+        "mig_mode": "enabled" if gpu.mig_enabled else "disabled",
+    }
+    name = gpu.name
+    listed = selected_migs if selected_migs is not None else gpu.mig_devices
+    if listed:
+        extra[EXTRA_MIG_INSTANCES] = ", ".join(f"{m.uuid} ({m.profile})" for m in listed)
+        extra[EXTRA_MIG_PROFILE] = ", ".join(m.profile for m in listed)
+    if selected_migs is not None:
+        name = f"{gpu.name} (MIG {', '.join(m.profile for m in selected_migs)})"
+        instances: dict[int, int | None] = {m.gpu_instance_id: m.slices for m in selected_migs}
+        held = list(instances.values())
+        if gpu.total_slices and all(s is not None for s in held):
+            slices = sum(s for s in held if s is not None)
+            extra[EXTRA_MIG_SLICES] = f"{slices}/{gpu.total_slices}"
+            extra[EXTRA_MIG_SHARE] = _format_share(min(1.0, slices / gpu.total_slices))
+    return DeviceInfo(
+        id=f"{SOURCE}:{gpu.uuid}",
+        kind="gpu",
+        name=name,
+        source=SOURCE,
+        measured=True,
+        counter=mode == "counter",
+        max_energy_j=None,  # a 64-bit millijoule counter: no wrap to handle
+        extra=extra,
+    )
+
+
+def _select(
+    gpus: list[_Gpu], environ: Mapping[str, str]
+) -> list[tuple[_Gpu, list[_MigDevice] | None]]:
+    """Visible GPUs in CUDA order, each with its selected MIG devices (``None``: whole GPU)."""
+    value = environ.get("CUDA_VISIBLE_DEVICES")
+    identifiers: list[list[str]] = [[gpu.uuid] for gpu in gpus]
+    owners: list[tuple[_Gpu, _MigDevice]] = []
+    for gpu in gpus:
+        for mig in gpu.mig_devices:
+            identifiers.append([mig.uuid, mig.legacy_name])
+            owners.append((gpu, mig))
+    positions = select_visible(value, identifiers, index_count=len(gpus))
+    if positions is None:
+        return [(gpu, None) for gpu in gpus]
+    if value is not None and any(p < len(gpus) for p in positions):
+        order = environ.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
+        if order != "PCI_BUS_ID" and len({gpu.name for gpu in gpus}) > 1:
+            log.warning(
+                "CUDA_VISIBLE_DEVICES=%s gives indices on a machine with different GPU models "
+                "and CUDA_DEVICE_ORDER=%s: CUDA may number GPUs differently from NVML. "
+                "Set CUDA_DEVICE_ORDER=PCI_BUS_ID or use GPU UUIDs.",
+                value,
+                order,
+            )
+    chosen: dict[int, tuple[_Gpu, list[_MigDevice] | None]] = {}
+    for position in positions:
+        if position < len(gpus):
+            gpu = gpus[position]
+            chosen[id(gpu)] = (gpu, None)
+            continue
+        gpu, mig = owners[position - len(gpus)]
+        current = chosen.get(id(gpu))
+        if current is None:
+            chosen[id(gpu)] = (gpu, [mig])
+        elif current[1] is not None:
+            current[1].append(mig)
+    return list(chosen.values())
+
+
+def open_sensor(
+    ctx: SensorContext, covered_kinds: frozenset[str], notes: list[SkippedSensor]
+) -> NvmlSensor:
+    """Open NVML and list the GPUs this process may use.
+
+    Args:
+        ctx: where to look; ``ctx.nvml`` replaces ``pynvml`` (tests), and
+            ``ctx.environ`` supplies ``CUDA_VISIBLE_DEVICES``.
+        covered_kinds: ignored: GPUs of other vendors are other devices.
+        notes: receives one entry per GPU that could not be used.
+
+    Returns:
+        The sensor, holding one NVML initialisation until closed.
+
+    Raises:
+        SensorUnavailable: ``nvidia-ml-py`` is not installed, NVML cannot
+            initialise (no driver), there is no GPU, none is visible to this
+            process, or none can be read.
+    """
+    del covered_kinds
+    nvml = ctx.nvml if ctx.nvml is not None else _import_pynvml()
+    error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
+    try:
+        nvml.nvmlInit()
+    except Exception as exc:
+        raise SensorUnavailable(
+            f"NVML could not initialise: {exc}; is the NVIDIA driver installed and loaded?"
+        ) from exc
+    try:
+        return _open(nvml, ctx, notes, error)
+    except BaseException:
+        try:
+            nvml.nvmlShutdown()
+        except error:
+            log.debug("nvmlShutdown after a failed open failed", exc_info=True)
+        raise
+
+
+def _open(
+    nvml: Any, ctx: SensorContext, notes: list[SkippedSensor], error: type[BaseException]
+) -> NvmlSensor:
+    try:
+        count = int(nvml.nvmlDeviceGetCount())
+    except error as exc:
+        raise SensorUnavailable(f"NVML cannot count GPUs: {exc}") from exc
+    if count == 0:
+        raise SensorUnavailable("NVML found no NVIDIA GPU")
+    found: list[_Gpu] = []
+    for index in range(count):
+        try:
+            found.append(_discover(nvml, index, error))
+        except error as exc:
+            notes.append(SkippedSensor(SOURCE, f"GPU {index}: cannot be queried: {exc}", False))
+    selection = _select(found, ctx.environ)
+    if not selection:
+        raise SensorUnavailable(
+            f"CUDA_VISIBLE_DEVICES={ctx.environ.get('CUDA_VISIBLE_DEVICES', '')!r} "
+            "leaves this process no GPU"
+        )
+    gpus: list[_Gpu] = []
+    for gpu, selected_migs in selection:
+        try:
+            mode = _choose_mode(nvml, gpu, error)
+        except error as exc:
+            notes.append(
+                SkippedSensor(
+                    SOURCE,
+                    f"GPU {gpu.index} ({gpu.name}): neither energy nor power readable: {exc}",
+                    False,
+                )
+            )
+            continue
+        gpu.counter = mode == "counter"
+        gpu.info = _device_info(gpu, mode, selected_migs)
+        gpus.append(gpu)
+    if not gpus:
+        raise SensorUnavailable("no visible NVIDIA GPU can report energy or power")
+    for gpu in gpus:
+        if gpu.mig_enabled and not gpu.total_slices:
+            log.info(
+                "GPU %s is in MIG mode but its slice count is unknown: "
+                "no MIG share is recorded for it",
+                gpu.index,
+            )
+    return NvmlSensor(nvml, gpus, proc_root=ctx.proc_root)
+
+
+__all__ = [
+    "EXTRA_MIG_INSTANCES",
+    "EXTRA_MIG_PROFILE",
+    "EXTRA_MIG_SHARE",
+    "EXTRA_MIG_SLICES",
+    "MAX_CONSECUTIVE_FAILURES",
+    "NvmlSensor",
+    "open_sensor",
+]

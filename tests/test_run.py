@@ -138,3 +138,19 @@ def test_unwritable_home_does_not_hurt_the_workload(tmp_path: Path,
         time.sleep(0.05)
     assert run.id is None and run.store is None
     assert run.energy_j > 0 and len(run.intervals()) >= 2  # kept in memory
+
+
+def test_measure_idle_records_idle_power_used_by_the_footprint(home: Path) -> None:
+    from wattprint.accounting.account import AccountingOptions, account_run
+
+    sensor = ScriptedSensor.power("gpu", [100.0])  # a constant 100 W device
+    with Tracker("p", interval_s=0.01, measure_idle_s=0.1, sensor_objects=[sensor]) as run:
+        time.sleep(0.05)
+    assert run.idle_w == {"fake:gpu-0": pytest.approx(100.0)}
+    store = Store(home / "wattprint.db")
+    power_w, method = store.idle(run.id or "")["fake:gpu-0"]
+    assert power_w == pytest.approx(100.0) and method.startswith("measured for 0.1 s")
+    fp = account_run(store, run.id or "", AccountingOptions(region="DE", embodied=False)).footprint
+    # the device never drew more than its idle power: everything is idle, nothing dynamic
+    assert fp.energy_kwh["dynamic"] == pytest.approx(0.0, abs=1e-9)
+    assert fp.energy_kwh["idle"] == pytest.approx(run.energy_j / 3.6e6)

@@ -28,10 +28,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wattprint.attribution import CPU_KINDS
 from wattprint.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from wattprint.accounting.location import ResolvedRegion
 from wattprint.errors import WattprintError
 from wattprint.sampling import Gap, Sampler
 from wattprint.sensors.base import DeviceInfo, Sensor, SkippedSensor
@@ -157,6 +160,7 @@ class Tracker:
         self._context = context
         self._sensor_objects = list(sensor_objects) if sensor_objects is not None else None
         self.id: str | None = None
+        self.region: ResolvedRegion | None = None
         self.status = "new"
         self.exit_code: int | None = None
         self.started_at: float | None = None
@@ -217,6 +221,10 @@ class Tracker:
         """
         if self.status != "new":
             return self
+        # A configured region is checked now (an unknown code fails before the work
+        # starts); without one, resolution waits for accounting time, keeping the
+        # region tables (and numpy) off the start path.
+        self.region = resolve_settings_region(self.settings) if self.settings.region else None
         if self._sensor_objects is not None:
             self._sensors = self._sensor_objects
         else:
@@ -236,9 +244,14 @@ class Tracker:
             self.id = self._store.create_run(
                 project=self.settings.project, phase=self.phase_name, name=self.name,
                 attribution=self.settings.attribution, interval_s=self.settings.interval_s,
-                started_at=self.started_at, command=self.command, region=self.settings.region,
+                started_at=self.started_at, command=self.command,
+                region=self.region.code if self.region else None,
                 info={"skipped_sensors": [vars(s) for s in self.skipped],
-                      "wattprint_version": _version()},
+                      "wattprint_version": _version(),
+                      "region_how": self.region.how if self.region else None,
+                      "region_hints": {k: v for k, v in os.environ.items()
+                                       if k.endswith("REGION") and v},
+                      "host": _host_info(self._sampler)},
             )
             self._store.add_devices(self.id, self._device_records())
             if self.tags:
@@ -468,6 +481,31 @@ def _device_energy(info: DeviceInfo, rule: str, energy_j: float, attributed_j: f
         model=info.model, energy_j=energy_j, attributed_energy_j=attributed_j, share_rule=rule,
         mean_power_w=energy_j / covered_s if covered_s > 0 else 0.0,
     )
+
+
+def resolve_settings_region(settings: Settings) -> ResolvedRegion:
+    """The run's region from settings (argument, environment, config file, cloud hints).
+
+    Raises:
+        RegionError: a region code that is given but unknown (with suggestions).
+    """
+    from wattprint.accounting.location import resolve_region
+
+    origin = settings.origins.get("region", "default")
+    explicit = settings.region if origin == "argument" else None
+    configured = settings.region if origin not in ("argument", "default") else None
+    return resolve_region(explicit, config_region=configured)
+
+
+def _host_info(sampler: Sampler) -> dict[str, Any]:
+    from wattprint import hostinfo
+
+    try:
+        gpus = [d.name for d in sampler.devices.values() if d.kind == "gpu"]
+        return hostinfo.collect(gpus)
+    except Exception:  # facts for the appendix must never stop a run
+        log.debug("collecting host facts failed", exc_info=True)
+        return {}
 
 
 def _version() -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from wattprint.cli import core as _core  # noqa: F401  (registers commands)
+from wattprint.cli import accounting as _accounting  # noqa: F401  (registers commands)
+from wattprint.cli import core as _core  # noqa: F401
 from wattprint.cli.app import app
 
 

@@ -133,6 +133,12 @@ def run(
         tags[key] = value
     settings = settings_from(project=project, interval_s=interval, attribution=attribution,
                              region=region, sensors=sensors)
+    try:  # an unknown region fails before the command starts
+        from wattprint.run import resolve_settings_region
+
+        resolve_settings_region(settings)
+    except WattprintError as exc:
+        handle_error(exc)
     tracker = Tracker(name=name or Path(cmd[0]).name, phase=phase, tags=tags,
                       measure_idle_s=measure_idle, command=shlex.join(cmd), settings=settings)
     try:
@@ -158,7 +164,23 @@ def run(
         err.print(f"total ({tracker.settings.attribution} attribution): "
                   f"{j_to_kwh(tracker.energy_j):.6f} kWh = {tracker.energy_j:.1f} J")
         _print_skips(tracker)
+        _print_carbon(tracker)
     raise typer.Exit(exit_code)
+
+
+def _print_carbon(tracker: Tracker) -> None:
+    if tracker.store is None or tracker.id is None:
+        return
+    from wattprint.accounting.account import account_run
+    from wattprint.cli.accounting import print_footprint
+
+    try:
+        accounted = account_run(tracker.store, tracker.id)
+    except WattprintError as exc:
+        err.print(f"carbon not computed: {exc}")
+        return
+    print_footprint(accounted.footprint.to_dict(), accounted.region.label, accounted.region.hint,
+                    to_err=True)
 
 
 def _print_skips(tracker: Tracker) -> None:
@@ -207,11 +229,20 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one run: devices, energy, metrics."""
+    from wattprint.accounting.account import account_run
+
     settings = settings_from()
     try:
-        doc = run_document(Store(settings.db_path), run_id)
+        store = Store(settings.db_path)
+        doc = run_document(store, run_id)
+        accounted = account_run(store, doc["id"])
     except WattprintError as exc:
         handle_error(exc)
+    footprint = accounted.footprint.to_dict()
+    doc["co2e_kg"] = footprint["co2e_kg"]["total"]
+    doc["region"] = accounted.region.code
+    doc["region_how"] = accounted.region.how
+    doc["footprint"] = footprint
     if as_json:
         print_json(doc)
         return
@@ -227,6 +258,9 @@ def show(
         out.print("metrics: " + ", ".join(f"{m['name']}={m['value']:g}" for m in doc["metrics"]))
     if doc["units"]:
         out.print("units: " + ", ".join(f"{v:g} {k}" for k, v in doc["units"].items()))
+    from wattprint.cli.accounting import print_footprint
+
+    print_footprint(footprint, accounted.region.label, accounted.region.hint)
 
 
 @app.command("sensors")

@@ -1,0 +1,362 @@
+"""Account a stored run, or estimate a job that has not run: energy in, :class:`Footprint` out.
+
+Energy is the stored fact; carbon is derived here, when asked, so the same
+stored run can be re-accounted under another region, intensity series,
+method or PUE without changing what was stored (``wattprint account``).
+
+Choices, each recorded in the footprint's provenance:
+
+* **region**: the explicit argument, else the region recorded with the run,
+  else ``WATTPRINT_REGION`` / cloud hints, else the world average (labelled).
+* **intensity source**: a user series (``--intensity FILE``), else the
+  shipped hourly series (``hourly=True``; typical-year replay outside 2022),
+  else the shipped annual tables (newest year; ``method="marginal"`` uses the
+  country's operating margin).
+* **idle power**: measured before the run (``--measure-idle``), else the
+  catalogue (GPU cards; CPU packages from the CPU model's TDP × the CCF
+  idle/max ratio), else none (all energy counted as dynamic).
+* **embodied**: GPU cards from the catalogue, plus one server node
+  (BLOOM's GPU node when the run used GPUs, else CCF's rack server).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wattprint.accounting import hardware
+from wattprint.accounting.footprint import (
+    Assumption,
+    DeviceUse,
+    EmbodiedParams,
+    Footprint,
+    compute_footprint,
+)
+from wattprint.accounting.intensity import (
+    AnnualIntensity,
+    HourlyIntensity,
+    IntensitySource,
+    SeriesIntensity,
+    annual_intensity,
+)
+from wattprint.accounting.location import ResolvedRegion, resolve_region
+from wattprint.accounting.pue import resolve_pue
+from wattprint.accounting.series import Provenance, load_series
+from wattprint.errors import HardwareError, IntensityError
+from wattprint.sensors.model import hardware_constants
+from wattprint.store import DeviceRecord, RunRecord, Store
+from wattprint.units import H_PER_YEAR
+
+
+@dataclass(frozen=True)
+class AccountingOptions:
+    """How to turn a run's energy into carbon.
+
+    Attributes:
+        region: region code, or ``None`` for the run's / the environment's.
+        intensity_file: a user CSV/Parquet series of gCO2e/kWh.
+        method: ``average`` or ``marginal``.
+        hourly: use the shipped hourly series for the region.
+        pue: PUE, or ``None`` for the documented default.
+        embodied: include embodied (manufacturing) carbon.
+        catalogue_overrides: overrides of hardware catalogue values.
+        source: an intensity source object (overrides the above; e.g. a live client).
+    """
+
+    region: str | None = None
+    intensity_file: Path | None = None
+    method: str = "average"
+    hourly: bool = False
+    pue: float | None = None
+    embodied: bool = True
+    catalogue_overrides: Mapping[str, Any] = field(default_factory=dict)
+    source: IntensitySource | None = None
+
+
+@dataclass(frozen=True)
+class AccountedRun:
+    """A run and its footprint under some options."""
+
+    run: RunRecord
+    region: ResolvedRegion
+    footprint: Footprint
+
+
+def _catalogue(opts: AccountingOptions) -> hardware.Catalogue:
+    cat = hardware.default_catalogue()
+    return cat.with_overrides(opts.catalogue_overrides) if opts.catalogue_overrides else cat
+
+
+def _region(opts: AccountingOptions, run: RunRecord | None) -> ResolvedRegion:
+    """Explicit option, else the run's recorded region, else the run's environment hints."""
+    if opts.region:
+        return resolve_region(opts.region, {})
+    if run is not None and run.region:
+        resolved = resolve_region(run.region, {})
+        how = run.info.get("region_how") or "recorded with the run"
+        return ResolvedRegion(resolved.code, how, False, resolved.label, resolved.detail)
+    hints = run.info.get("region_hints") if run is not None else None
+    return resolve_region(None, hints if isinstance(hints, dict) else dict(os.environ))
+
+
+def _source(opts: AccountingOptions, region: str) -> tuple[IntensitySource, str]:
+    if opts.source is not None:
+        return opts.source, opts.source.name
+    if opts.intensity_file is not None:
+        series = load_series(opts.intensity_file, method=opts.method)
+        return SeriesIntensity(series), f"series {opts.intensity_file.name}"
+    if opts.hourly:
+        return HourlyIntensity(replay_year=True,
+                               fallback=AnnualIntensity(method=opts.method)), "hourly"
+    return AnnualIntensity(method=opts.method), "annual"
+
+
+def _idle_for(device: DeviceRecord, measured: Mapping[str, tuple[float, str]],
+              cat: hardware.Catalogue, host: Mapping[str, Any]) -> tuple[float | None, str]:
+    if device.device_id in measured:
+        power_w, method = measured[device.device_id]
+        return power_w, method
+    try:
+        if device.kind == "gpu":
+            spec = cat.gpu(device.name)
+            return spec.idle_w, f"catalogue: {spec.name}: {spec.sources.get('idle_w', '')}"
+        if device.kind == "cpu" and device.measured and host.get("cpu_model"):
+            cpu = cat.cpu(str(host["cpu_model"]))
+            frac = float(hardware_constants()["cpu_idle_fraction_of_max"]["value"])
+            return (cpu.tdp_w * frac,
+                    f"catalogue: {cpu.name} TDP {cpu.tdp_w:g} W × CCF idle/max ratio {frac:.3f}")
+    except HardwareError:
+        return None, "not in the hardware catalogue: no idle split"
+    return None, "no idle value for this kind of device"
+
+
+def _embodied_for(device: DeviceRecord, cat: hardware.Catalogue) -> tuple[float | None, str]:
+    if device.kind != "gpu":
+        return None, ""
+    try:
+        spec = cat.gpu(device.name)
+        return spec.embodied_kg, f"catalogue: {spec.name}: {spec.sources.get('embodied_kg', '')}"
+    except HardwareError:
+        a = cat.assumptions
+        return a.gpu_embodied_kg, (f"{device.name} not in the catalogue; default GPU card: "
+                                   f"{a.sources.get('gpu_embodied_kg', '')}")
+
+
+def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -> AccountedRun:
+    """The footprint of a stored run (nothing stored is changed).
+
+    Raises:
+        RunNotFound: no such run.
+        RegionError: an unknown region code (with suggestions).
+        IntensityError: the intensity series cannot be used.
+    """
+    opts = opts or AccountingOptions()
+    run = store.run(ref)
+    region = _region(opts, run)
+    source, source_name = _source(opts, region.code)
+    cat = _catalogue(opts)
+    devices = store.devices(run.id)
+    intervals = [i for i in store.intervals(run.id) if not i.paused]
+    measured_idle = store.idle(run.id)
+    host = run.info.get("host", {})
+    process = run.attribution == "process"
+    uses: list[DeviceUse] = []
+    intensities: dict[str, np.ndarray] = {}
+    provenance: Provenance | None = None
+    for device in devices:
+        rows = [i for i in intervals if i.device_id == device.device_id]
+        starts = np.array([i.t_start for i in rows], dtype=np.float64)
+        ends = np.array([i.t_end for i in rows], dtype=np.float64)
+        whole = np.array([i.energy_j for i in rows], dtype=np.float64)
+        attributed = np.array([i.attributed_j for i in rows], dtype=np.float64)
+        counted = attributed if process else whole
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(whole > 0, attributed / whole, 1.0) if process else np.ones_like(whole)
+        idle_w, idle_src = _idle_for(device, measured_idle, cat, host)
+        emb_kg, emb_src = _embodied_for(device, cat)
+        emb_share = float(attributed.sum() / whole.sum()) if process and whole.sum() > 0 else 1.0
+        values = source.intensities(region.code, starts, ends)
+        provenance = values.provenance
+        intensities[device.device_id] = values.g_per_kwh
+        uses.append(DeviceUse(device.device_id, device.kind, device.name, device.measured,
+                              device.model or device.source, starts, ends, counted, share,
+                              idle_w, idle_src, emb_kg, emb_src, emb_share))
+    if provenance is None:  # no devices: still say what intensity would have applied
+        provenance = source.intensity(region.code, run.started_at,
+                                      run.ended_at or run.started_at + 1).provenance
+    pue = resolve_pue(opts.pue, region.code)
+    embodied = None
+    if opts.embodied:
+        a = cat.assumptions
+        servers = cat.servers()
+        has_gpu = any(d.kind == "gpu" for d in devices)
+        server = servers[0] if has_gpu else servers[-1]
+        cpu_rows = [u for u in uses if u.kind in ("cpu", "psys", "node")]
+        node_share = (float(np.mean([u.embodied_share for u in cpu_rows])) if process and cpu_rows
+                      else 1.0)
+        if process and cpu_rows:
+            node_share = _energy_share(store, run.id, [u.device_id for u in cpu_rows])
+        embodied = EmbodiedParams(a.lifetime_years, a.utilization, server.embodied_kg,
+                                  node_share=node_share,
+                                  source=f"{server.name}: {server.source}; lifetime and "
+                                         f"utilization: {a.sources.get('lifetime_years', '')}")
+    duration = run.duration_s if run.duration_s is not None else 0.0
+    duration -= _paused_s(store, run.id)
+    footprint = compute_footprint(
+        uses, intensities, provenance, region=region.code, source_name=source_name,
+        pue=pue.value, pue_source=pue.source, duration_s=max(duration, 0.0), embodied=embodied,
+        units=store.units(run.id),
+        extra_assumptions=[Assumption("region", 0.0, "", f"{region.label} ({region.how})")],
+    )
+    return AccountedRun(run, region, footprint)
+
+
+def _energy_share(store: Store, run_id: str, device_ids: list[str]) -> float:
+    totals = store.device_totals(run_id)
+    whole = sum(totals[d][0] for d in device_ids if d in totals)
+    attributed = sum(totals[d][1] for d in device_ids if d in totals)
+    return attributed / whole if whole > 0 else 1.0
+
+
+def _paused_s(store: Store, run_id: str) -> float:
+    return float(sum((p["t_end"] - p["t_start"]) for p in store.pauses(run_id)
+                     if p["t_end"] is not None))
+
+
+# ---------------------------------------------------------------------------- estimates
+
+
+def estimate(
+    *,
+    gpu: str | None = None,
+    gpus: int = 1,
+    hours: float | None = None,
+    gpu_hours: float | None = None,
+    gpu_power_w: float | None = None,
+    power_w: float | None = None,
+    region: str | None = None,
+    intensity_g_per_kwh: float | None = None,
+    pue: float | None = None,
+    idle_kwh: float = 0.0,
+    embodied: bool = False,
+    embodied_gpu_kg: float | None = None,
+    embodied_node_kg: float | None = None,
+    gpus_per_node: int | None = None,
+    lifetime_years: float | None = None,
+    utilization: float | None = None,
+    units: Mapping[str, float] | None = None,
+) -> Footprint:
+    """Footprint of a job before (or without) running it: power × hours × PUE × intensity.
+
+    Energy = ``power_w × hours`` (the whole job's average draw) or
+    ``gpu_power_w × GPU-hours`` (per-GPU average, default the card's TDP from
+    the catalogue), plus ``idle_kwh``; embodied = GPU cards and their share of
+    server nodes amortised over lifetime × utilisation (BLOOM's method).
+
+    Args:
+        gpu: GPU model (catalogue name or alias).
+        gpus: number of GPUs.
+        hours: wall-clock hours (GPU-hours = ``gpus × hours``).
+        gpu_hours: GPU-hours directly (instead of ``hours``).
+        gpu_power_w: average power per GPU, W (default: the card's TDP).
+        power_w: average power of the whole job, W (instead of per-GPU power).
+        region: region code for the grid intensity.
+        intensity_g_per_kwh: a given intensity instead of a region.
+        pue: power usage effectiveness.
+        idle_kwh: idle energy to add (e.g. BLOOM's idle cluster consumption).
+        embodied: include embodied carbon.
+        embodied_gpu_kg: embodied carbon per GPU card (default: catalogue).
+        embodied_node_kg: embodied carbon per server node without GPUs.
+        gpus_per_node: GPUs per node (default 8, BLOOM's).
+        lifetime_years: hardware lifetime (default 6).
+        utilization: hardware utilisation over its life (default 0.85).
+        units: functional units for SCI.
+
+    Raises:
+        ConfigError: inconsistent or missing inputs.
+        HardwareError: unknown GPU model.
+        RegionError: unknown region.
+    """
+    from wattprint.errors import ConfigError
+
+    cat = hardware.default_catalogue()
+    a = cat.assumptions
+    if gpus < 1:
+        raise ConfigError("--gpus must be at least 1")
+    if gpu_hours is None:
+        if hours is None:
+            raise ConfigError("give --hours or --gpu-hours")
+        gpu_hours = hours * gpus
+    elif hours is None:
+        hours = gpu_hours / gpus
+    if hours < 0 or gpu_hours < 0:
+        raise ConfigError("hours must not be negative")
+    spec = cat.gpu(gpu) if gpu else None
+    assumptions: list[Assumption] = []
+    if power_w is not None:
+        energy_kwh = power_w * hours / 1000.0
+        assumptions.append(Assumption("power", power_w, "W (whole job)", "given by the user"))
+    else:
+        if gpu_power_w is None:
+            if spec is None:
+                raise ConfigError("give --gpu MODEL, --gpu-power-w W or --power-w W")
+            gpu_power_w = spec.tdp_w
+            assumptions.append(Assumption("gpu_power", gpu_power_w, "W per GPU",
+                                          f"catalogue TDP of {spec.name}: "
+                                          f"{spec.sources.get('tdp_w', '')}"))
+        else:
+            assumptions.append(Assumption("gpu_power", gpu_power_w, "W per GPU",
+                                          "given by the user"))
+        energy_kwh = gpu_power_w * gpu_hours / 1000.0
+    assumptions.append(Assumption("gpu_hours", gpu_hours, "h", "given by the user"))
+    if intensity_g_per_kwh is not None:
+        if intensity_g_per_kwh < 0:
+            raise ConfigError("--intensity must not be negative")
+        g = float(intensity_g_per_kwh)
+        prov = Provenance("given by the user", "--intensity", None, "average", "unknown",
+                          "n/a", "", region or "")
+        region_code = region or "given"
+    else:
+        resolved = resolve_region(region, dict(os.environ))
+        value = annual_intensity(resolved.code)
+        g, prov, region_code = value.g_per_kwh, value.provenance, resolved.code
+    pue_choice = resolve_pue(pue, region_code if intensity_g_per_kwh is None else None)
+    seconds = hours * 3600.0
+    use = DeviceUse("estimate", "gpu" if gpu or gpu_power_w else "node",
+                    spec.name if spec else "job", False, "estimate (power × hours)",
+                    np.array([0.0]), np.array([seconds]), np.array([energy_kwh * 3.6e6]),
+                    np.array([1.0]))
+    emb = None
+    if embodied:
+        per_gpu = embodied_gpu_kg if embodied_gpu_kg is not None else (
+            spec.embodied_kg if spec else a.gpu_embodied_kg)
+        node_kg = embodied_node_kg if embodied_node_kg is not None else a.server_embodied_kg
+        per_node = gpus_per_node if gpus_per_node is not None else a.gpus_per_server
+        life = lifetime_years if lifetime_years is not None else a.lifetime_years
+        util = utilization if utilization is not None else a.utilization
+        if not 0 < util <= 1:
+            raise ConfigError("--utilization must be in (0, 1]")
+        if life <= 0 or per_node < 1:
+            raise ConfigError("--lifetime-years must be > 0 and --gpus-per-node >= 1")
+        # GPU cards: per GPU-hour; nodes: gpu_hours / gpus_per_node node-hours
+        emb = EmbodiedParams(life, util, node_kg, nodes=1.0 / per_node * gpus,
+                             source="estimate inputs and catalogue defaults (BLOOM method)")
+        use = DeviceUse(use.device_id, use.kind, use.name, False, use.energy_source,
+                        use.starts_s, use.ends_s, use.energy_j, use.share,
+                        embodied_kg=per_gpu * gpus,
+                        embodied_source="embodied per GPU × GPUs")
+    return compute_footprint(
+        [use], {"estimate": np.array([g])}, prov, region=region_code, source_name="annual"
+        if intensity_g_per_kwh is None else "given", pue=pue_choice.value,
+        pue_source=pue_choice.source, duration_s=seconds, embodied=emb, units=units,
+        extra_idle_kwh=idle_kwh, extra_assumptions=assumptions,
+    )
+
+
+__all__ = ["H_PER_YEAR", "AccountedRun", "AccountingOptions", "IntensityError", "account_run",
+           "estimate"]

@@ -153,4 +153,5 @@ def test_measure_idle_records_idle_power_used_by_the_footprint(home: Path) -> No
     fp = account_run(store, run.id or "", AccountingOptions(region="DE", embodied=False)).footprint
     # the device never drew more than its idle power: everything is idle, nothing dynamic
     assert fp.energy_kwh["dynamic"] == pytest.approx(0.0, abs=1e-9)
-    assert fp.energy_kwh["idle"] == pytest.approx(run.energy_j / 3.6e6)
+    assert fp.energy_kwh["idle"] == pytest.approx(run.energy_j / 3.6e6, rel=1e-4)
+    assert fp.energy_kwh["idle"] + fp.energy_kwh["dynamic"] == pytest.approx(run.energy_j / 3.6e6)

@@ -162,3 +162,21 @@ def test_runs_lists_json(tmp_path: Path, tree: PowercapTree, env: dict[str, str]
                          sys.executable, str(script), env=env).returncode == 0
     doc = json.loads(wattprint("runs", "--project", "L", "--json", env=env).stdout)
     assert [r["name"] for r in doc["runs"]] == ["b", "a"]
+
+
+def test_config_file_hardware_overrides_reach_the_estimate(env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    (tmp_path / "wattprint.toml").write_text(
+        '[hardware]\nlifetime_years = 4\nutilization = 0.5\n')
+    from wattprint.store import DeviceRecord, IntervalRecord, Store
+
+    store = Store(Path(env["WATTPRINT_HOME"]) / "wattprint.db")
+    rid = store.create_run(project="p", phase="training", attribution="machine", interval_s=1,
+                           started_at=0.0)
+    store.add_devices(rid, [DeviceRecord("x:cpu", "cpu", "cpu", "x", True, True, None, "r")])
+    store.append_intervals(rid, [IntervalRecord("x:cpu", 0.0, 3600.0, 0.0, 0.0)])
+    store.finish_run(rid, status="finished", ended_at=3600.0)
+    r = wattprint("account", rid, "--region", "DE", "--json", env=env)
+    fp = json.loads(r.stdout)["footprint"]
+    # CCF rack server 1000 kg over 4 years at 50 % for one hour
+    assert fp["co2e_kg"]["embodied"] == pytest.approx(1000.0 / (4 * 8760 * 0.5))

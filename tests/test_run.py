@@ -91,9 +91,8 @@ def test_decorator_makes_one_run_per_call(home: Path) -> None:
 
 def test_phases_metrics_and_units_are_stored(home: Path) -> None:
     with Tracker("p", interval_s=0.01, sensor_objects=[counter()]) as run:
-        with run.phase("train"):
-            with run.phase("eval"):
-                run.log_metric("accuracy", 0.91, step=1)
+        with run.phase("train"), run.phase("eval"):
+            run.log_metric("accuracy", 0.91, step=1)
         run.add_units(128, unit="sample")
         run.add_units(64, unit="sample")
     store = Store(home / "wattprint.db")

@@ -162,5 +162,5 @@ def test_thread_runs_and_stops_leaving_no_thread() -> None:
 
 
 def test_interval_below_10ms_is_refused() -> None:
-    with pytest.raises(ValueError, match="0.01"):
+    with pytest.raises(ValueError, match=r"0\.01"):
         Sampler([], lambda i, g: None, interval_s=0.001)

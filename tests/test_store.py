@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sqlite3
@@ -83,7 +84,7 @@ def test_sigkill_keeps_all_but_the_last_interval_and_shows_interrupted(home: Pat
     assert len(kept) >= seen >= 10
     # every stored interval is complete: contiguous, 1 J each (one counter step per tick)
     assert all(i.energy_j == 1.0 for i in kept)
-    assert all(a.t_end == pytest.approx(b.t_start) for a, b in zip(kept, kept[1:]))
+    assert all(a.t_end == pytest.approx(b.t_start) for a, b in itertools.pairwise(kept))
     assert run.ended_at == pytest.approx(kept[-1].t_end)
 
 

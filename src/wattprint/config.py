@@ -59,6 +59,8 @@ class Settings:
         sensors: sensor names to use, or empty for auto-detection.
         rapl_mode: ``package`` (package + dram) or ``psys``.
         sysfs_root: sysfs root (``WATTPRINT_SYSFS_ROOT``).
+        hardware: overrides of the hardware catalogue (the ``[hardware]`` table of
+            the config files; see docs/hardware-catalogue.md).
         origins: for each field, where its value came from.
     """
 
@@ -71,6 +73,7 @@ class Settings:
     sensors: tuple[str, ...] = ()
     rapl_mode: str = "package"
     sysfs_root: Path = Path("/sys")
+    hardware: Mapping[str, Any] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -138,6 +141,12 @@ def _parse_path(value: Any) -> Path:
     return Path(str(value)).expanduser()
 
 
+def _parse_table(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a table")
+    return dict(value)
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "home": _parse_path,
     "project": _parse_str,
@@ -148,6 +157,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "sensors": _parse_sensors,
     "rapl_mode": _parse_choice(RAPL_MODES),
     "sysfs_root": _parse_path,
+    "hardware": _parse_table,
 }
 
 #: environment variable of each setting
@@ -188,13 +198,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
     section = data.get("wattprint", data)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [wattprint] must be a table")
-    unknown = [k for k in section if k not in FILE_KEYS and not isinstance(section[k], dict)]
+    tables = {"hardware"}
+    unknown = [k for k in section if k not in FILE_KEYS and k not in tables]
     if unknown:
         raise ConfigError(
             f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(sorted(FILE_KEYS))}"
         )
-    return {FILE_KEYS[k]: v for k, v in section.items() if k in FILE_KEYS}
+    out = {FILE_KEYS[k]: v for k, v in section.items() if k in FILE_KEYS}
+    if "hardware" in section:
+        if not isinstance(section["hardware"], dict):
+            raise ConfigError(f"{path}: [hardware] must be a table")
+        out["hardware"] = section["hardware"]
+    return out
 
 
 def _apply(values: dict[str, Any], origins: dict[str, str], raw: Mapping[str, Any], origin: str,

@@ -76,8 +76,12 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
         fail(f"--method {method!r}: use average or marginal")
     if intensity is not None and not intensity.exists():
         fail(f"--intensity {intensity}: no such file")
-    return AccountingOptions(region=region, intensity_file=intensity, method=method, pue=pue,
-                             hourly=hourly, embodied=embodied)
+    from wattprint.cli.core import settings_from
+
+    settings = settings_from()
+    return AccountingOptions(region=region, intensity_file=intensity, method=method,
+                             pue=pue if pue is not None else settings.pue, hourly=hourly,
+                             embodied=embodied, catalogue_overrides=settings.hardware)
 
 
 @app.command()
@@ -92,7 +96,7 @@ def account(
                                               help="Leave out embodied carbon.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Re-account a stored run under another region, series, method or PUE (nothing stored changes)."""
+    """Re-account a stored run: another region, series, method or PUE; nothing stored changes."""
     from wattprint.accounting.account import account_run
     from wattprint.cli.core import settings_from
     from wattprint.store import Store
@@ -136,7 +140,7 @@ def estimate(
         help="Hardware utilisation over its life (0-1].")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Estimate a job's footprint without running it (power × hours × PUE × intensity + embodied)."""
+    """Estimate a job's footprint without running it: power × hours × PUE × intensity."""
     from wattprint.accounting.account import estimate as do_estimate
 
     try:

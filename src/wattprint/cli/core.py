@@ -172,10 +172,10 @@ def _print_carbon(tracker: Tracker) -> None:
     if tracker.store is None or tracker.id is None:
         return
     from wattprint.accounting.account import account_run
-    from wattprint.cli.accounting import print_footprint
+    from wattprint.cli.accounting import options, print_footprint
 
     try:
-        accounted = account_run(tracker.store, tracker.id)
+        accounted = account_run(tracker.store, tracker.id, options())
     except WattprintError as exc:
         err.print(f"carbon not computed: {exc}")
         return
@@ -235,7 +235,9 @@ def show(
     try:
         store = Store(settings.db_path)
         doc = run_document(store, run_id)
-        accounted = account_run(store, doc["id"])
+        from wattprint.cli.accounting import options
+
+        accounted = account_run(store, doc["id"], options())
     except WattprintError as exc:
         handle_error(exc)
     footprint = accounted.footprint.to_dict()

@@ -1,0 +1,66 @@
+"""The ``agent`` command: run the node agent until stopped (SIGTERM or Ctrl-C)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from wattprint.cli.app import app, fail, handle_error, setup_logging
+from wattprint.config import load_settings
+from wattprint.errors import WattprintError
+
+BIND_HELP = ("Address to listen on. Loopback by default; any other address needs "
+             "--token-file.")
+TOKEN_HELP = ("File holding the bearer token clients must send "
+              "(Authorization: Bearer TOKEN). Required for a non-loopback --bind.")
+
+
+@app.command()
+def agent(
+    bind: Annotated[str, typer.Option("--bind", help=BIND_HELP)] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port; 0 picks a free one.")] = 9464,
+    token_file: Annotated[Path | None, typer.Option("--token-file", help=TOKEN_HELP)] = None,
+    interval: Annotated[float | None, typer.Option(
+        "--interval", help="Sampling interval in seconds (default: the setting, 1 s).")] = None,
+    process_interval: Annotated[float, typer.Option(
+        "--process-interval", help="Seconds between process listings.")] = 5.0,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="Grid region for carbon (e.g. DE, US-CA, aws:us-east-1).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the node agent: Prometheus /metrics and a JSON API of this machine's energy."""
+    setup_logging(verbose)
+    try:
+        from wattprint.serve.agent import Agent, read_token_file
+    except ImportError as exc:
+        fail(f"the agent needs prometheus-client ({exc}); install it with "
+             "`pip install 'wattprint[serve]'`")
+    try:
+        settings = load_settings({"interval_s": interval, "region": region})
+        token = read_token_file(token_file) if token_file is not None else None
+        node_agent = Agent(bind=bind, port=port, token=token, settings=settings,
+                           process_interval_s=process_interval)
+        node_agent.start()
+    except WattprintError as exc:
+        handle_error(exc)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sys.stderr.write(f"wattprint agent listening on {node_agent.url} "
+                     f"({'token required' if token else 'loopback, no token'})\n")
+    sys.stderr.flush()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        node_agent.stop()

@@ -164,3 +164,19 @@ def test_thread_runs_and_stops_leaving_no_thread() -> None:
 def test_interval_below_10ms_is_refused() -> None:
     with pytest.raises(ValueError, match=r"0\.01"):
         Sampler([], lambda i, g: None, interval_s=0.001)
+
+
+def test_cpu_share_uses_the_given_busy_counter() -> None:
+    from wattprint.attribution import CpuShare, ProcessTree
+
+    busy = iter([10.0, 14.0])
+    tree_times = iter([1.0, 2.0])
+
+    class Tree(ProcessTree):
+        def cpu_s(self, now: float) -> float:
+            return next(tree_times)
+
+    share = CpuShare(Tree(os.getpid()), busy_fn=lambda: next(busy))
+    assert share.sample(0.0) is None
+    # the tree used 1 s of the container's 4 busy seconds
+    assert share.sample(1.0) == 0.25

@@ -25,6 +25,7 @@ stored for every interval.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import psutil
 
@@ -109,18 +110,27 @@ class ProcessTree:
 
 
 class CpuShare:
-    """Interval-by-interval share of machine CPU busy time used by a process tree."""
+    """Interval-by-interval share of CPU busy time used by a process tree.
 
-    def __init__(self, tree: ProcessTree) -> None:
+    The denominator is the machine's busy time, or, in a container whose CPU
+    power is modelled for the container alone, the container cgroup's CPU
+    time (``busy_fn``), so the share matches what the power covers.
+    """
+
+    def __init__(self, tree: ProcessTree,
+                 busy_fn: Callable[[], float | None] | None = None) -> None:
         self.tree = tree
+        self._busy_fn = busy_fn or machine_busy_s
         self._prev_tree: float | None = None
         self._prev_busy: float | None = None
 
     def sample(self, now: float) -> float | None:
         """Share since the previous call (None on the first call or when unknowable)."""
         try:
-            busy = machine_busy_s()
+            busy = self._busy_fn()
         except (psutil.Error, OSError):
+            return None
+        if busy is None:
             return None
         tree = self.tree.cpu_s(now)
         prev_tree, prev_busy = self._prev_tree, self._prev_busy

@@ -237,7 +237,7 @@ class Tracker:
         if self.measure_idle_s > 0:
             self._measure_idle(self._sensors)
         self._sampler = Sampler(self._sensors, self._sink, interval_s=self.settings.interval_s,
-                                root_pid=os.getpid())
+                                root_pid=os.getpid(), busy_fn=self._cgroup_busy_fn())
         self.started_at = self._sampler.to_wall(time.monotonic())
         try:
             self._store = Store(self.settings.db_path)
@@ -266,6 +266,17 @@ class Tracker:
         self._sampler.start()
         self._install_handlers()
         return self
+
+    def _cgroup_busy_fn(self) -> Callable[[], float | None] | None:
+        """The container's CPU-time counter when the CPU power is modelled for the cgroup."""
+        scoped = any(d.kind == "cpu" and d.extra.get("scope") == "cgroup"
+                     for s in self._sensors for d in s.devices())
+        if not scoped:
+            return None
+        from wattprint.sensors.cgroup import cpu_usage_s, read_cgroup
+
+        info = read_cgroup(self.settings.sysfs_root, Path("/proc"))
+        return lambda: cpu_usage_s(info)
 
     def _device_records(self) -> list[DeviceRecord]:
         assert self._sampler is not None

@@ -120,6 +120,8 @@ class Sampler:
         root_pid: root of the process tree energy is attributed to.
         monotonic: monotonic clock (injectable for tests).
         wall: wall clock, UTC epoch seconds (injectable for tests).
+        busy_fn: cumulative busy CPU seconds of the scope the CPU power covers
+            (default the whole machine; a container's cgroup when modelled so).
     """
 
     def __init__(
@@ -131,6 +133,7 @@ class Sampler:
         root_pid: int | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        busy_fn: Callable[[], float | None] | None = None,
     ) -> None:
         if interval_s < MIN_INTERVAL_S:
             raise ValueError(f"interval_s must be at least {MIN_INTERVAL_S} s")
@@ -148,7 +151,7 @@ class Sampler:
                 self._owner[device.id] = sensor
         self._integrators = {d: EnergyIntegrator(info) for d, info in self.devices.items()}
         self.tree = ProcessTree(root_pid) if root_pid is not None else None
-        self._cpu_share = CpuShare(self.tree) if self.tree is not None else None
+        self._cpu_share = CpuShare(self.tree, busy_fn) if self.tree is not None else None
         self.share_rules: dict[str, str] = {d: self._default_rule(i) for d, i in
                                             self.devices.items()}
         self._gap_since: dict[str, tuple[float, str]] = {}

@@ -1,0 +1,702 @@
+"""Carbon-intensity values, where they came from, and intensity time series.
+
+Carbon intensity is the mass of greenhouse gas emitted per unit of electricity,
+in grams of CO2-equivalent per kilowatt-hour (gCO2e/kWh, the same number as
+kg/MWh). The same grid at the same hour has several defensible intensities,
+so every value wattprint returns carries a :class:`Provenance` that says
+which one it is:
+
+* **method** -- *average* (attributional): total emissions of the grid divided
+  by total electricity, the right figure for "what share of the grid's
+  emissions is mine". *marginal* (consequential): the emissions of the
+  generators that respond when demand changes, the right figure for "what
+  does running (or moving) this job change". Marginal figures are usually
+  higher and move differently over the day; never mix the two silently.
+* **basis** -- *lifecycle* counts the upstream emissions of fuels and plants
+  (IPCC AR5 style factors: solar about 41 g/kWh, gas about 490 g/kWh);
+  *direct* counts only combustion at the plant (renewables and nuclear are 0).
+  They differ by 10-20 % for fossil grids and a lot for clean ones.
+  *unknown* where the publisher does not say.
+* the **source** and **dataset** it was read from, its **year**, its
+  **licence** and a **citation**; **fallback** says why a value is not what was
+  asked for (an API failed, a year or region was missing), and
+  **filled_gaps** counts the steps of a series that were filled in.
+
+An :class:`IntensitySeries` is a regular step function: the value
+``g_per_kwh[i]`` holds from ``start_s[i]`` (UTC epoch seconds) for ``step_s``
+seconds. :func:`series_intensity` turns it into the time-weighted mean
+intensity of any interval -- the number that multiplies an interval's energy.
+
+User series (:func:`load_series`) are CSV or Parquet files with one row per
+time step:
+
+* a **timestamp** column (``timestamp``, ``datetime``, ``time`` or
+  ``timestamp_utc``) in ISO 8601 *with a time zone* (``2024-03-01T13:00Z``,
+  ``2024-03-01 14:00+01:00``). Naive times are refused: the same wall-clock
+  hour happens twice a year in zones with daylight saving. In Parquet a
+  time-zone-aware timestamp column works too. Each timestamp is the *start*
+  of its step.
+* an **intensity** column in gCO2e/kWh, named ``g_per_kwh``,
+  ``carbon_intensity``, ``intensity``, ``gco2_per_kwh``, ``gco2e_per_kwh`` or
+  ``carbon_intensity_g_per_kwh``. An empty cell (or ``nan``, ``na``, ``n/a``,
+  ``null``) is a missing value.
+* an optional **region** (or ``zone``) column; a file holding several regions
+  needs ``region=`` to pick one.
+
+Rows may come in any order. The series is put on a regular grid whose step is
+the median spacing of the timestamps (the lower of the two middle spacings
+when their number is even); rows between grid points go to the
+nearest one (several rows on one point are averaged). **Gap rule:** a grid
+point with no value is filled by linear interpolation in time between the
+nearest points with values, and held at the nearest value at either edge;
+every filled point is counted in ``provenance.filled_gaps``. A series in which
+more than half the grid points would be filled is refused (the timestamps are
+probably wrong). Duplicate
+timestamps, negative or non-numeric values, naive timestamps, empty files and
+missing columns are errors (:class:`~wattprint.errors.IntensityDataError`)
+naming the file, the line (CSV) or row (Parquet), and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wattprint.errors import IntensityDataError, IntensityError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BASES",
+    "INTENSITY_COLUMNS",
+    "METHODS",
+    "REGION_COLUMNS",
+    "TIMESTAMP_COLUMNS",
+    "IntensitySeries",
+    "IntensityValue",
+    "IntensityValues",
+    "Provenance",
+    "load_series",
+    "make_series",
+    "series_intensity",
+]
+
+#: Accounting methods: average (attributional) or marginal (consequential).
+METHODS = ("average", "marginal")
+#: Emission-factor bases: lifecycle (upstream included), direct (combustion only), unknown.
+BASES = ("lifecycle", "direct", "unknown")
+
+#: Accepted names of the timestamp column of a user series (case-insensitive).
+TIMESTAMP_COLUMNS = ("timestamp", "datetime", "time", "timestamp_utc")
+#: Accepted names of the intensity column (gCO2e/kWh) of a user series (case-insensitive).
+INTENSITY_COLUMNS = (
+    "g_per_kwh",
+    "carbon_intensity",
+    "intensity",
+    "gco2_per_kwh",
+    "gco2e_per_kwh",
+    "carbon_intensity_g_per_kwh",
+)
+#: Accepted names of the optional region column (case-insensitive).
+REGION_COLUMNS = ("region", "zone")
+
+_MISSING = frozenset({"", "nan", "na", "n/a", "null"})
+
+
+def _check_method(method: str) -> str:
+    if method not in METHODS:
+        raise IntensityError(
+            f"unknown intensity method {method!r}: use 'average' (attributional) or "
+            "'marginal' (consequential)"
+        )
+    return method
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an intensity value came from, and how much to trust it.
+
+    Attributes:
+        source: who publishes the numbers (``"Ember, via Our World in Data"``).
+        dataset: what exactly was read: a shipped table, an API endpoint or a
+            user file, with the upstream reference where there is one.
+        year: the data year, ``None`` for time series spanning years or when
+            the publisher gives none.
+        method: ``"average"`` or ``"marginal"`` (see the module docstring).
+        basis: ``"lifecycle"``, ``"direct"`` or ``"unknown"``.
+        licence: licence of the data (``"CC BY 4.0"``).
+        citation: URL or citation to give with the number.
+        region: the region code the value is for. It can differ from the code
+            asked for when a fallback was used (then :attr:`fallback` says so).
+        fallback: ``None`` when the value is what was asked for; else why it
+            is not (``"Electricity Maps API timed out after 2.0 s; used the
+            shipped annual value"``).
+        filled_gaps: number of time steps of a series filled by the gap rule.
+    """
+
+    source: str
+    dataset: str
+    year: int | None
+    method: str
+    basis: str
+    licence: str
+    citation: str
+    region: str = ""
+    fallback: str | None = None
+    filled_gaps: int = 0
+
+    def with_fallback(self, reason: str) -> Provenance:
+        """A copy with ``reason`` added to :attr:`fallback` (reasons joined by ``"; "``)."""
+        text = reason if not self.fallback else f"{self.fallback}; {reason}"
+        return replace(self, fallback=text)
+
+
+@dataclass(frozen=True)
+class IntensityValue:
+    """One carbon intensity in gCO2e/kWh and its provenance."""
+
+    g_per_kwh: float
+    provenance: Provenance
+
+
+@dataclass(frozen=True, eq=False)
+class IntensityValues:
+    """Intensities for many intervals at once (float64 gCO2e/kWh), sharing one provenance."""
+
+    g_per_kwh: np.ndarray
+    provenance: Provenance
+
+
+def _frozen_f64(values: Any) -> np.ndarray:
+    array = np.array(values, dtype=np.float64)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class IntensitySeries:
+    """A regular carbon-intensity time series (a step function).
+
+    ``g_per_kwh[i]`` holds from ``start_s[i]`` for ``step_s`` seconds. The
+    arrays are copied to read-only float64 on construction. Equality is
+    identity (arrays do not compare to one bool).
+
+    Attributes:
+        region: region code, ``""`` when the series does not say.
+        start_s: UTC epoch seconds of each step's start, strictly increasing,
+            regular (``start_s[i] = start_s[0] + i * step_s``).
+        step_s: the step in seconds (3600.0 for hourly).
+        g_per_kwh: intensity of each step, gCO2e/kWh, same length.
+        method: ``"average"`` or ``"marginal"``.
+        provenance: where the series came from; ``provenance.filled_gaps``
+            counts the steps filled by the gap rule.
+
+    Raises:
+        IntensityError: on construction, if the arrays are empty, of
+            different lengths, not regular, or hold negative or non-finite values.
+    """
+
+    region: str
+    start_s: np.ndarray
+    step_s: float
+    g_per_kwh: np.ndarray
+    method: str
+    provenance: Provenance
+
+    def __post_init__(self) -> None:
+        start = _frozen_f64(self.start_s)
+        values = _frozen_f64(self.g_per_kwh)
+        object.__setattr__(self, "start_s", start)
+        object.__setattr__(self, "g_per_kwh", values)
+        object.__setattr__(self, "step_s", float(self.step_s))
+        _check_method(self.method)
+        if start.ndim != 1 or values.ndim != 1 or len(start) == 0 or len(start) != len(values):
+            raise IntensityError(
+                f"intensity series for {self.region!r} needs two 1-D arrays of the same, "
+                f"non-zero length (got {start.shape} and {values.shape})"
+            )
+        if not self.step_s > 0 or not math.isfinite(self.step_s):
+            raise IntensityError(f"intensity series step must be positive, got {self.step_s}")
+        expected = start[0] + self.step_s * np.arange(len(start))
+        if not np.allclose(start, expected, rtol=0.0, atol=1e-3 * self.step_s):
+            raise IntensityError(
+                f"intensity series for {self.region!r} is not regular with step {self.step_s} s; "
+                "build it with make_series(), which resamples onto a regular grid"
+            )
+        if not np.all(np.isfinite(values)) or np.any(values < 0):
+            raise IntensityError(
+                f"intensity series for {self.region!r} holds negative or non-finite values"
+            )
+
+    @property
+    def end_s(self) -> float:
+        """End of the last step (UTC epoch seconds)."""
+        return float(self.start_s[-1]) + self.step_s
+
+    def __len__(self) -> int:
+        return len(self.start_s)
+
+
+def _regular_grid(times_s: np.ndarray, values: np.ndarray) -> tuple[float, float, np.ndarray, int]:
+    """Put sorted, unique ``times_s`` on a regular grid; see the module gap rule.
+
+    Returns ``(start_s, step_s, values_on_grid, filled)``; ``values`` may hold NaN
+    for missing values.
+    """
+    if len(times_s) < 2:
+        raise IntensityError("a series needs at least two timestamps to know its step")
+    diffs = np.sort(np.diff(times_s))
+    step = float(diffs[(len(diffs) - 1) // 2])  # the lower median: always an observed spacing
+    t0 = float(times_s[0])
+    slots = np.rint((times_s - t0) / step).astype(np.int64)
+    n = int(slots[-1]) + 1
+    if n > 2 * len(times_s):
+        raise IntensityError(
+            f"the timestamps span {n} steps of {step:g} s but there are only {len(times_s)} "
+            "rows, so more than half would be filled in; check the timestamps (a wrong year "
+            "or time zone?) or resample the data to one step"
+        )
+    known = np.isfinite(values)
+    if not np.any(known):
+        raise IntensityError("the series has no values, only missing cells")
+    sums = np.bincount(slots[known], weights=values[known], minlength=n)
+    counts = np.bincount(slots[known], minlength=n)
+    grid = np.full(n, np.nan)
+    has = counts > 0
+    grid[has] = sums[has] / counts[has]
+    filled = int(n - np.count_nonzero(has))
+    if filled:
+        idx = np.arange(n)
+        # np.interp holds the edge values outside the known points.
+        grid[~has] = np.interp(idx[~has], idx[has], grid[has])
+    return t0, step, grid, filled
+
+
+def make_series(
+    times_s: Sequence[float] | np.ndarray,
+    g_per_kwh: Sequence[float] | np.ndarray,
+    *,
+    region: str,
+    method: str,
+    provenance: Provenance,
+) -> IntensitySeries:
+    """Build a regular :class:`IntensitySeries` from timed values, filling gaps.
+
+    Args:
+        times_s: UTC epoch seconds of each value (start of its step), any order.
+        g_per_kwh: intensities in gCO2e/kWh; NaN marks a missing value.
+        region: region code of the series.
+        method: ``"average"`` or ``"marginal"``.
+        provenance: provenance of the values; ``filled_gaps`` is set here.
+
+    Returns:
+        The series on the median step, gaps filled by the module's gap rule.
+
+    Raises:
+        IntensityError: fewer than two timestamps, duplicate timestamps, no
+            values, or negative values.
+    """
+    times = np.asarray(times_s, dtype=np.float64)
+    values = np.asarray(g_per_kwh, dtype=np.float64)
+    if times.shape != values.shape or times.ndim != 1:
+        raise IntensityError("times and intensities must be 1-D and of the same length")
+    order = np.argsort(times, kind="stable")
+    times, values = times[order], values[order]
+    if np.any(np.diff(times) == 0):
+        raise IntensityError("the series has duplicate timestamps")
+    if np.any(values[np.isfinite(values)] < 0):
+        raise IntensityError("the series has negative intensities")
+    t0, step, grid, filled = _regular_grid(times, values)
+    if filled:
+        logger.debug("filled %d of %d steps of the %s series", filled, len(grid), region)
+    return IntensitySeries(
+        region=region,
+        start_s=t0 + step * np.arange(len(grid)),
+        step_s=step,
+        g_per_kwh=grid,
+        method=_check_method(method),
+        provenance=replace(provenance, filled_gaps=provenance.filled_gaps + filled),
+    )
+
+
+def series_intensity(
+    series: IntensitySeries,
+    starts_s: np.ndarray | Sequence[float],
+    ends_s: np.ndarray | Sequence[float],
+) -> np.ndarray:
+    """Time-weighted mean intensity of a series over each interval.
+
+    For an interval ``[s, e)`` this is ``integral(g dt, s, e) / (e - s)`` of
+    the series' step function; a zero-length interval gets the value of the
+    step it falls in. Vectorised: one numpy pass over all intervals.
+
+    Args:
+        series: the series.
+        starts_s: interval starts, UTC epoch seconds.
+        ends_s: interval ends, same shape, each ``>= start``.
+
+    Returns:
+        float64 array of gCO2e/kWh, same shape as ``starts_s``.
+
+    Raises:
+        IntensityError: the shapes differ, an interval ends before it starts,
+            or an interval lies (partly) outside the series.
+    """
+    starts = np.asarray(starts_s, dtype=np.float64)
+    ends = np.asarray(ends_s, dtype=np.float64)
+    if starts.shape != ends.shape:
+        raise IntensityError(
+            f"interval starts and ends differ in shape: {starts.shape} vs {ends.shape}"
+        )
+    if starts.size == 0:
+        return np.zeros(starts.shape)
+    if np.any(ends < starts):
+        raise IntensityError("an interval ends before it starts")
+    t0 = float(series.start_s[0])
+    t_end = series.end_s
+    tolerance = 1e-6 * series.step_s
+    if np.any(starts < t0 - tolerance) or np.any(ends > t_end + tolerance):
+        first = datetime.fromtimestamp(t0, timezone.utc).isoformat()
+        last = datetime.fromtimestamp(t_end, timezone.utc).isoformat()
+        raise IntensityError(
+            f"intervals lie outside the {series.region or 'user'} series, which covers "
+            f"{first} to {last}; use a series that covers the run, or an annual source"
+        )
+    g = series.g_per_kwh
+    n = len(g)
+    step = series.step_s
+    cumulative = np.concatenate(([0.0], np.cumsum(g) * step))
+
+    def integral(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.clip((t - t0) / step, 0.0, float(n))
+        k = np.minimum(np.floor(x).astype(np.int64), n - 1)
+        return cumulative[k] + g[k] * (x - k) * step, k
+
+    at_end, _ = integral(ends)
+    at_start, k_start = integral(starts)
+    duration = ends - starts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (at_end - at_start) / duration
+    result: np.ndarray = np.where(duration > 0, mean, g[k_start])
+    return result
+
+
+# --------------------------------------------------------------------------- user files
+
+_ISO_8601 = re.compile(
+    r"""^\s*(\d{4})-(\d{2})-(\d{2})
+        (?:[T\s](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?
+        \s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+class _NaiveTimestamp(ValueError):
+    pass
+
+
+def _parse_timestamp(text: str) -> float:
+    """ISO 8601 text with a zone -> UTC epoch seconds.
+
+    Raises:
+        _NaiveTimestamp: the text has no zone.
+        ValueError: the text is not ISO 8601.
+    """
+    m = _ISO_8601.match(text)
+    if not m:
+        raise ValueError(text)
+    year, month, day, hour, minute, second, fraction, zone = m.groups()
+    if zone is None:
+        raise _NaiveTimestamp(text)
+    if zone.upper() == "Z":
+        offset = timedelta(0)
+    else:
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    moment = datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
+        tzinfo=timezone(offset),
+    )
+    return moment.timestamp() + (float("0." + fraction) if fraction else 0.0)
+
+
+def _find_column(
+    header: Sequence[str], names: Sequence[str], what: str, path: Path, *, required: bool
+) -> int | None:
+    folded = [h.strip().casefold() for h in header]
+    for name in names:
+        if name in folded:
+            return folded.index(name)
+    if required:
+        raise IntensityDataError(
+            f"{path}: no {what} column; name one column {' or '.join(repr(n) for n in names)} "
+            f"(found: {', '.join(repr(h) for h in header) or 'no columns'})"
+        )
+    return None
+
+
+@dataclass
+class _Cells:
+    """Raw cells of a user file, one entry per data row."""
+
+    labels: list[str]  # "line 7" (CSV) or "row 6" (Parquet)
+    times: list[Any]
+    values: list[Any]
+    regions: list[str] | None
+
+
+def _read_csv(path: Path) -> _Cells:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or not any(cell.strip() for cell in header):
+                raise IntensityDataError(
+                    f"{path}: the file is empty; it needs a header row naming a timestamp "
+                    "column and a g_per_kwh column, then one row per time step"
+                )
+            t_col = _find_column(header, TIMESTAMP_COLUMNS, "timestamp", path, required=True)
+            v_col = _find_column(header, INTENSITY_COLUMNS, "intensity", path, required=True)
+            r_col = _find_column(header, REGION_COLUMNS, "region", path, required=False)
+            assert t_col is not None and v_col is not None
+            cells = _Cells([], [], [], [] if r_col is not None else None)
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue  # blank line
+                label = f"line {reader.line_num}"
+                width = max(t_col, v_col, r_col or 0) + 1
+                if len(row) < width:
+                    raise IntensityDataError(
+                        f"{path}, {label}: the row has {len(row)} cells but the header has "
+                        f"{len(header)}; fill in the missing cells"
+                    )
+                cells.labels.append(label)
+                cells.times.append(row[t_col])
+                cells.values.append(row[v_col])
+                if cells.regions is not None and r_col is not None:
+                    cells.regions.append(row[r_col].strip())
+            return cells
+    except UnicodeDecodeError as exc:
+        raise IntensityDataError(
+            f"{path}: not UTF-8 text ({exc.reason}); save the CSV as UTF-8"
+        ) from exc
+    except csv.Error as exc:
+        raise IntensityDataError(f"{path}: not a readable CSV file ({exc})") from exc
+
+
+def _read_parquet(path: Path) -> _Cells:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise IntensityError(
+            f"{path}: reading Parquet needs pyarrow; install it with "
+            "pip install 'wattprint[parquet]', or save the series as CSV"
+        ) from exc
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise IntensityDataError(f"{path}: not a readable Parquet file ({exc})") from exc
+    header = [str(name) for name in table.column_names]
+    t_col = _find_column(header, TIMESTAMP_COLUMNS, "timestamp", path, required=True)
+    v_col = _find_column(header, INTENSITY_COLUMNS, "intensity", path, required=True)
+    r_col = _find_column(header, REGION_COLUMNS, "region", path, required=False)
+    assert t_col is not None and v_col is not None
+    if table.num_rows == 0:
+        raise IntensityDataError(f"{path}: the file has no rows; add one row per time step")
+    t_column = table.column(t_col)
+    t_type = t_column.type
+    times: list[Any]
+    if pa.types.is_timestamp(t_type):
+        if t_type.tz is None:
+            raise IntensityDataError(
+                f"{path}: column {header[t_col]!r} holds timestamps without a time zone; "
+                "store them time-zone aware (e.g. pandas .dt.tz_localize('UTC')) or as "
+                "ISO 8601 text with a zone such as 'Z' or '+01:00'"
+            )
+        times = [None if t is None else t.timestamp() for t in t_column.to_pylist()]
+    elif pa.types.is_string(t_type) or pa.types.is_large_string(t_type):
+        times = t_column.to_pylist()
+    else:
+        raise IntensityDataError(
+            f"{path}: column {header[t_col]!r} has type {t_type}; store timestamps as "
+            "time-zone-aware timestamps or ISO 8601 text with a zone"
+        )
+    regions = None
+    if r_col is not None:
+        regions = ["" if r is None else str(r).strip() for r in table.column(r_col).to_pylist()]
+    return _Cells(
+        labels=[f"row {i + 1}" for i in range(table.num_rows)],
+        times=times,
+        values=table.column(v_col).to_pylist(),
+        regions=regions,
+    )
+
+
+def _time_of(cell: Any, label: str, path: Path) -> float:
+    if isinstance(cell, float):
+        return cell  # already epoch seconds (time-zone-aware Parquet timestamp)
+    text = "" if cell is None else str(cell)
+    try:
+        return _parse_timestamp(text)
+    except _NaiveTimestamp:
+        raise IntensityDataError(
+            f"{path}, {label}: timestamp {text!r} has no time zone; add one, e.g. "
+            f"'{text.strip()}Z' for UTC or '{text.strip()}+01:00'"
+        ) from None
+    except ValueError:
+        raise IntensityDataError(
+            f"{path}, {label}: {text!r} is not an ISO 8601 timestamp; write it like "
+            "'2024-03-01T13:00:00Z' or '2024-03-01 14:00+01:00'"
+        ) from None
+
+
+def _value_of(cell: Any, label: str, path: Path) -> float:
+    if cell is None:
+        return math.nan
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        value = float(cell)
+    else:
+        text = str(cell).strip()
+        if text.casefold() in _MISSING:
+            return math.nan
+        try:
+            value = float(text)
+        except ValueError:
+            hint = " (use a dot as the decimal separator)" if "," in text else ""
+            raise IntensityDataError(
+                f"{path}, {label}: intensity {text!r} is not a number{hint}; write gCO2e/kWh "
+                "as a plain number such as 231.5, or leave the cell empty if it is missing"
+            ) from None
+    if math.isnan(value):
+        return value
+    if math.isinf(value):
+        raise IntensityDataError(f"{path}, {label}: intensity {cell!r} is not finite")
+    if value < 0:
+        raise IntensityDataError(
+            f"{path}, {label}: intensity {value} is negative; carbon intensity is >= 0 gCO2e/kWh "
+            "(check the column and its unit)"
+        )
+    return value
+
+
+def _pick_region(cells: _Cells, region: str | None, path: Path) -> tuple[list[int], str]:
+    """Indexes of the rows to keep, and the series' region."""
+    rows = range(len(cells.labels))
+    if cells.regions is None:
+        return list(rows), (region or "").strip()
+    present = sorted({r for r in cells.regions if r})
+    if region is not None:
+        wanted = region.strip().casefold()
+        keep = [i for i in rows if cells.regions[i].casefold() == wanted]
+        if not keep:
+            raise IntensityDataError(
+                f"{path}: no rows for region {region!r}; the file has "
+                f"{', '.join(present) or 'no region values'}"
+            )
+        return keep, cells.regions[keep[0]]
+    if len(present) > 1:
+        raise IntensityDataError(
+            f"{path}: the file holds several regions ({', '.join(present)}); pick one with "
+            "region=..."
+        )
+    return list(rows), present[0] if present else ""
+
+
+def _duplicates(times: list[float], labels: list[str]) -> Iterator[tuple[str, str]]:
+    seen: dict[float, str] = {}
+    for t, label in zip(times, labels, strict=True):
+        if t in seen:
+            yield seen[t], label
+        seen[t] = label
+
+
+def load_series(
+    path: Path | str, *, region: str | None = None, method: str = "average"
+) -> IntensitySeries:
+    """Load a user carbon-intensity series from CSV or Parquet.
+
+    The format, the gap rule and the errors are described in the module
+    docstring. ``.parquet`` and ``.pq`` files need the ``parquet`` extra
+    (pyarrow); everything else is read as CSV.
+
+    Args:
+        path: the file.
+        region: the region of the series; picks the rows of that region when the
+            file has a region column.
+        method: ``"average"`` or ``"marginal"``: what the numbers are.
+
+    Returns:
+        A regular series; ``provenance.filled_gaps`` counts the filled steps.
+
+    Raises:
+        IntensityDataError: the file is missing, empty or malformed (the message
+            names the file, the line or row, and the fix).
+        IntensityError: a Parquet file without pyarrow installed, or a bad ``method``.
+    """
+    _check_method(method)
+    path = Path(path)
+    if not path.is_file():
+        raise IntensityDataError(f"{path}: no such file; check the path of the intensity series")
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    cells = _read_parquet(path) if parquet else _read_csv(path)
+    if not cells.labels:
+        raise IntensityDataError(
+            f"{path}: the file has a header but no data rows; add one row per time step"
+        )
+    keep, series_region = _pick_region(cells, region, path)
+    labels = [cells.labels[i] for i in keep]
+    times = [_time_of(cells.times[i], cells.labels[i], path) for i in keep]
+    values = [_value_of(cells.values[i], cells.labels[i], path) for i in keep]
+    duplicate = next(_duplicates(times, labels), None)
+    if duplicate is not None:
+        first, second = duplicate
+        raise IntensityDataError(
+            f"{path}, {second}: the same timestamp as {first}; remove one of the two rows "
+            "(each time step must appear once)"
+        )
+    if len(times) < 2:
+        raise IntensityDataError(
+            f"{path}: only one time step; a series needs at least two rows to know its step"
+        )
+    if all(math.isnan(v) for v in values):
+        raise IntensityDataError(f"{path}: every intensity cell is empty; fill in the values")
+    provenance = Provenance(
+        source="user series",
+        dataset=path.name,
+        year=None,
+        method=method,
+        basis="unknown",
+        licence="user-provided",
+        citation="",
+        region=series_region,
+    )
+    try:
+        series = make_series(
+            times, values, region=series_region, method=method, provenance=provenance
+        )
+    except IntensityError as exc:
+        raise IntensityDataError(f"{path}: {exc}") from None
+    if series.provenance.filled_gaps:
+        logger.info(
+            "%s: filled %d of %d steps by interpolation",
+            path.name,
+            series.provenance.filled_gaps,
+            len(series),
+        )
+    return series

@@ -68,9 +68,21 @@ def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
 
 
 def options(region: str | None = None, intensity: Path | None = None, method: str = "average",
-            pue: float | None = None, hourly: bool = False, embodied: bool = True) -> Any:
+            pue: float | None = None, hourly: bool = False, embodied: bool = True,
+            live: str | None = None) -> Any:
     """Accounting options from CLI flags (validated)."""
     from wattprint.accounting.account import AccountingOptions
+
+    source = None
+    if live is not None:
+        from wattprint.accounting.live import LIVE_SOURCES
+
+        if live not in LIVE_SOURCES:
+            fail(f"--live {live!r}: choose from {', '.join(LIVE_SOURCES)}")
+        try:
+            source = LIVE_SOURCES[live]()
+        except WattprintError as exc:
+            handle_error(exc)
 
     if method not in ("average", "marginal"):
         fail(f"--method {method!r}: use average or marginal")
@@ -81,7 +93,8 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
     settings = settings_from()
     return AccountingOptions(region=region, intensity_file=intensity, method=method,
                              pue=pue if pue is not None else settings.pue, hourly=hourly,
-                             embodied=embodied, catalogue_overrides=settings.hardware)
+                             embodied=embodied, catalogue_overrides=settings.hardware,
+                             source=source)
 
 
 @app.command()
@@ -94,6 +107,9 @@ def account(
     hourly: HourlyOpt = False,
     no_embodied: Annotated[bool, typer.Option("--no-embodied",
                                               help="Leave out embodied carbon.")] = False,
+    live: Annotated[str | None, typer.Option(
+        "--live", help="Live intensity API: electricitymaps, watttime or ukgrid "
+                       "(keys from the environment; see docs/intensity.md).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-account a stored run: another region, series, method or PUE; nothing stored changes."""
@@ -101,7 +117,7 @@ def account(
     from wattprint.cli.core import settings_from
     from wattprint.store import Store
 
-    opts = options(region, intensity, method, pue, hourly, not no_embodied)
+    opts = options(region, intensity, method, pue, hourly, not no_embodied, live)
     try:
         accounted = account_run(Store(settings_from().db_path), run_id, opts)
     except WattprintError as exc:

@@ -118,3 +118,21 @@ def test_cli_account_show_estimate_regions(tmp_path: Path) -> None:
     r = cli("regions", "--hourly", "--json")
     hourly = {x["code"] for x in json.loads(r.stdout)["regions"]}
     assert len(hourly) == 8 and "US-TEX-ERCO" in hourly
+
+
+def test_power_model_idle_is_its_zero_utilisation_draw(tmp_path: Path) -> None:
+    store = Store(tmp_path / "w.db")
+    rid = store.create_run(project="m", phase="training", attribution="machine",
+                           interval_s=3600, started_at=T0)
+    store.add_devices(rid, [DeviceRecord("model:cpu", "cpu", "CPU (model)", "model", False,
+                                         False, "curve 2-5 W/vCPU x 4", "cpu-time-share",
+                                         {"idle_w": "8"})])
+    store.append_intervals(rid, [IntervalRecord("model:cpu", T0, T0 + 3600, 36_000.0, 36_000.0)])
+    store.finish_run(rid, status="finished", ended_at=T0 + 3600)
+    fp = account_run(store, rid, AccountingOptions(intensity_file=series_csv(tmp_path),
+                                                   pue=1.0, embodied=False)).footprint
+    # 10 W average for an hour: 8 W idle, 2 W dynamic
+    assert fp.energy_kwh["idle"] == pytest.approx(0.008)
+    assert fp.energy_kwh["dynamic"] == pytest.approx(0.002)
+    idle = [p for p in fp.provenance if p["factor"] == "idle_power"]
+    assert idle[0]["source"].startswith("power model at 0 % utilisation")

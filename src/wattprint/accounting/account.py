@@ -121,6 +121,12 @@ def _idle_for(device: DeviceRecord, measured: Mapping[str, tuple[float, str]],
     if device.device_id in measured:
         power_w, method = measured[device.device_id]
         return power_w, method
+    if "idle_w" in device.extra:  # a power model's draw at 0 % utilisation
+        try:
+            return (float(device.extra["idle_w"]),
+                    f"power model at 0 % utilisation: {device.model or device.source}")
+        except ValueError:
+            pass
     try:
         if device.kind == "gpu":
             spec = cat.gpu(device.name)

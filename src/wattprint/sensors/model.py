@@ -646,7 +646,8 @@ class ModelSensor:
             model=(f"{self.curve.description}: {self.curve.min_w_per_vcpu:.2f}-"
                    f"{self.curve.max_w_per_vcpu:.2f} W/vCPU x {self.n_vcpu:g} vCPU"),
             extra={"basis": self.curve.basis, "scope": self._cpu_scope,
-                   "vcpus": f"{self.n_vcpu:g}", "utilization": util_source},
+                   "vcpus": f"{self.n_vcpu:g}", "utilization": util_source,
+                   "idle_w": f"{self.curve.min_w_per_vcpu * self.n_vcpu:.6g}"},
         ))
 
     def _cpu_counters(self) -> _Snapshot | None:

@@ -30,9 +30,12 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar o
 
 @contextmanager
 def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr, as a ``(done, total)`` callback; silent when quiet."""
+    """A rich progress bar on stderr, as a ``(done, total)`` callback.
+
+    Silent with ``--quiet`` and when stderr is not a terminal (scripts, pipes, CI logs).
+    """
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=err, transient=True, disable=quiet) as bar:
+                  console=err, transient=True, disable=quiet or not err.is_terminal) as bar:
         task = bar.add_task(label, total=None)
 
         def tick(done: int, total: int) -> None:

@@ -126,6 +126,9 @@ class Tracker:
         command: the command line being tracked (set by ``wattprint run``).
         context: sensor context (tests pass fakes here).
         sensor_objects: already opened sensors, bypassing detection.
+        settings: resolved settings (instead of the keyword arguments above).
+        pausing: :class:`wattprint.schedule.pause.PauseOptions` for
+            :meth:`should_pause` / :meth:`wait_until_clean` in a training loop.
     """
 
     def __init__(
@@ -145,6 +148,7 @@ class Tracker:
         context: SensorContext | None = None,
         sensor_objects: Sequence[Sensor] | None = None,
         settings: Settings | None = None,
+        pausing: Any = None,
     ) -> None:
         self.settings = settings or load_settings({
             "project": project, "interval_s": interval_s, "attribution": attribution,
@@ -178,6 +182,8 @@ class Tracker:
         self._stopped = False
         self._store_warned = False
         self._prev_sigterm: Any = None
+        self._pausing_options = pausing
+        self._pause_controller: Any = None
         self._atexit_registered = False
 
     # -- lifecycle ----------------------------------------------------------
@@ -265,6 +271,11 @@ class Tracker:
         self.status = "running"
         self._sampler.start()
         self._install_handlers()
+        if self._pausing_options is not None:
+            from wattprint.schedule.pause import cooperative_pausing, prepare_pausing
+
+            self._pause_controller = cooperative_pausing(
+                self, prepare_pausing(self._pausing_options, now_s=self.started_at))
         return self
 
     def _cgroup_busy_fn(self) -> Callable[[], float | None] | None:
@@ -301,6 +312,11 @@ class Tracker:
                 return self
             self._stopped = True
         assert self._sampler is not None
+        if self._pause_controller is not None:
+            try:
+                self._pause_controller.stop()
+            except Exception as exc:
+                log.warning("pausing did not stop cleanly: %s", exc)
         try:
             self._sampler.stop()
         except Exception as exc:  # never let tracking break the host program
@@ -478,7 +494,19 @@ class Tracker:
                 self._warn_store(exc)
         return sorted(self._memory, key=lambda i: (i.t_start, i.device_id))
 
-    # -- pausing (used by live pausing) -------------------------------------------
+    # -- pausing --------------------------------------------------------------------
+    def should_pause(self) -> bool:
+        """Whether the grid is too dirty to go on now (always ``False`` without pausing)."""
+        from wattprint.schedule.pause import should_pause
+
+        return should_pause(self._pause_controller)
+
+    def wait_until_clean(self, max_wait_s: float | None = None) -> float:
+        """Block (recorded as a pause) until the grid is clean or the deadline; seconds waited."""
+        from wattprint.schedule.pause import wait_until_clean
+
+        return wait_until_clean(self._pause_controller, max_wait_s=max_wait_s)
+
     def set_paused(self, paused: bool) -> None:
         """Mark the following intervals as paused (excluded from energy totals)."""
         if self._sampler is not None:

@@ -73,14 +73,15 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
     """Accounting options from CLI flags (validated)."""
     from wattprint.accounting.account import AccountingOptions
 
-    source = None
+    source: Any = None
     if live is not None:
         from wattprint.accounting.live import LIVE_SOURCES
 
         if live not in LIVE_SOURCES:
             fail(f"--live {live!r}: choose from {', '.join(LIVE_SOURCES)}")
+        client_class: Any = LIVE_SOURCES[live]  # subclasses give every argument a default
         try:
-            source = LIVE_SOURCES[live]()
+            source = client_class()
         except WattprintError as exc:
             handle_error(exc)
 

@@ -77,11 +77,13 @@ def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
         fail(f"command is not executable: {cmd[0]}", 126)
 
 
-def _forwarder(child: subprocess.Popen[bytes], own_group: bool
+def _forwarder(child: subprocess.Popen[bytes], own_group: bool, controller: Any = None
                ) -> Callable[[int, FrameType | None], None]:
     def forward(signum: int, frame: FrameType | None) -> None:
         if child.poll() is not None:
             return
+        if controller is not None:  # a stopped child acts on signals only once continued
+            controller.stop("signal received")
         try:
             if own_group:
                 os.killpg(child.pid, signum)
@@ -111,6 +113,20 @@ def run(
     measure_idle: Annotated[float, typer.Option(
         "--measure-idle", help="Sample the idle machine for SECONDS before starting.")] = 0.0,
     tag: Annotated[list[str] | None, typer.Option(help="KEY=VALUE tag (repeatable).")] = None,
+    pause_above: Annotated[float | None, typer.Option(
+        "--pause-above", help="Pause the command while intensity > G gCO2e/kWh.")] = None,
+    pause_percentile: Annotated[float | None, typer.Option(
+        "--pause-percentile", help="Pause above the P-th percentile of the intensity.")] = None,
+    deadline: Annotated[str | None, typer.Option(
+        help="Latest time to still be paused, from the start (e.g. 12h).")] = None,
+    expected_duration: Annotated[str | None, typer.Option(
+        "--expected-duration", help="Expected run time, so pausing never misses the deadline.")
+    ] = None,
+    intensity: Annotated[Path | None, typer.Option(
+        "--intensity", help="Intensity series (CSV/Parquet) for pausing.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Live intensity API for pausing.")] = False,
+    live_source: Annotated[str | None, typer.Option(
+        "--live-source", help="electricitymaps, watttime or ukgrid.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
@@ -139,6 +155,8 @@ def run(
         resolve_settings_region(settings)
     except WattprintError as exc:
         handle_error(exc)
+    pausing = _prepare_pausing(settings, pause_above, pause_percentile, deadline,
+                               expected_duration, intensity, live, live_source)
     tracker = Tracker(name=name or Path(cmd[0]).name, phase=phase, tags=tags,
                       measure_idle_s=measure_idle, command=shlex.join(cmd), settings=settings)
     try:
@@ -147,12 +165,19 @@ def run(
         handle_error(exc)
     child = _spawn(cmd)
     own_group = not sys.stdin.isatty()
-    forward = _forwarder(child, own_group)
+    controller = None
+    if pausing is not None:
+        from wattprint.schedule.pause import attach_pausing
+
+        controller = attach_pausing(tracker, child, pausing)
+    forward = _forwarder(child, own_group, controller)
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, forward) for s in forwarded}
     try:
         code = child.wait()
     finally:
+        if controller is not None:
+            controller.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
     exit_code = 128 - code if code < 0 else code
@@ -164,8 +189,35 @@ def run(
         err.print(f"total ({tracker.settings.attribution} attribution): "
                   f"{j_to_kwh(tracker.energy_j):.6f} kWh = {tracker.energy_j:.1f} J")
         _print_skips(tracker)
+        if controller is not None:
+            err.print(f"paused {len(controller.spans)} time(s), "
+                      f"{controller.paused_s():.0f} s in all (excluded from energy)")
         _print_carbon(tracker)
     raise typer.Exit(exit_code)
+
+
+def _prepare_pausing(settings: Settings, pause_above: float | None,
+                     pause_percentile: float | None, deadline: str | None,
+                     expected_duration: str | None, intensity: Path | None, live: bool,
+                     live_source: str | None) -> Any:
+    if pause_above is None and pause_percentile is None:
+        if deadline or expected_duration or live or live_source or intensity:
+            fail("--deadline, --intensity and --live apply to pausing: add --pause-above G "
+                 "or --pause-percentile P")
+        return None
+    from wattprint.schedule.pause import PauseOptions, prepare_pausing
+    from wattprint.units import parse_duration_s
+
+    try:
+        opts = PauseOptions(pause_above, pause_percentile,
+                            parse_duration_s(deadline) if deadline else None,
+                            parse_duration_s(expected_duration) if expected_duration else None,
+                            intensity, live, live_source, settings.region)
+        return prepare_pausing(opts)
+    except WattprintError as exc:
+        handle_error(exc)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _print_carbon(tracker: Tracker) -> None:

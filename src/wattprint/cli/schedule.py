@@ -1,0 +1,567 @@
+"""Scheduling commands: ``whatif`` (what a job would have emitted) and ``plan`` (when to run it).
+
+``wattprint whatif`` runs :func:`wattprint.schedule.whatif.whatif` for a job
+given as a constant power (``--duration 6h --power-w 300``) or as a stored
+run's measured power profile (``wattprint whatif RUN``), over the shipped
+hourly series of one or more regions (``--regions``) or a user series
+(``--intensity FILE``). A stored run's profile is its energy intervals summed
+over devices, with paused spans cut out (the time line closes over them, so
+the profile is the job's work in order), resampled to the series step.
+
+``wattprint plan`` runs :func:`wattprint.schedule.plan.plan` from *now* to a
+deadline over a forecast: a live API (``--live``), a user series, or the
+shipped 2022 hourly series. The shipped series is 2022 only, so for any
+other "now" it is replayed as a typical year: each slot takes the value of
+the same date and time (UTC) in 2022. The output says so, and shows the data's
+source and age; ``--now`` plans as of another time (inside 2022 the real
+2022 values are used).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from wattprint.cli.app import app, err, fail, handle_error, out, print_json
+from wattprint.config import Settings, load_settings
+from wattprint.errors import ConfigError, RegionError, WattprintError
+from wattprint.store import IntervalRecord, RunRecord, Store
+from wattprint.units import S_PER_H, parse_duration_s
+
+if TYPE_CHECKING:  # numpy and the engines load only when a command runs
+    import numpy as np
+
+    from wattprint.schedule.plan import Plan
+    from wattprint.schedule.whatif import SeriesLike, WhatIfResult
+
+__all__ = ["plan", "run_profile_w", "whatif"]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
+IntensityOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--intensity",
+        help="A carbon-intensity series (CSV or Parquet: timestamp, g_per_kwh[, region]) "
+        "instead of the shipped hourly data.",
+    ),
+]
+MethodOpt = Annotated[
+    str,
+    typer.Option(help="What the --intensity numbers are: average or marginal."),
+]
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings({})
+    except WattprintError as exc:
+        handle_error(exc)
+
+
+def _split(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def _duration_s(text: str, option: str) -> float:
+    try:
+        value = parse_duration_s(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+    if value <= 0:
+        fail(f"{option} must be longer than zero, e.g. 6h")
+    return value
+
+
+def _timestamp_s(text: str, option: str) -> float:
+    """An ISO 8601 time with a zone (a bare date means midnight UTC)."""
+    raw = text.strip()
+    iso = raw[:-1] + "+00:00" if raw.upper().endswith("Z") else raw
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        fail(f"{option}: {text!r} is not an ISO 8601 time; write e.g. 2025-06-01T14:00Z")
+    if len(raw) == 10:  # a date
+        moment = moment.replace(tzinfo=timezone.utc)
+    if moment.tzinfo is None:
+        fail(f"{option}: {text!r} has no time zone; add one, e.g. {raw}Z for UTC")
+    return moment.timestamp()
+
+
+def _period(text: str) -> tuple[float, float]:
+    """``2022``, ``2022-06`` or ``START/END`` (dates or times) as UTC epoch seconds."""
+    raw = text.strip()
+    if "/" in raw:
+        first, _, last = raw.partition("/")
+        return _timestamp_s(first, "--period"), _timestamp_s(last, "--period")
+    parts = raw.split("-")
+    try:
+        year = int(parts[0])
+        month = int(parts[1]) if len(parts) == 2 else None
+    except ValueError:
+        month = year = -1
+    if year < 1 or len(parts) > 2 or (month is not None and not 1 <= month <= 12):
+        fail(
+            f"--period: {text!r} is not a period; give a year (2022), a month (2022-06) "
+            "or START/END (2022-01-01/2022-07-01)"
+        )
+    if month is None:
+        start = datetime(year, 1, 1, tzinfo=timezone.utc)
+        end = datetime(year + 1, 1, 1, tzinfo=timezone.utc)
+    else:
+        start = datetime(year, month, 1, tzinfo=timezone.utc)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+    return start.timestamp(), end.timestamp()
+
+
+def _iso(t_s: float) -> str:
+    return datetime.fromtimestamp(t_s, timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / S_PER_H:.1f} h"
+
+
+# --------------------------------------------------------------------------- series
+
+
+def _shipped(region: str) -> SeriesLike:
+    """The shipped hourly series of a region, or an error listing those that have one."""
+    from wattprint.accounting.intensity import canonical_region, hourly_regions, hourly_series
+
+    try:
+        return hourly_series(region)
+    except RegionError:
+        code = canonical_region(region)  # an unknown code raises with suggestions
+        raise RegionError(
+            f"no shipped hourly series for {code}; these regions have one: "
+            f"{', '.join(hourly_regions())}. Give your own series with --intensity FILE"
+        ) from None
+
+
+def _series(regions: list[str], intensity: Path | None, method: str) -> dict[str, SeriesLike]:
+    """Region name -> series, from the shipped data or a user file."""
+    if intensity is None:
+        return {region: _shipped(region) for region in regions}
+    from wattprint.accounting.series import load_series
+
+    if not regions:
+        series = load_series(intensity, method=method)
+        return {series.region or intensity.stem: series}
+    return {region: load_series(intensity, region=region, method=method) for region in regions}
+
+
+# --------------------------------------------------------------------------- run profiles
+
+
+def _paused_before(spans: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Paused time before each ``t``: the sum over spans of ``clip(t - start, 0, length)``."""
+    import numpy as np
+
+    if spans.size == 0:
+        return np.zeros_like(t)
+    starts, ends = spans[:, 0], spans[:, 1]
+    before = np.clip(t[:, None] - starts[None, :], 0.0, (ends - starts)[None, :])
+    return np.asarray(before.sum(axis=1), dtype=np.float64)
+
+
+def _merged(spans: list[tuple[float, float]]) -> np.ndarray:
+    import numpy as np
+
+    merged: list[list[float]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return np.asarray(merged, dtype=np.float64).reshape(-1, 2)
+
+
+def run_profile_w(
+    run: RunRecord, intervals: list[IntervalRecord], step_s: float
+) -> np.ndarray:
+    """A stored run's measured power profile: mean watts per step, pauses cut out.
+
+    Energy is summed over devices (whole-device energy, or the attributed
+    share for a run with ``process`` attribution). Paused intervals are
+    dropped and the time line closes over them, so the profile is the job's
+    work in its order.
+
+    Args:
+        run: the run.
+        intervals: its energy intervals (:meth:`Store.intervals`).
+        step_s: the intensity series' step, seconds.
+
+    Returns:
+        Mean watts in each step.
+
+    Raises:
+        ConfigError: the run has no energy intervals outside its pauses.
+    """
+    import numpy as np
+
+    from wattprint.schedule.whatif import profile_from_intervals
+
+    kept = [i for i in intervals if not i.paused]
+    if not kept:
+        raise ConfigError(
+            f"run {run.id} has no energy intervals outside pauses, so it has no power "
+            "profile; give a run that measured energy, or --duration and --power-w"
+        )
+    spans = _merged([(i.t_start, i.t_end) for i in intervals if i.paused])
+    starts = np.array([i.t_start for i in kept], dtype=np.float64)
+    ends = np.array([i.t_end for i in kept], dtype=np.float64)
+    attributed = run.attribution == "process"
+    energy = np.array([i.attributed_j if attributed else i.energy_j for i in kept])
+    starts = starts - _paused_before(spans, starts)
+    ends = ends - _paused_before(spans, ends)
+    return profile_from_intervals(starts, ends, energy, step_s)
+
+
+# --------------------------------------------------------------------------- whatif
+
+
+def _rows_table(result: WhatIfResult, title: str) -> Table:
+    from rich import box
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, justify in (
+        ("region", "left"),
+        ("strategy", "left"),
+        ("win h", "right"),
+        ("job h", "right"),
+        ("mean%", "right"),
+        ("med.%", "right"),
+        ("p90%", "right"),
+        ("pauses", "right"),
+    ):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in result.rows:
+        table.add_row(
+            row["region"],
+            row["strategy"],
+            f"{row['window_h']:g}",
+            f"{row['duration_h']:g}",
+            f"{row['mean_reduction'] * 100:.1f}",
+            f"{row['median_reduction'] * 100:.1f}",
+            f"{row['p90_reduction'] * 100:.1f}",
+            f"{row['mean_pauses']:.2f}",
+        )
+    return table
+
+
+@app.command()
+def whatif(
+    run_ref: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[RUN]",
+            help="A stored run (id, unique prefix or 'last'): its measured power profile "
+            "is the job.",
+        ),
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option(help="Run time of a constant-power job: 90m, 6h, 2d.")
+    ] = None,
+    power_w: Annotated[
+        float | None,
+        typer.Option("--power-w", help="Its power in watts (reductions do not depend on it)."),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Region with a shipped hourly series (US-CAL-CISO).")
+    ] = None,
+    regions: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated regions; the first is the baseline of 'region'."),
+    ] = None,
+    intensity: IntensityOpt = None,
+    method: MethodOpt = "average",
+    windows: Annotated[
+        str, typer.Option(help="Comma-separated slack windows: the job may end this much later.")
+    ] = "6h,12h,24h",
+    strategies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: flexible-start, pause-resume, threshold, region, or all."
+        ),
+    ] = "all",
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="gCO2e/kWh for 'threshold' (default: each region's 30th percentile)."
+        ),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="Only this period: a year (2022), a month (2022-06) or START/END."),
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="Baseline region of 'region' rows (default: the first).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What a job would have emitted with a flexible start, pausing, a threshold or elsewhere.
+
+    For every start time in the data, each strategy is compared with
+    starting at once; rows give the mean, median and 90th-percentile
+    reduction (0.25 = 25 % less carbon) and the mean number of pauses.
+    """
+    from wattprint.schedule.whatif import STRATEGIES
+    from wattprint.schedule.whatif import whatif as run_whatif
+
+    names = _split(regions) + [r for r in _split(region) if r not in _split(regions)]
+    chosen = _split(strategies)
+    everything = chosen == ["all"]
+    if everything:
+        chosen = list(STRATEGIES)
+    unknown = [s for s in chosen if s not in STRATEGIES]
+    if unknown or not chosen:
+        fail(
+            f"--strategies: unknown strategy {(unknown or [strategies])[0]!r}; choose from "
+            f"{', '.join(STRATEGIES)} or all"
+        )
+    windows_s = [_duration_s(w, "--windows") for w in _split(windows)]
+    if run_ref is not None and duration is not None:
+        fail("give either a stored RUN or --duration (with --power-w), not both")
+    if run_ref is not None and power_w is not None:
+        fail("--power-w describes a constant-power job; a stored RUN has its measured power")
+    if run_ref is None and duration is None:
+        fail("describe the job: a stored RUN, or --duration 6h (with --power-w 300)")
+    bounds = _period(period) if period is not None else None
+    job: dict[str, Any] = {}
+    run: RunRecord | None = None
+    try:
+        if run_ref is not None:
+            store = Store(_settings().db_path)
+            run = store.run(run_ref)
+            intervals = store.intervals(run.id)
+            if not names and intensity is None and run.region:
+                names = [run.region]
+        if not names and intensity is None and run is None:
+            names = _split(_settings().region)
+        if not names and intensity is None:
+            raise ConfigError(
+                "give a region with a shipped hourly series (--region or --regions, e.g. "
+                "US-CAL-CISO) or a series with --intensity FILE"
+            )
+        series = _series(names, intensity, method)
+        if everything and len(series) < 2:
+            chosen.remove("region")  # one region: nothing to compare it with
+        if run is not None:
+            step_s = float(next(iter(series.values())).step_s)
+            job = {"profile_w": run_profile_w(run, intervals, step_s), "profile_step_s": step_s}
+        else:
+            assert duration is not None
+            job = {"duration_s": _duration_s(duration, "--duration"), "power_w": power_w}
+        result = run_whatif(
+            series,
+            windows_s=windows_s,
+            strategies=chosen,
+            threshold_g_per_kwh=threshold,
+            baseline_region=baseline,
+            period=bounds,
+            **job,
+        )
+    except WattprintError as exc:
+        handle_error(exc)
+    if run is not None:
+        result.inputs["run"] = run.id
+    if as_json:
+        print_json(result.to_json())
+        return
+    what = (
+        f"run {run.id} ({_hours(float(result.inputs['duration_s']))} measured profile)"
+        if run is not None
+        else f"{_hours(float(result.inputs['duration_s']))} job"
+        + (f" at {power_w:g} W" if power_w is not None else "")
+    )
+    out.print(_rows_table(result, f"what-if: {what}; carbon reduction against starting at once"))
+    if any(row["strategy"] == "region" for row in result.rows):
+        out.print(f"region rows: against {result.inputs['baseline_region']} at the same times")
+    thresholds = result.inputs.get("threshold_g_per_kwh") or {}
+    if thresholds:
+        shown = ", ".join(f"{r} {v:.0f}" for r, v in thresholds.items())
+        out.print(f"threshold (g/kWh, {result.inputs['threshold_rule']}): {shown}")
+    for name, info in result.to_json()["provenance"].items():
+        provenance = info.get("provenance") or {}
+        source = provenance.get("source") if isinstance(provenance, dict) else provenance
+        out.print(f"data {name}: {source or 'unknown source'} ({info.get('method') or '?'})")
+    for note in result.inputs.get("notes", []):
+        err.print(f"note: {note}")
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _deadline_s(text: str, now_s: float) -> float:
+    try:
+        return now_s + parse_duration_s(text)
+    except ValueError:
+        return _timestamp_s(text, "--deadline")
+
+
+def _plan_series(
+    region: str | None,
+    intensity: Path | None,
+    live: bool,
+    live_source: str | None,
+    method: str,
+    now_s: float,
+    deadline_s: float,
+) -> tuple[SeriesLike, SeriesLike | None]:
+    """The series to plan over, and the shipped series it replays (``None`` if none)."""
+    import numpy as np
+
+    from wattprint.schedule.pause import live_client, typical_year_window
+
+    if live and intensity is not None:
+        raise ConfigError("give either --live or --intensity FILE, not both")
+    if live:
+        if not region:
+            raise ConfigError("--live needs --region (e.g. GB, DE, US-CAL-CISO)")
+        forecast: SeriesLike = live_client(region, live_source).forecast(region)
+        return forecast, None
+    if intensity is not None:
+        from wattprint.accounting.series import load_series
+
+        return load_series(intensity, region=region or None, method=method), None
+    if not region:
+        raise ConfigError(
+            "give --region (one with a shipped hourly series, e.g. US-CAL-CISO), "
+            "--intensity FILE or --live"
+        )
+    shipped = _shipped(region)
+    first = float(np.asarray(shipped.start_s)[0])
+    end = first + np.asarray(shipped.start_s).size * float(shipped.step_s)
+    if first <= now_s and deadline_s <= end:
+        return shipped, None
+    return typical_year_window(shipped, now_s, deadline_s), shipped
+
+
+def _plan_doc(result: Plan, now_rule: str, replay: bool) -> dict[str, Any]:
+    doc = result.to_json()
+    doc["now_rule"] = now_rule
+    doc["replay"] = replay
+    return doc
+
+
+def _print_plan(result: Plan, now_rule: str, power_given: bool) -> None:
+    now = result.now_s
+    out.print(
+        f"plan for a {_hours(result.duration_s)} job in {result.region or 'the series region'}, "
+        f"to finish by {_iso(result.deadline_s)} (in {_hours(result.deadline_s - now)})"
+    )
+    out.print(f"now: {_iso(now)} ({now_rule})")
+    grams = power_given
+    start_now = f"{result.start_now_co2e_g:.1f} gCO2e" if grams else "the baseline (give "
+    start_now += "" if grams else "--power-w for grams; the fractions do not depend on it)"
+    out.print(f"start now: {start_now}")
+    wait = result.start_s - now
+    when = "now" if wait <= 0 else f"in {_hours(wait)}"
+    saving = f"{result.flexible_saving_fraction * 100:.1f} % less"
+    if grams:
+        saving += f", {result.flexible_start_co2e_g:.1f} gCO2e"
+    out.print(
+        f"flexible start: start {_iso(max(result.start_s, now))} ({when}), end "
+        f"{_iso(result.end_s)}: {saving}"
+    )
+    segments = ", ".join(f"{_iso(a)}-{_iso(b)[11:]}" for a, b in result.segments_s)
+    saving = f"{result.pause_resume_saving_fraction * 100:.1f} % less"
+    if grams:
+        saving += f", {result.pause_resume_co2e_g:.1f} gCO2e"
+    out.print(f"pause and resume: run {segments} ({result.pauses} pauses): {saving}")
+    source = result.data_source.get("provenance")
+    label = source.get("source") if isinstance(source, dict) else source
+    age = result.data_age_s
+    age_text = (
+        f"reaches {_hours(-age)} ahead" if age < 0 else f"ended {age / 86_400.0:.0f} days ago"
+    )
+    out.print(
+        f"data: {label or 'unknown source'} ({result.data_source.get('method') or '?'}), "
+        f"{_iso(result.data_start_s)} to {_iso(result.data_end_s)}, {age_text}"
+    )
+    for note in result.notes:
+        out.print(f"note: {note}")
+
+
+@app.command()
+def plan(
+    duration: Annotated[str, typer.Option(help="The job's run time: 90m, 6h.")],
+    deadline: Annotated[
+        str,
+        typer.Option(
+            help="When it must be done: a time from now (24h) or a UTC time "
+            "(2025-06-01T18:00Z)."
+        ),
+    ],
+    region: Annotated[
+        str | None, typer.Option(help="Grid region (default: the configured region).")
+    ] = None,
+    intensity: IntensityOpt = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Use a live API's forecast (needs credentials).")
+    ] = False,
+    live_source: Annotated[
+        str | None,
+        typer.Option(help="electricitymaps, watttime or ukgrid (default: by region and keys)."),
+    ] = None,
+    power_w: Annotated[
+        float | None, typer.Option("--power-w", help="The job's power in watts, for grams.")
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Plan as of this UTC time (2022-06-01T08:00Z) instead of now."),
+    ] = None,
+    method: MethodOpt = "average",
+    as_json: JsonOpt = False,
+) -> None:
+    """When to run a job before a deadline: the best start, or the best slots if it can pause.
+
+    With the shipped hourly data (2022 only) and no --now, "now" is the
+    current time and the intensity of each hour is that of the same date and
+    time (UTC) in 2022: a typical year, not a forecast. The output says so.
+    """
+    import numpy as np
+
+    from wattprint.schedule.plan import plan as make_plan
+
+    duration_s = _duration_s(duration, "--duration")
+    now_s = _timestamp_s(now, "--now") if now is not None else time.time()
+    deadline_s = _deadline_s(deadline, now_s)
+    region = region or _settings().region
+    try:
+        series, replayed = _plan_series(
+            region, intensity, live, live_source, method, now_s, deadline_s
+        )
+        result = make_plan(series, duration_s, deadline_s, power_w=power_w, now_s=now_s)
+    except WattprintError as exc:
+        handle_error(exc)
+    now_rule = "given with --now" if now is not None else "the current time"
+    if replayed is not None:
+        start = np.asarray(replayed.start_s, dtype=np.float64)
+        year = datetime.fromtimestamp(float(start[0]), timezone.utc).year
+        data_end = float(start[0]) + start.size * float(replayed.step_s)
+        note = (
+            f"intensity of each hour from the same date and time (UTC) in {year}: "
+            "a typical year from past data, not a forecast"
+        )
+        now_rule += f"; {note}"
+        result = dataclasses.replace(
+            result,
+            data_start_s=float(start[0]),
+            data_end_s=data_end,
+            data_age_s=now_s - data_end,
+            notes=(*result.notes, note),
+        )
+    if as_json:
+        print_json(_plan_doc(result, now_rule, replayed is not None))
+        return
+    _print_plan(result, now_rule, power_w is not None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -48,6 +49,6 @@ def test_run_pauses_the_child_while_the_grid_is_dirty(tmp_path: Path) -> None:
     assert 1.5 <= length <= 2.8
     # the child made no progress while it was stopped
     stamps = [float(x) for x in progress.read_text().split()]
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert max(gaps) >= 1.5
     assert abs(pause["t_start"] - start) < 0.6

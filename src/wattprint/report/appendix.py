@@ -1,0 +1,505 @@
+"""The standard appendix: everything a reader needs to check a run's energy and carbon.
+
+A paper that reports "training used 12 kWh and emitted 4 kg CO2e" should let
+a reviewer see how: on what hardware and software, measured or estimated, by
+which attribution rule, at what grid intensity from which data set, with what
+PUE and embodied-carbon assumptions -- and recompute every number. This module
+builds that appendix as one JSON-ready document (a plain ``dict``); the
+renderers (:mod:`wattprint.report.render_md`, :mod:`wattprint.report.render_html`)
+turn it into Markdown or a self-contained HTML page, and ``--format json``
+prints it as it is. The schema is documented in ``docs/reports.md``.
+
+Two kinds:
+
+* **run** (:func:`run_appendix`): hardware (CPU and GPU models and counts,
+  driver when recorded), software (Python, key framework versions, wattprint
+  version, the git commit of the user's code), the command, start, end and
+  duration, energy per device (measured or estimated, the attribution rule),
+  the carbon breakdown (dynamic, idle, infrastructure = energy × (PUE − 1),
+  embodied), SCI per functional unit, every assumption with its source (the
+  footprint's provenance), and an ``inputs`` block holding every stored
+  interval of every device with the grid intensity applied to it, the idle
+  power, the PUE and the embodied-carbon parameters. With the formulas in
+  :mod:`wattprint.accounting.footprint` (repeated in ``inputs.formulas``),
+  those inputs reproduce the footprint exactly.
+* **project** (:func:`project_appendix`): the life-cycle totals of a project
+  grouped by phase (or name, status, tool), each split into the four terms,
+  one row per run, the hardware the runs used, and the distinct assumptions.
+  The per-run inputs are in each run's own appendix.
+
+Reading the store and accounting happen here; nothing is written, and the
+renderers are pure functions of the returned document. Non-finite numbers
+(a footprint of a run without intervals has no mean intensity) become
+``null``, so the document is always valid JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from wattprint.accounting.account import AccountedRun, AccountingOptions, account_run
+from wattprint.accounting.totals import GROUPINGS
+from wattprint.errors import ConfigError
+from wattprint.report.runview import device_rows, iso
+from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
+from wattprint.units import j_to_kwh
+
+logger = logging.getLogger(__name__)
+
+#: Schema identifiers of the JSON documents (bumped on incompatible changes).
+RUN_SCHEMA = "wattprint.appendix.run/1"
+PROJECT_SCHEMA = "wattprint.appendix.project/1"
+
+#: Called as ``progress(done, total)`` while many runs are accounted.
+ProgressFn = Callable[[int, int], None]
+
+#: Device kinds whose embodied charge is the server node's (see accounting.account).
+_NODE_KINDS = ("cpu", "psys", "node")
+
+_ENERGY_TERMS = ("dynamic", "idle", "infrastructure", "total")
+_CO2_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
+
+#: The formulas of :mod:`wattprint.accounting.footprint`, for readers of the JSON.
+FORMULAS: dict[str, str] = {
+    "counted_j": "attributed_j under process attribution, else energy_j (paused spans excluded)",
+    "share": "attributed_j / energy_j under process attribution (1 where energy_j is 0), else 1",
+    "idle_j": "min(idle_w × (t_end − t_start) × share, counted_j); 0 when idle_w is null",
+    "dynamic_j": "counted_j − idle_j",
+    "co2e_g": "kWh (J / 3.6e6) × intensity_g_per_kwh of the same interval",
+    "infrastructure": "(dynamic + idle) × (pue − 1), for kWh and for CO2e",
+    "embodied_kg": ("Σ devices embodied_kg × embodied_share + node_kg × nodes × node_share, "
+                    "each / (lifetime_years × 8760 × utilization) × hours"),
+    "sci": "(operational CO2e + embodied CO2e) / units, per functional unit",
+}
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def json_safe(value: Any) -> Any:
+    """A copy of ``value`` that ``json.dumps(allow_nan=False)`` accepts.
+
+    Non-finite floats become ``None``; numpy scalars and arrays become Python
+    numbers and lists; tuples become lists.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def fmt_num(value: float | int | None, digits: int = 6) -> str:
+    """A number for people: ``digits`` significant digits, ``—`` for a missing value.
+
+    This is the one number format of the Markdown and HTML reports, so a
+    value in the JSON shows as ``f"{value:.6g}"`` in the tables.
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def fmt_duration(duration_s: float | None) -> str:
+    """A duration as seconds with the h:mm:ss reading beside it (``3725 s (1:02:05)``)."""
+    if duration_s is None:
+        return "—"
+    whole = round(duration_s)
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{fmt_num(duration_s)} s ({h}:{m:02d}:{s:02d})"
+
+
+def last_metrics(metrics: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """The last logged value of each metric (metrics in logging order)."""
+    out: dict[str, float] = {}
+    for m in metrics:
+        out[str(m["name"])] = float(m["value"])
+    return out
+
+
+# ---------------------------------------------------------------------------- pieces
+
+
+def accounting_block(opts: AccountingOptions, accounted: AccountedRun | None = None
+                     ) -> dict[str, Any]:
+    """The accounting choices a report was made with (what a reader needs to redo it)."""
+    block: dict[str, Any] = {
+        "region_requested": opts.region,
+        "intensity_file": opts.intensity_file.name if opts.intensity_file else None,
+        "method": opts.method,
+        "hourly": opts.hourly,
+        "pue_requested": opts.pue,
+        "embodied": opts.embodied,
+    }
+    if accounted is not None:
+        fp = accounted.footprint
+        block.update({
+            "region": accounted.region.code,
+            "region_label": accounted.region.label,
+            "region_how": accounted.region.how,
+            "intensity_source": fp.intensity.get("source"),
+            "pue": fp.pue,
+        })
+    return block
+
+
+def _hardware(run: RunRecord, devices: list[DeviceRecord]) -> dict[str, Any]:
+    host: Mapping[str, Any] = run.info.get("host") or {}
+    gpu_names = [d.name for d in devices if d.kind == "gpu"] or list(host.get("gpus") or [])
+    counts = Counter(gpu_names)
+    drivers = sorted({str(d.extra[k]) for d in devices for k in ("driver_version", "driver")
+                      if d.kind == "gpu" and d.extra.get(k)})
+    driver = host.get("gpu_driver") or (", ".join(drivers) if drivers else None)
+    return {
+        "recorded": bool(host),
+        "host": run.host,
+        "cpu_model": host.get("cpu_model"),
+        "cpu_logical": host.get("cpu_logical"),
+        "cpu_physical": host.get("cpu_physical"),
+        "memory_gb": host.get("memory_gb"),
+        "gpus": [{"name": n, "count": c} for n, c in sorted(counts.items())],
+        "gpu_driver": driver,
+        "os": host.get("os"),
+        "machine": host.get("machine"),
+        "cuda_visible_devices": host.get("cuda_visible_devices"),
+    }
+
+
+def _software(run: RunRecord) -> dict[str, Any]:
+    host: Mapping[str, Any] = run.info.get("host") or {}
+    packages = dict(host.get("packages") or {})
+    return {
+        "python": host.get("python"),
+        "wattprint": run.info.get("wattprint_version") or packages.get("wattprint"),
+        "packages": packages,
+        "git": host.get("git"),
+    }
+
+
+def _assumption_values(provenance: list[dict[str, Any]], factor: str) -> dict[str | None, float]:
+    return {p.get("device"): float(p["value"]) for p in provenance if p.get("factor") == factor}
+
+
+def _device_inputs(run: RunRecord, accounted: AccountedRun, devices: list[DeviceRecord],
+                   intervals: list[IntervalRecord], opts: AccountingOptions
+                   ) -> list[dict[str, Any]]:
+    # The same source account_run used, asked again for every interval's intensity so
+    # the appendix can list them (the footprint keeps only their mean, min and max).
+    from wattprint.accounting.account import intensity_source
+
+    source, _ = intensity_source(opts)
+    provenance = accounted.footprint.provenance
+    idle = _assumption_values(provenance, "idle_power")
+    embodied = _assumption_values(provenance, "embodied")
+    process = run.attribution == "process"
+    out = []
+    for device in devices:
+        rows = [i for i in intervals if i.device_id == device.device_id]
+        starts = np.array([i.t_start for i in rows], dtype=np.float64)
+        ends = np.array([i.t_end for i in rows], dtype=np.float64)
+        whole = np.array([i.energy_j for i in rows], dtype=np.float64)
+        attributed = np.array([i.attributed_j for i in rows], dtype=np.float64)
+        ci = source.intensities(accounted.region.code, starts, ends).g_per_kwh
+        share = (float(attributed.sum() / whole.sum())
+                 if process and whole.sum() > 0 else 1.0)
+        out.append({
+            "id": device.device_id, "kind": device.kind, "name": device.name,
+            "measured": device.measured,
+            "idle_w": idle.get(device.device_id),
+            "embodied_kg": embodied.get(device.device_id),
+            "embodied_share": share if device.device_id in embodied else None,
+            "intervals": {"t_start": starts.tolist(), "t_end": ends.tolist(),
+                          "energy_j": whole.tolist(), "attributed_j": attributed.tolist(),
+                          "intensity_g_per_kwh": np.asarray(ci, dtype=np.float64).tolist()},
+        })
+    return out
+
+
+def _embodied_inputs(store: Store, run: RunRecord, accounted: AccountedRun,
+                     devices: list[DeviceRecord], opts: AccountingOptions
+                     ) -> dict[str, Any] | None:
+    if not opts.embodied:
+        return None
+    provenance = accounted.footprint.provenance
+    node = _assumption_values(provenance, "embodied_node")
+    lifetime = _assumption_values(provenance, "lifetime")
+    utilization = _assumption_values(provenance, "utilization")
+    if not lifetime or not utilization:
+        return None
+    paused_s = sum(p["t_end"] - p["t_start"] for p in store.pauses(run.id)
+                   if p["t_end"] is not None)
+    hours = max((run.duration_s or 0.0) - paused_s, 0.0) / 3600.0
+    node_share = 1.0
+    node_ids = [d.device_id for d in devices if d.kind in _NODE_KINDS]
+    if run.attribution == "process" and node_ids:
+        totals = store.device_totals(run.id)
+        whole = sum(totals[d][0] for d in node_ids if d in totals)
+        attributed = sum(totals[d][1] for d in node_ids if d in totals)
+        node_share = attributed / whole if whole > 0 else 1.0
+    return {"hours": hours, "lifetime_years": next(iter(lifetime.values())),
+            "utilization": next(iter(utilization.values())),
+            "node_kg": next(iter(node.values()), None), "nodes": 1.0, "node_share": node_share}
+
+
+def _peak_power_w(intervals: list[IntervalRecord]) -> dict[str, float]:
+    peak: dict[str, float] = {}
+    for i in intervals:
+        dt = i.t_end - i.t_start
+        if dt > 0:
+            peak[i.device_id] = max(peak.get(i.device_id, 0.0), i.energy_j / dt)
+    return peak
+
+
+def _energy_block(store: Store, run: RunRecord, accounted: AccountedRun,
+                  intervals: list[IntervalRecord]) -> dict[str, Any]:
+    by_device = {d["id"]: d for d in accounted.footprint.by_device}
+    peak = _peak_power_w(intervals)
+    key = "attributed_energy_j" if run.attribution == "process" else "energy_j"
+    rows = []
+    for d in device_rows(store, run):
+        fp = by_device.get(d["id"], {})
+        rows.append({
+            "id": d["id"], "kind": d["kind"], "name": d["name"], "source": d["source"],
+            "basis": "measured" if d["measured"] else "estimated", "model": d["model"],
+            "share_rule": d["share_rule"], "energy_j": d["energy_j"],
+            "attributed_energy_j": d["attributed_energy_j"], "counted_energy_j": d[key],
+            "counted_energy_kwh": j_to_kwh(d[key]), "mean_power_w": d["mean_power_w"],
+            "peak_power_w": peak.get(d["id"]), "dynamic_kwh": fp.get("dynamic_kwh"),
+            "idle_kwh": fp.get("idle_kwh"),
+            "co2e_kg": fp.get("co2e_kg"),
+        })
+    counted_j = float(sum(r["counted_energy_j"] for r in rows))
+    by_kind: dict[str, float] = {}
+    for r in rows:
+        by_kind[r["kind"]] = by_kind.get(r["kind"], 0.0) + r["counted_energy_kwh"]
+    return {"attribution": run.attribution, "counted_energy_j": counted_j,
+            "counted_energy_kwh": j_to_kwh(counted_j), "by_kind_kwh": by_kind,
+            "devices": rows}
+
+
+def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],
+           gaps: list[dict[str, Any]]) -> list[str]:
+    notes: list[str] = []
+    if not run.info.get("host"):
+        notes.append("hardware and software facts were not recorded for this run")
+    if accounted.region.is_default or accounted.region.hint:
+        notes.append(f"region: {accounted.region.label}"
+                     + (f"; {accounted.region.hint}" if accounted.region.hint else ""))
+    fallback = accounted.footprint.intensity.get("fallback")
+    if fallback:
+        notes.append(f"intensity: {fallback}")
+    estimated = [d["name"] for d in energy["devices"] if d["basis"] == "estimated"]
+    if estimated:
+        notes.append("estimated by a power model, not measured: " + ", ".join(estimated))
+    if gaps:
+        lost = sum(g["t_end"] - g["t_start"] for g in gaps)
+        notes.append(f"{len(gaps)} gap(s) where a device could not be read, "
+                     f"{lost:.1f} s in total; not counted as 0 J, simply not covered")
+    if run.status in ("running", "interrupted", "failed"):
+        notes.append(f"the run is {run.status}")
+    return notes
+
+
+# ---------------------------------------------------------------------------- builders
+
+
+def run_appendix(store: Store, ref: str, opts: AccountingOptions | None = None
+                 ) -> dict[str, Any]:
+    """The appendix document of one stored run (schema ``wattprint.appendix.run/1``).
+
+    Args:
+        store: the run store.
+        ref: run id, unique id prefix, or ``last``.
+        opts: accounting options (region, intensity source, method, PUE, embodied).
+
+    Returns:
+        The JSON-ready document described in ``docs/reports.md``.
+
+    Raises:
+        RunNotFound: no such run.
+        RegionError: an unknown region.
+        IntensityError: the intensity source cannot be used.
+        ConfigError: an invalid PUE.
+    """
+    opts = opts or AccountingOptions()
+    accounted = account_run(store, ref, opts)
+    run = accounted.run
+    fp = accounted.footprint
+    devices = store.devices(run.id)
+    intervals = [i for i in store.intervals(run.id) if not i.paused]
+    gaps = store.gaps(run.id)
+    energy = _energy_block(store, run, accounted, intervals)
+    doc: dict[str, Any] = {
+        "schema": RUN_SCHEMA,
+        "kind": "run",
+        "run": {
+            "id": run.id, "project": run.project, "name": run.name, "phase": run.phase,
+            "status": run.status, "tool": run.tool, "command": run.command, "host": run.host,
+            "started_at": iso(run.started_at), "ended_at": iso(run.ended_at),
+            "duration_s": run.duration_s, "exit_code": run.exit_code, "error": run.error,
+            "interval_s": run.interval_s, "region_recorded": run.region,
+        },
+        "hardware": _hardware(run, devices),
+        "software": _software(run),
+        "accounting": accounting_block(opts, accounted),
+        "energy": energy,
+        "footprint": fp.to_dict(),
+        "metrics": last_metrics(store.metrics(run.id)),
+        "units": store.units(run.id),
+        "tags": store.tags(run.id),
+        "phases": store.phases(run.id),
+        "pauses": store.pauses(run.id),
+        "gaps": gaps,
+        "skipped_sensors": run.info.get("skipped_sensors", []),
+        "notes": _notes(run, accounted, energy, gaps),
+        "inputs": {
+            "attribution": run.attribution,
+            "region": accounted.region.code,
+            "pue": fp.pue,
+            "units": store.units(run.id),
+            "devices": _device_inputs(run, accounted, devices, intervals, opts),
+            "embodied": _embodied_inputs(store, run, accounted, devices, opts),
+            "formulas": dict(FORMULAS),
+            "time": "UTC epoch seconds",
+            "energy_unit": "J",
+            "intensity_unit": "gCO2e/kWh",
+        },
+    }
+    return dict(json_safe(doc))
+
+
+def _empty_bucket() -> dict[str, Any]:
+    return {"runs": 0, "duration_s": 0.0,
+            "energy_kwh": dict.fromkeys(_ENERGY_TERMS, 0.0),
+            "co2e_kg": dict.fromkeys(_CO2_TERMS, 0.0)}
+
+
+def _add(bucket: dict[str, Any], run: RunRecord, fp_energy: Mapping[str, float],
+         fp_co2: Mapping[str, float]) -> None:
+    bucket["runs"] += 1
+    bucket["duration_s"] += run.duration_s or 0.0
+    for k in _ENERGY_TERMS:
+        bucket["energy_kwh"][k] += fp_energy[k]
+    for k in _CO2_TERMS:
+        bucket["co2e_kg"][k] += fp_co2[k]
+
+
+def project_appendix(store: Store, project: str | None, *, by: str = "phase",
+                     opts: AccountingOptions | None = None,
+                     progress: ProgressFn | None = None) -> dict[str, Any]:
+    """The life-cycle appendix of a project (schema ``wattprint.appendix.project/1``).
+
+    Every finished (or failed, interrupted, imported) run of the project is
+    accounted with ``opts`` and summed into groups by ``by``; runs still
+    running are listed under ``excluded``.
+
+    Args:
+        store: the run store.
+        project: project name, or ``None`` for every run in the store.
+        by: grouping: ``phase``, ``name``, ``status``, ``tool`` or ``project``.
+        opts: accounting options applied to every run.
+        progress: called as ``progress(done, total)`` after each run.
+
+    Returns:
+        The JSON-ready document described in ``docs/reports.md``.
+
+    Raises:
+        ConfigError: an unknown grouping, or an invalid PUE.
+        RegionError: an unknown region.
+        IntensityError: the intensity source cannot be used for some run.
+    """
+    if by not in GROUPINGS:
+        raise ConfigError(f"cannot group a report by {by!r}; use --by with one of "
+                          f"{', '.join(GROUPINGS)}")
+    opts = opts or AccountingOptions()
+    key_of = GROUPINGS[by]
+    records = sorted(store.runs(project), key=lambda r: (r.started_at, r.id))
+    groups: dict[str, dict[str, Any]] = {}
+    total = _empty_bucket()
+    rows: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
+    hardware: dict[tuple[str, str, str], int] = {}
+    assumptions: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    if progress is not None:
+        progress(0, len(records))
+    for done, run in enumerate(records, start=1):
+        if run.status == "running":
+            excluded.append({"id": run.id, "name": run.name, "reason": "still running"})
+        else:
+            accounted = account_run(store, run.id, opts)
+            fp = accounted.footprint
+            key = key_of(run)
+            _add(groups.setdefault(key, _empty_bucket()), run, fp.energy_kwh, fp.co2e_kg)
+            _add(total, run, fp.energy_kwh, fp.co2e_kg)
+            rows.append({
+                "id": run.id, "name": run.name, "phase": run.phase, "status": run.status,
+                "tool": run.tool, "group": key, "started_at": iso(run.started_at),
+                "duration_s": run.duration_s, "energy_kwh": dict(fp.energy_kwh),
+                "co2e_kg": dict(fp.co2e_kg), "region": accounted.region.code,
+                "intensity_mean_g_per_kwh": fp.intensity.get("mean_g_per_kwh"),
+                "pue": fp.pue,
+            })
+            host = run.info.get("host") or {}
+            gpus = ", ".join(f"{c} × {n}" for n, c in
+                             sorted(Counter(host.get("gpus") or []).items())) or "none"
+            hw_key = (run.host, str(host.get("cpu_model") or "not recorded"), gpus)
+            hardware[hw_key] = hardware.get(hw_key, 0) + 1
+            for p in fp.provenance:
+                if p.get("factor") == "energy":
+                    continue
+                value = p.get("value", p.get("year"))
+                a_key = (str(p.get("factor")), repr(value), str(p.get("unit", "")),
+                         str(p.get("source")))
+                if a_key not in assumptions:
+                    entry = {k: v for k, v in p.items() if k != "device"}
+                    entry["runs"] = 0
+                    assumptions[a_key] = entry
+                assumptions[a_key]["runs"] += 1
+        if progress is not None:
+            progress(done, len(records))
+    doc: dict[str, Any] = {
+        "schema": PROJECT_SCHEMA,
+        "kind": "project",
+        "project": project,
+        "by": by,
+        "accounting": accounting_block(opts),
+        "groups": [{"key": k, **v} for k, v in sorted(groups.items())],
+        "total": total,
+        "runs": rows,
+        "excluded": excluded,
+        "hardware": [{"host": h, "cpu_model": c, "gpus": g, "runs": n}
+                     for (h, c, g), n in sorted(hardware.items())],
+        "assumptions": list(assumptions.values()),
+        "formulas": dict(FORMULAS),
+    }
+    return dict(json_safe(doc))
+
+
+__all__ = [
+    "FORMULAS",
+    "PROJECT_SCHEMA",
+    "RUN_SCHEMA",
+    "ProgressFn",
+    "accounting_block",
+    "fmt_duration",
+    "fmt_num",
+    "json_safe",
+    "last_metrics",
+    "project_appendix",
+    "run_appendix",
+]

@@ -1,0 +1,146 @@
+"""Runs side by side: energy by device kind, carbon terms, duration and metrics, against the first.
+
+The first run is the baseline. For every quantity each other run gets the
+difference (``value − baseline``) and the ratio (``value / baseline``), so
+"the mixed-precision run used 0.62× the GPU energy for the same accuracy"
+can be read off directly. A ratio is ``null`` where the baseline is 0 or a
+value is missing (a run without GPUs has no GPU energy row; a metric one
+run never logged).
+
+Quantities, in this order (rows of the ``rows`` list):
+
+* ``duration_s``;
+* ``device_kwh.<kind>`` for each device kind in any run, in name order (``cpu``, ``dram``,
+  ``gpu``...): the energy counted under each run's attribution rule, before
+  PUE;
+* ``energy_kwh.dynamic|idle|infrastructure|total``: the footprint's terms;
+* ``co2e_kg.dynamic|idle|infrastructure|embodied|total``;
+* ``intensity_g_per_kwh``: the mean intensity the run saw;
+* ``metric.<name>``: the last logged value of each metric in any run.
+
+All runs are accounted with the same options, so differences come from the
+runs, not from the accounting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from wattprint.accounting.account import AccountingOptions, account_run
+from wattprint.errors import ConfigError
+from wattprint.report.appendix import accounting_block, json_safe, last_metrics
+from wattprint.report.runview import device_rows, iso
+from wattprint.store import Store
+from wattprint.units import j_to_kwh
+
+#: Schema identifier of the comparison JSON.
+COMPARE_SCHEMA = "wattprint.compare/1"
+
+_ENERGY_TERMS = ("dynamic", "idle", "infrastructure", "total")
+_CO2_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
+
+
+def _diff_ratio(values: list[float | None]) -> tuple[list[float | None], list[float | None]]:
+    base = values[0]
+    diffs: list[float | None] = []
+    ratios: list[float | None] = []
+    for v in values:
+        if v is None or base is None:
+            diffs.append(None)
+            ratios.append(None)
+            continue
+        diffs.append(v - base)
+        ratios.append(v / base if base != 0 and math.isfinite(base) else None)
+    return diffs, ratios
+
+
+def _unit(quantity: str) -> str:
+    if quantity == "duration_s":
+        return "s"
+    if quantity.startswith(("energy_kwh.", "device_kwh.")):
+        return "kWh"
+    if quantity.startswith("co2e_kg."):
+        return "kgCO2e"
+    if quantity == "intensity_g_per_kwh":
+        return "gCO2e/kWh"
+    return ""
+
+
+def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | None = None
+                 ) -> dict[str, Any]:
+    """Compare stored runs against the first (schema ``wattprint.compare/1``).
+
+    Args:
+        store: the run store.
+        refs: two or more run ids, unique prefixes, or ``last``.
+        opts: accounting options applied to every run.
+
+    Returns:
+        ``{"schema", "baseline", "accounting", "runs": [{"id", "name", "project",
+        "phase", "status", "started_at", "duration_s", "attribution"}], "rows":
+        [{"quantity", "unit", "values", "diff", "ratio"}]}``; ``values``,
+        ``diff`` and ``ratio`` have one entry per run, in the order given.
+
+    Raises:
+        ConfigError: fewer than two runs.
+        RunNotFound: a run does not exist.
+        RegionError: an unknown region.
+        IntensityError: the intensity source cannot be used for some run.
+    """
+    if len(refs) < 2:
+        raise ConfigError("compare needs at least two runs: wattprint compare RUN1 RUN2 [RUN3...]")
+    opts = opts or AccountingOptions()
+    runs: list[dict[str, Any]] = []
+    quantities: list[dict[str, float]] = []
+    units: dict[str, str] = {}
+    metric_names: list[str] = []
+    kinds: list[str] = []
+    for ref in refs:
+        accounted = account_run(store, ref, opts)
+        run, fp = accounted.run, accounted.footprint
+        runs.append({"id": run.id, "name": run.name, "project": run.project, "phase": run.phase,
+                     "status": run.status, "started_at": iso(run.started_at),
+                     "duration_s": run.duration_s, "attribution": run.attribution,
+                     "region": accounted.region.code})
+        values: dict[str, float] = {}
+        if run.duration_s is not None:
+            values["duration_s"] = run.duration_s
+        key = "attributed_energy_j" if run.attribution == "process" else "energy_j"
+        for d in device_rows(store, run):
+            name = f"device_kwh.{d['kind']}"
+            values[name] = values.get(name, 0.0) + j_to_kwh(d[key])
+            if d["kind"] not in kinds:
+                kinds.append(d["kind"])
+        for term in _ENERGY_TERMS:
+            values[f"energy_kwh.{term}"] = fp.energy_kwh[term]
+        for term in _CO2_TERMS:
+            values[f"co2e_kg.{term}"] = fp.co2e_kg[term]
+        values["intensity_g_per_kwh"] = fp.intensity["mean_g_per_kwh"]
+        for m, v in last_metrics(store.metrics(run.id)).items():
+            values[f"metric.{m}"] = v
+            if m not in metric_names:
+                metric_names.append(m)
+        quantities.append(values)
+    order = (["duration_s"] + [f"device_kwh.{k}" for k in sorted(kinds)]
+             + [f"energy_kwh.{t}" for t in _ENERGY_TERMS]
+             + [f"co2e_kg.{t}" for t in _CO2_TERMS] + ["intensity_g_per_kwh"]
+             + [f"metric.{m}" for m in metric_names])
+    for name in order:
+        units[name] = _unit(name)
+    rows = []
+    for name in order:
+        vals: list[float | None] = []
+        for q in quantities:
+            got = q.get(name)
+            vals.append(got if got is not None and math.isfinite(got) else None)
+        diffs, ratios = _diff_ratio(vals)
+        rows.append({"quantity": name, "unit": units[name], "values": vals, "diff": diffs,
+                     "ratio": ratios})
+    doc = {"schema": COMPARE_SCHEMA, "baseline": runs[0]["id"],
+           "accounting": accounting_block(opts), "runs": runs, "rows": rows}
+    return dict(json_safe(doc))
+
+
+__all__ = ["COMPARE_SCHEMA", "compare_runs"]

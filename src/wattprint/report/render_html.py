@@ -1,0 +1,385 @@
+"""Self-contained HTML renderings of the appendix and the leaderboard.
+
+Pure functions: a document in, one HTML string out. The page needs nothing
+but itself:
+
+* plots are inline SVG drawn by matplotlib (:mod:`wattprint.report.plots`;
+  the ``report`` extra), text as paths, so no font is fetched;
+* styles are inline; there is no script to run, no CDN, no web font, no
+  image file, and a Content-Security-Policy (``default-src 'none'``) makes
+  the browser refuse any network request the page might otherwise make
+  (the favicon is an empty ``data:`` URL for the same reason);
+* a print style sheet (A4/Letter margins, black text, no page break inside
+  a figure or table row) keeps it readable on paper and in a PDF;
+* the complete document -- every input needed to recompute the numbers --
+  is embedded as ``<script type="application/json" id="wattprint-data">``
+  (JSON, never executed; ``<``, ``>`` and ``&`` written as JSON unicode escapes,
+  so no text can close the element).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+from wattprint.report.appendix import fmt_duration, fmt_num
+from wattprint.units import j_to_kwh
+
+_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
+
+_CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+       sans-serif; color: #1d1d1f; background: #fff; margin: 0 auto; padding: 1.5rem;
+       max-width: 62rem; line-height: 1.45; font-size: 15px; }
+h1 { font-size: 1.5rem; margin: 0 0 .5rem; }
+h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd;
+     padding-bottom: .2rem; }
+p.lead { font-size: 1.02rem; }
+code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
+       font-size: .88em; background: #f3f3f3; padding: 0 .2em; border-radius: 3px; }
+table { border-collapse: collapse; margin: .4rem 0; font-size: .88rem; }
+th, td { border: 1px solid #d8d8d8; padding: .25rem .5rem; vertical-align: top; text-align: left; }
+th { background: #f5f5f5; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.kv th { width: 14rem; }
+tr.total td { font-weight: 600; background: #fafafa; }
+tr.dominated td { color: #9a9a9a; }
+tr.front td.pareto { color: #b02a3a; font-weight: 600; }
+td.source { font-size: .8rem; max-width: 30rem; overflow-wrap: anywhere; }
+figure { margin: .8rem 0; }
+figure svg { max-width: 100%; height: auto; }
+figcaption { font-size: .82rem; color: #555; }
+ul.notes li { margin: .15rem 0; }
+.muted { color: #666; font-size: .85rem; }
+@page { margin: 15mm; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10pt; color: #000; }
+  h2 { break-after: avoid; }
+  figure, tr { break-inside: avoid; }
+  th { background: #eee !important; }
+  code { background: none; }
+  tr.dominated td { color: #777; }
+}
+"""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return fmt_num(value)
+    return str(value)
+
+
+def _td(value: Any, cls: str = "") -> str:
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    classes = " ".join(c for c in (cls, "num" if numeric else "") if c)
+    attr = f' class="{classes}"' if classes else ""
+    return f"<td{attr}>{escape(_text(value))}</td>"
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *,
+               row_classes: Sequence[str] | None = None,
+               cell_classes: Sequence[str] | None = None, numeric: str = "") -> str:
+    """An HTML table; numbers formatted with :func:`~wattprint.report.appendix.fmt_num`.
+
+    Args:
+        headers: column titles.
+        rows: cell values (text is escaped).
+        row_classes: a CSS class per row (``total``, ``dominated``...).
+        cell_classes: a CSS class per column.
+        numeric: one letter per column, ``r`` for right-aligned headers.
+
+    Returns:
+        The ``<table>`` element.
+    """
+    head = "".join(
+        (f'<th class="num">{escape(h)}</th>' if numeric[i:i + 1] == "r"
+         else f"<th>{escape(h)}</th>") for i, h in enumerate(headers))
+    body = []
+    for n, row in enumerate(rows):
+        cls = row_classes[n] if row_classes and n < len(row_classes) else ""
+        cells = "".join(_td(v, cell_classes[i] if cell_classes and i < len(cell_classes) else "")
+                        for i, v in enumerate(row))
+        body.append(f'<tr class="{cls}">{cells}</tr>' if cls else f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>\n"
+
+
+def _kv(rows: Iterable[tuple[str, Any]]) -> str:
+    cells = "".join(f"<tr><th>{escape(k)}</th>{_td(v)}</tr>" for k, v in rows
+                    if v is not None and v != "")
+    return f'<table class="kv"><tbody>{cells}</tbody></table>\n'
+
+
+def data_script(doc: Mapping[str, Any]) -> str:
+    """The embedded machine-readable document (never executed by the browser)."""
+    text = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return f'<script type="application/json" id="wattprint-data">{text}</script>\n'
+
+
+def page(title: str, body: str, doc: Mapping[str, Any]) -> str:
+    """A complete, self-contained HTML document.
+
+    Args:
+        title: the page title.
+        body: the HTML of the page's content.
+        doc: the JSON document to embed as ``#wattprint-data``.
+
+    Returns:
+        The HTML text.
+    """
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'; img-src data:\">\n"
+        "<link rel=\"icon\" href=\"data:,\">\n"
+        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"{body}{data_script(doc)}</body>\n</html>\n"
+    )
+
+
+def _figure(svg: str | None, caption: str) -> str:
+    if svg is None:
+        return f'<p class="muted">{escape(caption)}: nothing to plot.</p>\n'
+    return (f'<figure role="img" aria-label="{escape(caption)}">{svg}'
+            f"<figcaption>{escape(caption)}</figcaption></figure>\n")
+
+
+def _provenance_rows(provenance: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for p in provenance:
+        if p.get("factor") == "grid_intensity":
+            detail = ", ".join(str(x) for x in (p.get("dataset"), p.get("year"), p.get("method"),
+                                                  p.get("basis"), p.get("licence")) if x)
+            source = "; ".join(str(x) for x in (p.get("source"), p.get("citation"),
+                                                 p.get("fallback")) if x)
+            rows.append(("grid_intensity", p.get("region") or "", detail, "", source))
+        else:
+            value = None if p.get("factor") == "region" else p.get("value")
+            rows.append((p.get("factor"), p.get("device") or "", value,
+                         p.get("unit") or "", p.get("source")))
+    return rows
+
+
+def _assumptions(provenance: Iterable[Mapping[str, Any]]) -> str:
+    return html_table(("factor", "device / region", "value", "unit", "source"),
+                      _provenance_rows(provenance),
+                      cell_classes=("", "", "", "", "source"))
+
+
+def _git(sw: Mapping[str, Any]) -> str:
+    git = sw.get("git")
+    if not git:
+        return "not recorded (not a git checkout)"
+    return f"{git.get('commit')}" + (" (uncommitted changes)" if git.get("dirty") else "")
+
+
+def run_html(doc: Mapping[str, Any]) -> str:
+    """The HTML appendix of one run (a ``wattprint.appendix.run/1`` document).
+
+    Raises:
+        WattprintError: matplotlib is not installed (the plots need it).
+    """
+    from wattprint.report import plots
+
+    plots.require_matplotlib()
+    run, hw, sw = doc["run"], doc["hardware"], doc["software"]
+    energy, fp, acc = doc["energy"], doc["footprint"], doc["accounting"]
+    intensity, co2, kwh = fp["intensity"], fp["co2e_kg"], fp["energy_kwh"]
+    name = f" ({run['name']})" if run.get("name") else ""
+    b: list[str] = [f"<h1>Energy and carbon appendix: run <code>{escape(run['id'])}</code>"
+                    f"{escape(name)}</h1>\n"]
+    b.append(
+        f'<p class="lead">Project <b>{escape(str(run["project"]))}</b>, phase '
+        f"<b>{escape(str(run['phase']))}</b>: the run took "
+        f"{escape(fmt_duration(run['duration_s']))} and used "
+        f"<b>{fmt_num(kwh['total'])} kWh</b> ({fmt_num(energy['counted_energy_kwh'])} kWh at "
+        f"the devices under {escape(energy['attribution'])} attribution, PUE "
+        f"{fmt_num(fp['pue'])}), emitting <b>{fmt_num(co2['total'])} kgCO2e</b> including "
+        f"{fmt_num(co2['embodied'])} kg embodied, at a mean grid intensity of "
+        f"{fmt_num(intensity['mean_g_per_kwh'])} gCO2e/kWh ({escape(intensity['method'])}, "
+        f"{escape(str(acc.get('region_label') or intensity['region']))}).</p>\n")
+    b.append("<h2>Run</h2>\n")
+    b.append(_kv([("command", run.get("command")), ("status", run["status"]),
+                  ("tool", run["tool"]), ("started (UTC)", run["started_at"]),
+                  ("ended (UTC)", run["ended_at"]),
+                  ("duration", fmt_duration(run["duration_s"])), ("exit code", run["exit_code"]),
+                  ("sampling interval (s)", run["interval_s"]), ("error", run.get("error"))]))
+    b.append("<h2>Hardware</h2>\n")
+    if not hw["recorded"]:
+        b.append('<p class="muted">Hardware facts were not recorded for this run.</p>\n')
+    cores = (f"{hw['cpu_physical']} physical / {hw['cpu_logical']} logical"
+             if hw.get("cpu_logical") else None)
+    gpus = ", ".join(f"{g['count']} × {g['name']}" for g in hw["gpus"]) or "none recorded"
+    b.append(_kv([("host", hw["host"]), ("CPU", hw.get("cpu_model")), ("CPU cores", cores),
+                  ("memory (GB)", hw.get("memory_gb")), ("GPUs", gpus),
+                  ("GPU driver", hw.get("gpu_driver") or "not recorded"), ("OS", hw.get("os")),
+                  ("machine", hw.get("machine")),
+                  ("CUDA_VISIBLE_DEVICES", hw.get("cuda_visible_devices"))]))
+    b.append("<h2>Software</h2>\n")
+    b.append(_kv([("Python", sw.get("python") or "not recorded"),
+                  ("wattprint", sw.get("wattprint") or "not recorded"),
+                  ("git commit of the code", _git(sw))]
+                 + [(k, v) for k, v in sorted(sw["packages"].items()) if k != "wattprint"]))
+    b.append("<h2>Energy by device</h2>\n")
+    rows: list[Sequence[Any]] = [
+        (d["name"], d["kind"], d["source"],
+         d["basis"] + (f" ({d['model']})" if d["basis"] == "estimated" and d["model"] else ""),
+         d["share_rule"], j_to_kwh(d["energy_j"]), d["counted_energy_kwh"], d["mean_power_w"],
+         d["peak_power_w"]) for d in energy["devices"]]
+    rows.append(("total", "", "", "", "", None, energy["counted_energy_kwh"], None, None))
+    b.append(html_table(("device", "kind", "source", "basis", "share rule", "device kWh",
+                         "counted kWh", "mean W", "peak W"), rows,
+                        row_classes=[""] * (len(rows) - 1) + ["total"], numeric="lllllrrrr"))
+    b.append(f'<p class="muted">Counted energy follows the run\'s '
+             f"<b>{escape(energy['attribution'])}</b> attribution (machine: whole devices; "
+             "process: the tracked processes' share by the device's share rule).</p>\n")
+    b.append(_figure(plots.power_svg(doc), "Power over time per device (W)"))
+    b.append("<h2>Carbon breakdown</h2>\n")
+    b.append(html_table(("term", "kWh", "kgCO2e"), [(t, kwh.get(t), co2.get(t)) for t in _TERMS],
+                        row_classes=[""] * 4 + ["total"], numeric="lrr"))
+    b.append(f'<p class="muted">Infrastructure is energy × (PUE − 1) with PUE '
+             f"{fmt_num(fp['pue'])}; embodied is manufacturing carbon amortised per "
+             "device-hour.</p>\n")
+    b.append("<h2>Grid intensity</h2>\n")
+    b.append(_kv([("region", acc.get("region_label") or intensity["region"]),
+                  ("source", intensity["source"]), ("method", intensity["method"]),
+                  ("data", intensity.get("provenance")),
+                  ("mean, energy-weighted (gCO2e/kWh)", intensity["mean_g_per_kwh"]),
+                  ("min (gCO2e/kWh)", intensity["min_g_per_kwh"]),
+                  ("max (gCO2e/kWh)", intensity["max_g_per_kwh"]),
+                  ("fallback", intensity.get("fallback"))]))
+    b.append(_figure(plots.intensity_svg(doc), "Grid intensity applied over time (gCO2e/kWh)"))
+    b.append("<h2>SCI per functional unit</h2>\n")
+    if fp["sci"]:
+        b.append(html_table(("unit", "count", "gCO2e per unit", "kWh per unit"),
+                            [(s["unit"], s["count"], s["co2e_g_per_unit"],
+                              s["energy_kwh_per_unit"]) for s in fp["sci"]], numeric="lrrr"))
+    else:
+        b.append('<p class="muted">No functional units were counted (<code>run.add_units'
+                 "(...)</code>), so no SCI.</p>\n")
+    if doc["metrics"]:
+        b.append("<h2>Metrics (last logged value)</h2>\n")
+        b.append(html_table(("metric", "value"), sorted(doc["metrics"].items()), numeric="lr"))
+    b.append("<h2>Assumptions and sources</h2>\n")
+    b.append(_assumptions(fp["provenance"]))
+    if doc["notes"]:
+        b.append("<h2>Notes</h2>\n<ul class=\"notes\">"
+                 + "".join(f"<li>{escape(n)}</li>" for n in doc["notes"]) + "</ul>\n")
+    b.append("<h2>Machine-readable data</h2>\n")
+    b.append('<p class="muted">This file embeds the complete document as '
+             '<code>&lt;script type="application/json" id="wattprint-data"&gt;</code>: every '
+             "stored interval of every device with the intensity applied to it, the idle power, "
+             "PUE and embodied parameters (<code>inputs</code>), and the formulas "
+             "(<code>inputs.formulas</code>), so every number above can be recomputed.</p>\n")
+    return page(f"wattprint appendix: run {run['id']}", "".join(b), doc)
+
+
+def project_html(doc: Mapping[str, Any]) -> str:
+    """The HTML life-cycle report of a project (a ``wattprint.appendix.project/1`` document).
+
+    Raises:
+        WattprintError: matplotlib is not installed (the plots need it).
+    """
+    from wattprint.report import plots
+
+    plots.require_matplotlib()
+    total = doc["total"]
+    name = doc["project"] if doc["project"] is not None else "all projects"
+    b = [f"<h1>Life-cycle energy and carbon: project <code>{escape(str(name))}</code></h1>\n",
+         f'<p class="lead">{total["runs"]} runs, {escape(fmt_duration(total["duration_s"]))} '
+         f"in total: <b>{fmt_num(total['energy_kwh']['total'])} kWh</b>, "
+         f"<b>{fmt_num(total['co2e_kg']['total'])} kgCO2e</b>.</p>\n",
+         f"<h2>By {escape(doc['by'])}</h2>\n"]
+    rows: list[Sequence[Any]] = [
+        (g["key"] or "(none)", g["runs"], g["duration_s"], g["energy_kwh"]["total"],
+         *(g["co2e_kg"][t] for t in _TERMS)) for g in doc["groups"]]
+    rows.append(("total", total["runs"], total["duration_s"], total["energy_kwh"]["total"],
+                 *(total["co2e_kg"][t] for t in _TERMS)))
+    b.append(html_table((doc["by"], "runs", "duration (s)", "kWh", "dynamic kg", "idle kg",
+                         "infrastructure kg", "embodied kg", "total kgCO2e"), rows,
+                        row_classes=[""] * (len(rows) - 1) + ["total"], numeric="lrrrrrrrr"))
+    b.append(_figure(plots.breakdown_svg(doc["groups"]),
+                     f"Carbon by {doc['by']} and life-cycle term (kgCO2e)"))
+    b.append("<h2>Runs</h2>\n")
+    b.append(html_table(("id", "name", doc["by"], "status", "started (UTC)", "duration (s)",
+                         "kWh", "kgCO2e", "gCO2e/kWh", "region"),
+                        [(r["id"], r["name"], r["group"], r["status"],
+                          (r["started_at"] or "")[:19].replace("T", " "), r["duration_s"],
+                          r["energy_kwh"]["total"], r["co2e_kg"]["total"],
+                          r["intensity_mean_g_per_kwh"], r["region"]) for r in doc["runs"]],
+                        numeric="llllrrrrrl"))
+    if doc["excluded"]:
+        b.append('<p class="muted">Not counted: '
+                 + escape(", ".join(f"{e['id']} ({e['reason']})" for e in doc["excluded"]))
+                 + "</p>\n")
+    b.append("<h2>Hardware</h2>\n")
+    b.append(html_table(("host", "CPU", "GPUs", "runs"),
+                        [(h["host"], h["cpu_model"], h["gpus"], h["runs"])
+                         for h in doc["hardware"]], numeric="lllr"))
+    b.append("<h2>Assumptions and sources</h2>\n")
+    b.append(_assumptions(doc["assumptions"]))
+    b.append('<p class="muted">The totals and per-run results are embedded as '
+             '<code>#wattprint-data</code> (JSON); each run\'s intervals and intensities are in '
+             "its own appendix (<code>wattprint report RUN --format json</code>).</p>\n")
+    return page(f"wattprint life-cycle report: {name}", "".join(b), doc)
+
+
+def appendix_html(doc: Mapping[str, Any]) -> str:
+    """The HTML of a run or project appendix (by its ``kind``).
+
+    Raises:
+        WattprintError: matplotlib is not installed.
+    """
+    return run_html(doc) if doc["kind"] == "run" else project_html(doc)
+
+
+def leaderboard_html(board: Mapping[str, Any]) -> str:
+    """The HTML leaderboard: ranked table, dominated runs greyed, and the front plot.
+
+    Raises:
+        WattprintError: matplotlib is not installed.
+    """
+    from wattprint.report import plots
+
+    plots.require_matplotlib()
+    name = board["project"] if board["project"] is not None else "all projects"
+    better = "higher" if board["maximize"] else "lower"
+    cost_names = ", ".join(c["name"] for c in board["costs"])
+    b = [f"<h1>Leaderboard: <code>{escape(board['metric'])}</code> in project "
+         f"<code>{escape(str(name))}</code></h1>\n",
+         f'<p class="lead">Ranked by <code>{escape(board["metric"])}</code> ({better} is '
+         f"better). Runs on the Pareto front over <code>{escape(board['metric'])}</code> and "
+         f"{escape(cost_names)} are marked <b>front</b>: no other run is at least as good in "
+         "every dimension and strictly better in one. Dominated runs are greyed.</p>\n"]
+    caption = (f"{board['metric']} against {board['costs'][0]['name']}; Pareto front in red"
+               if board["costs"] else "Pareto front")
+    b.append(_figure(plots.front_svg(board), caption))
+    extra = [c for c in board["costs"] if c["column"] not in
+             ("energy_kwh", "co2e_kg", "duration_s", "embodied_kg")]
+    headers = ["rank", "run", "name", board["metric"], "kWh", "kgCO2e", "duration (s)",
+               "embodied kg", *(c["name"] for c in extra), "Pareto"]
+    rows = [[r["rank"], r["id"], r["name"], r["metric"], r["energy_kwh"], r["co2e_kg"],
+             r["duration_s"], r["embodied_kg"], *(r[c["column"]] for c in extra),
+             "front" if r["pareto"] else "dominated"] for r in board["runs"]]
+    b.append(html_table(headers, rows,
+                        row_classes=["front" if r["pareto"] else "dominated"
+                                     for r in board["runs"]],
+                        cell_classes=[""] * (len(headers) - 1) + ["pareto"],
+                        numeric="rll" + "r" * (5 + len(extra)) + "l"))
+    if board["excluded"]:
+        b.append("<h2>Excluded</h2>\n")
+        b.append(html_table(("run", "name", "reason"),
+                            [(e["id"], e["name"], e["reason"]) for e in board["excluded"]]))
+    return page(f"wattprint leaderboard: {board['metric']}", "".join(b), board)
+
+
+__all__ = ["appendix_html", "data_script", "html_table", "leaderboard_html", "page",
+           "project_html", "run_html"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wattprint.cli import accounting as _accounting  # noqa: F401  (registers commands)
+from wattprint.cli import agent as _agent  # noqa: F401
 from wattprint.cli import core as _core  # noqa: F401
 from wattprint.cli import exchange as _exchange  # noqa: F401
 from wattprint.cli import reports as _reports  # noqa: F401

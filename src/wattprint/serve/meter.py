@@ -1,0 +1,657 @@
+"""Energy and carbon per request of an inference endpoint.
+
+A server's devices do not say which request used which joule: a sensor gives
+the energy of each *sampling interval* (say 1 s) for the whole device, and
+many requests run during one interval, often at the same time. The meter
+records when each request starts and ends, and shares every interval's energy
+among the requests that overlap it.
+
+**The sharing rule** (applied to each interval ``[a, b)`` with energy ``E``):
+
+1. *busy time* ``B`` is the part of ``[a, b)`` during which at least one
+   request was in flight (the union of the requests' spans, clipped to the
+   interval); the interval's *request energy* is ``E * B / (b - a)``, the
+   rest, ``E * (1 - B / (b - a))``, is *idle energy* (the server waiting
+   between requests);
+2. the request energy is shared between the overlapping requests **in
+   proportion to their overlap time**: request ``r`` that overlaps the
+   interval for ``o_r`` seconds gets ``E * B / (b - a) * o_r / sum(o)``.
+
+So per-request energies plus idle energy add up to the measured energy of
+every interval, exactly (up to float rounding), and a request that ran alone
+for the whole interval gets all of it. Within an interval, power is taken as
+constant: the sampling interval bounds the time resolution (a 5 ms request
+in a 1 s interval gets a fair share of that second, not its own power
+profile). ``E`` is whole-device energy under ``machine`` attribution (the
+default) and the server process tree's share under ``process`` attribution.
+
+A request's energy is known once the sampler has read the interval in which
+the request ended, so it is **settled** up to one interval after the
+request: :attr:`EnergyMeter.completed`, :meth:`EnergyMeter.totals` and the
+``on_request`` callback see settled values. :meth:`MeteredRequest.estimate_energy_j`
+(and the middleware's optional response header) gives a provisional value at
+any moment: the energy settled so far plus, for the part not yet sampled, the
+last interval's power divided by the requests now in flight.
+
+**Carbon** is operational: energy (kWh) times the annual average carbon
+intensity of the grid region (gCO2e/kWh, see
+:mod:`wattprint.accounting.intensity`); life-cycle terms (PUE, embodied) are
+added by the reports from the stored run.
+
+**The stored run.** The meter owns one :class:`~wattprint.run.Tracker` of
+phase ``inference`` for the serving process: its intervals go to the store
+as usual, and requests are counted as the functional unit ``request``. At
+stop, the run's info gets a ``serve`` document with the totals and the SCI
+per 1,000 requests, ``(E * I) / R * 1000`` with ``E`` all the energy the
+server used (idle included, as the SCI specification's boundary asks), ``I``
+the intensity and ``R`` the number of requests (embodied carbon ``M`` is left
+to the life-cycle report).
+
+**Cost.** Starting and ending a request is a lock, a clock read and a dict
+operation (about a microsecond; ``bench/bench_serve.py`` measures it). The
+sharing runs on the sampler thread once per interval, outside the lock the
+requests take, at about 2 µs per request of the interval.
+
+Example::
+
+    meter = EnergyMeter(project="chatbot")
+    with meter.request() as req:
+        answer = model(prompt)
+    ...
+    meter.stop()
+    print(meter.totals().sci_g_per_1k_requests)
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from wattprint.accounting.intensity import annual_intensity
+from wattprint.accounting.location import resolve_region
+from wattprint.errors import WattprintError
+from wattprint.run import Tracker
+from wattprint.sampling import Gap
+from wattprint.sensors.base import Sensor
+from wattprint.store import IntervalRecord
+from wattprint.units import J_PER_KWH
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "EnergyMeter",
+    "MeterTotals",
+    "MeteredRequest",
+    "RequestEnergy",
+    "RequestLedger",
+    "co2e_g_of",
+]
+
+#: The functional unit requests are counted in.
+REQUEST_UNIT = "request"
+
+
+def co2e_g_of(energy_j: float, intensity_g_per_kwh: float) -> float:
+    """Grams of CO2e of ``energy_j`` joules at ``intensity_g_per_kwh``."""
+    return energy_j / J_PER_KWH * intensity_g_per_kwh
+
+
+@dataclass(frozen=True)
+class RequestEnergy:
+    """The settled energy and carbon of one request.
+
+    Attributes:
+        request_id: sequence number of the request in its meter (from 1).
+        label: what the caller named it (the middleware uses ``"GET /path"``).
+        t_start: start, UTC epoch seconds.
+        t_end: end, UTC epoch seconds.
+        energy_j: the request's share of the measured energy, joules; ``None``
+            when the meter had no sensor (never a silent zero).
+        co2e_g: operational carbon of ``energy_j``, grams CO2e; ``None`` with it.
+    """
+
+    request_id: int
+    label: str | None
+    t_start: float
+    t_end: float
+    energy_j: float | None
+    co2e_g: float | None
+
+    @property
+    def duration_s(self) -> float:
+        """Wall time of the request, seconds."""
+        return self.t_end - self.t_start
+
+
+@dataclass(frozen=True)
+class MeterTotals:
+    """Everything a meter has settled so far.
+
+    Attributes:
+        requests: settled requests.
+        energy_j: all energy the server used in the sampled intervals.
+        request_energy_j: the part shared out to requests.
+        idle_energy_j: the part during which no request was in flight.
+        co2e_g: operational carbon of ``energy_j``.
+        intensity_g_per_kwh: the intensity used.
+        region: region code of that intensity.
+        mean_request_energy_j: ``request_energy_j / requests`` (``None`` with
+            no request).
+        sci_g_per_1k_requests: SCI per 1,000 requests, operational part:
+            ``co2e_g / requests * 1000`` (``None`` with no request).
+    """
+
+    requests: int
+    energy_j: float
+    request_energy_j: float
+    idle_energy_j: float
+    co2e_g: float
+    intensity_g_per_kwh: float
+    region: str
+    mean_request_energy_j: float | None
+    sci_g_per_1k_requests: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "requests": self.requests, "energy_j": self.energy_j,
+            "request_energy_j": self.request_energy_j, "idle_energy_j": self.idle_energy_j,
+            "co2e_g": self.co2e_g, "intensity_g_per_kwh": self.intensity_g_per_kwh,
+            "region": self.region, "mean_request_energy_j": self.mean_request_energy_j,
+            "sci_g_per_1k_requests": self.sci_g_per_1k_requests,
+        }
+
+
+class MeteredRequest:
+    """One request being metered; use it as a context manager.
+
+    Obtained from :meth:`EnergyMeter.request`. Its energy accumulates on the
+    sampler thread as intervals are read; :attr:`energy_j` is final once
+    :attr:`settled` is true.
+
+    Attributes:
+        id: sequence number in the meter (0 for a request not metered, e.g.
+            after the meter stopped).
+        label: the caller's name for it.
+        t_start: start, UTC epoch seconds (``None`` before ``__enter__``).
+        t_end: end, UTC epoch seconds (``None`` while in flight).
+        energy_j: the energy shared to it so far, joules.
+        settled: whether :attr:`energy_j` is final.
+    """
+
+    __slots__ = ("_meter", "energy_j", "id", "label", "settled", "t_end", "t_start")
+
+    def __init__(self, meter: EnergyMeter | None, label: str | None) -> None:
+        self._meter = meter
+        self.label = label
+        self.id = 0
+        self.t_start: float | None = None
+        self.t_end: float | None = None
+        self.energy_j = 0.0
+        self.settled = False
+
+    def __enter__(self) -> MeteredRequest:
+        if self._meter is not None:
+            self._meter._begin(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """End the request now (what leaving the ``with`` block does); idempotent."""
+        if self._meter is not None and self.t_end is None and self.t_start is not None:
+            self._meter._end(self)
+
+    def estimate_energy_j(self) -> float | None:
+        """A provisional energy for this request, joules, available at any time.
+
+        The energy settled so far plus, for the span after the last sampled
+        interval, the last interval's power divided by the number of
+        requests in flight. ``None`` when the meter has no sensor or the
+        request is not metered.
+        """
+        if self._meter is None or self.t_start is None:
+            return None
+        return self._meter._estimate(self)
+
+
+def _busy_s(spans: Sequence[tuple[float, float]]) -> float:
+    """Length of the union of ``(start, end)`` spans."""
+    total = 0.0
+    cur_start = cur_end = None
+    for start, end in sorted(spans):
+        if cur_end is None or cur_start is None or start > cur_end:
+            if cur_end is not None and cur_start is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        elif end > cur_end:
+            cur_end = end
+    if cur_end is not None and cur_start is not None:
+        total += cur_end - cur_start
+    return total
+
+
+class RequestLedger:
+    """The sharing rule of the module docstring, without threads or clocks.
+
+    Requests are :class:`MeteredRequest` objects with ``t_start`` set and
+    ``t_end`` set once they ended (``None`` = still in flight). The caller
+    feeds intervals with :meth:`share` and takes finished requests out with
+    :meth:`settle`. Not thread-safe by itself: :class:`EnergyMeter` takes its
+    snapshots and settles under a lock, and shares from one thread only.
+    """
+
+    def __init__(self) -> None:
+        self.open: dict[int, MeteredRequest] = {}
+        self.pending: list[MeteredRequest] = []
+        self.energy_j = 0.0
+        self.request_energy_j = 0.0
+        self.idle_energy_j = 0.0
+
+    def begin(self, req: MeteredRequest) -> None:
+        """Track a request that has started (``t_start`` set)."""
+        self.open[req.id] = req
+
+    def end(self, req: MeteredRequest) -> bool:
+        """Move a request that has ended (``t_end`` set) to the pending list.
+
+        Returns:
+            ``False`` if the request was not tracked (already settled).
+        """
+        if self.open.pop(req.id, None) is None:
+            return False
+        self.pending.append(req)
+        return True
+
+    def tracked(self) -> list[tuple[MeteredRequest, float, float | None]]:
+        """Snapshot ``(request, t_start, t_end)`` of every unsettled request."""
+        out: list[tuple[MeteredRequest, float, float | None]] = []
+        for req in itertools.chain(self.open.values(), self.pending):
+            assert req.t_start is not None
+            out.append((req, req.t_start, req.t_end))
+        return out
+
+    def share(self, t_start: float, t_end: float, energy_j: float,
+              snapshot: Sequence[tuple[MeteredRequest, float, float | None]]) -> float:
+        """Share one interval's energy among the requests of ``snapshot``.
+
+        Args:
+            t_start: interval start, the time base of the requests' times.
+            t_end: interval end.
+            energy_j: the interval's energy, joules.
+            snapshot: from :meth:`tracked`; requests in flight (``t_end``
+                ``None``) count up to the interval's end.
+
+        Returns:
+            The energy charged to requests; the rest is idle energy.
+        """
+        length = t_end - t_start
+        self.energy_j += energy_j
+        if length <= 0:
+            self.idle_energy_j += energy_j
+            return 0.0
+        overlaps: list[tuple[MeteredRequest, float]] = []
+        clipped: list[tuple[float, float]] = []
+        for req, r_start, r_end in snapshot:
+            start = max(r_start, t_start)
+            end = t_end if r_end is None else min(r_end, t_end)
+            if end > start:
+                overlaps.append((req, end - start))
+                clipped.append((start, end))
+        if not overlaps:
+            self.idle_energy_j += energy_j
+            return 0.0
+        busy_s = min(_busy_s(clipped), length)
+        charged_j = energy_j * busy_s / length
+        total_overlap_s = sum(o for _, o in overlaps)
+        for req, overlap_s in overlaps:
+            req.energy_j += charged_j * overlap_s / total_overlap_s
+        self.request_energy_j += charged_j
+        self.idle_energy_j += energy_j - charged_j
+        return charged_j
+
+    def settle(self, upto: float) -> list[MeteredRequest]:
+        """Take out the requests that ended at or before ``upto`` (all sampled)."""
+        done = [r for r in self.pending if r.t_end is not None and r.t_end <= upto]
+        if done:
+            self.pending = [r for r in self.pending if r.t_end is None or r.t_end > upto]
+            for req in done:
+                req.settled = True
+        return done
+
+    def settle_all(self, t_end: float) -> list[MeteredRequest]:
+        """Take out every request; those still in flight are closed at ``t_end``."""
+        for req in self.open.values():
+            req.t_end = t_end
+        done = [*self.pending, *self.open.values()]
+        self.pending = []
+        self.open = {}
+        for req in done:
+            req.settled = True
+        return done
+
+
+class _MeterTracker(Tracker):
+    """A :class:`Tracker` that also hands each batch of intervals to the meter."""
+
+    def __init__(self, on_intervals: Callable[[Sequence[IntervalRecord]], None],
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_intervals = on_intervals
+
+    def _sink(self, intervals: Sequence[IntervalRecord], gaps: Sequence[Gap]) -> None:
+        super()._sink(intervals, gaps)
+        self._on_intervals(intervals)
+
+    # A server is stopped by SIGTERM as a matter of course, and its framework
+    # handles the signal (graceful shutdown, then lifespan shutdown stops the
+    # meter): the run must not be marked failed for it. The meter registers
+    # its own exit handler instead (EnergyMeter.start).
+    def _install_handlers(self) -> None:
+        return None
+
+    def _restore_handlers(self) -> None:
+        return None
+
+    def wall_offset_s(self) -> float:
+        """UTC epoch seconds minus monotonic seconds, as the sampler converts them."""
+        return 0.0 if self._sampler is None else self._sampler.to_wall(0.0)
+
+    def device_count(self) -> int:
+        """Devices the sampler reads."""
+        return 0 if self._sampler is None else len(self._sampler.devices)
+
+
+class EnergyMeter:
+    """Per-request energy and carbon of a serving process.
+
+    Args:
+        project: project the inference run is filed under.
+        name: name of the run (default: the script name).
+        region: grid region for carbon (default: resolved as for every run,
+            see :func:`wattprint.accounting.location.resolve_region`).
+        interval_s: sampling interval, seconds (default the setting, 1 s).
+            Shorter intervals resolve short requests better.
+        attribution: ``machine`` (whole devices, default) or ``process``
+            (this process tree's share of each device).
+        sensors: sensor names (default: auto-detect).
+        home: store directory (default ``$WATTPRINT_HOME``).
+        tags: tags of the run.
+        keep_last: how many settled requests :attr:`completed` keeps.
+        on_request: called with each settled :class:`RequestEnergy`, on the
+            sampler thread; keep it quick. Its exceptions are logged once.
+        sensor_objects: already opened sensors (tests pass fakes here).
+
+    Attributes:
+        completed: the last ``keep_last`` settled requests, oldest first.
+        region: region code of the intensity (set at start).
+        intensity_g_per_kwh: the annual average intensity used, gCO2e/kWh
+            (set at start).
+
+    The meter starts on :meth:`start`, on entering ``with meter:``, or on its
+    first request.
+    """
+
+    def __init__(
+        self,
+        project: str | None = None,
+        *,
+        name: str | None = None,
+        region: str | None = None,
+        interval_s: float | None = None,
+        attribution: str | None = None,
+        sensors: Sequence[str] | None = None,
+        home: str | Path | None = None,
+        tags: dict[str, str] | None = None,
+        keep_last: int = 10_000,
+        on_request: Callable[[RequestEnergy], None] | None = None,
+        sensor_objects: Sequence[Sensor] | None = None,
+    ) -> None:
+        self._region_arg = region
+        self._tracker = _MeterTracker(
+            self._on_intervals, project=project, name=name, phase="inference",
+            interval_s=interval_s, attribution=attribution, region=region, sensors=sensors,
+            home=home, tags=tags, sensor_objects=sensor_objects,
+        )
+        self._use_attributed = self._tracker.settings.attribution == "process"
+        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._ledger = RequestLedger()
+        self._ids = itertools.count(1)
+        self._offset_s = 0.0
+        self._measured = True
+        self._state = "new"
+        self._requests = 0
+        self._last_end: float | None = None
+        self._last_power_w = 0.0
+        self._on_request = on_request
+        self._callback_failed = False
+        self._hook_failed = False
+        self.intensity_g_per_kwh = 0.0
+        self.region = ""
+        self.completed: deque[RequestEnergy] = deque(maxlen=keep_last)
+
+    # -- lifecycle ----------------------------------------------------------
+    @property
+    def tracker(self) -> Tracker:
+        """The inference run's tracker (its id, store and device energies)."""
+        return self._tracker
+
+    @property
+    def running(self) -> bool:
+        """Whether the meter is measuring."""
+        return self._state == "running"
+
+    def start(self) -> EnergyMeter:
+        """Resolve the region's intensity, open the sensors and start sampling.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            RegionError: the region is unknown.
+            SensorError: a sensor asked for by name is unavailable.
+        """
+        with self._start_lock:
+            if self._state != "new":
+                return self
+            resolved = resolve_region(self._region_arg,
+                                      config_region=self._tracker.settings.region)
+            self.region = resolved.code
+            self.intensity_g_per_kwh = annual_intensity(resolved.code).g_per_kwh
+            self._tracker.start()
+            atexit.register(self._stop_at_exit)
+            self._offset_s = self._tracker.wall_offset_s()
+            self._measured = self._tracker.device_count() > 0
+            self._state = "running"
+        return self
+
+    def stop(self) -> MeterTotals:
+        """Stop sampling, settle every request and finalise the inference run.
+
+        Requests still in flight are closed at the stop time. Idempotent;
+        called at interpreter exit for a meter still running (a service
+        stopped by its framework on SIGTERM ends its run as ``finished``).
+
+        Returns:
+            The final totals.
+        """
+        with self._start_lock:
+            if self._state != "running":
+                return self.totals()
+            self._state = "stopping"
+        atexit.unregister(self._stop_at_exit)
+        self._tracker.stop()  # the final interval arrives through _on_intervals
+        with self._lock:
+            done = self._ledger.settle_all(self._now())
+            self._state = "stopped"
+        self._record(done)
+        totals = self.totals()
+        store, run_id = self._tracker.store, self._tracker.id
+        if store is not None and run_id is not None:
+            try:
+                store.update_info(run_id, {"serve": totals.as_dict() | {
+                    "share_rule": "interval energy x busy fraction, shared in proportion "
+                                  "to overlap time",
+                    "energy_basis": "attributed" if self._use_attributed else "device",
+                }})
+            except WattprintError as exc:
+                log.warning("could not store the request totals of run %s: %s", run_id, exc)
+        return totals
+
+    def _stop_at_exit(self) -> None:
+        try:
+            self.stop()
+        except Exception as exc:  # never let metering spoil the exit
+            log.warning("wattprint meter did not stop cleanly at exit: %s", exc)
+
+    def __enter__(self) -> EnergyMeter:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- requests -----------------------------------------------------------
+    def request(self, label: str | None = None) -> MeteredRequest:
+        """A new request to meter: ``with meter.request("predict"): ...``.
+
+        Starts the meter on first use. If it cannot start (no store, bad
+        region), the error is logged once and requests pass unmetered; call
+        :meth:`start` first to get the error instead.
+        """
+        if self._state == "new":
+            try:
+                self.start()
+            except WattprintError as exc:
+                log.error("wattprint meter could not start; requests are not metered: %s", exc)
+                self._state = "failed"
+        if self._state != "running":
+            return MeteredRequest(None, label)
+        return MeteredRequest(self, label)
+
+    def _now(self) -> float:
+        return self._offset_s + time.monotonic()
+
+    def _begin(self, req: MeteredRequest) -> None:
+        with self._lock:
+            if self._state != "running":
+                req._meter = None
+                return
+            req.t_start = self._offset_s + time.monotonic()
+            req.id = next(self._ids)
+            self._ledger.begin(req)
+
+    def _end(self, req: MeteredRequest) -> None:
+        with self._lock:
+            req.t_end = self._offset_s + time.monotonic()
+            if self._measured:
+                self._ledger.end(req)
+                return
+            # no sensor: nothing will ever be shared, so the request settles now
+            if self._ledger.open.pop(req.id, None) is None:
+                return
+            req.settled = True
+        self._record([req])
+
+    def _estimate(self, req: MeteredRequest) -> float | None:
+        if not self._measured:
+            return None
+        if req.settled:
+            return req.energy_j
+        with self._lock:
+            start = req.t_start
+            assert start is not None
+            end = req.t_end if req.t_end is not None else self._now()
+            sampled_to = self._last_end if self._last_end is not None else start
+            unsampled_s = max(0.0, end - max(start, sampled_to))
+            in_flight = max(1, len(self._ledger.open))
+            return req.energy_j + self._last_power_w * unsampled_s / in_flight
+
+    # -- the sampler side -----------------------------------------------------
+    def _on_intervals(self, intervals: Sequence[IntervalRecord]) -> None:
+        try:
+            self._share(intervals)
+        except Exception as exc:  # tracking never hurts the work
+            if not self._hook_failed:
+                self._hook_failed = True
+                log.warning("wattprint could not share energy between requests: %s", exc)
+
+    def _share(self, intervals: Sequence[IntervalRecord]) -> None:
+        groups: dict[tuple[float, float], float] = {}
+        for rec in intervals:
+            if rec.paused:
+                continue
+            key = (rec.t_start, rec.t_end)
+            groups[key] = groups.get(key, 0.0) + (
+                rec.attributed_j if self._use_attributed else rec.energy_j)
+        if not groups:
+            return
+        last_end = max(t1 for _, t1 in groups)
+        power_w = 0.0
+        # The snapshot is taken under the lock, after the sensors were read at
+        # last_end; request threads set t_end under the same lock, so a request
+        # that ends after the snapshot ends after every interval here, and one
+        # that starts after it overlaps none. The sharing itself (O(n log n) in
+        # the requests of the interval) runs outside the lock, so requests never
+        # wait for it; only this thread writes energies.
+        with self._lock:
+            snapshot = self._ledger.tracked()
+        for (t0, t1), energy_j in groups.items():
+            self._ledger.share(t0, t1, energy_j, snapshot)
+            if t1 == last_end and t1 > t0:
+                power_w += energy_j / (t1 - t0)
+        with self._lock:
+            done = self._ledger.settle(last_end)
+            self._last_end = last_end
+            self._last_power_w = power_w
+        self._record(done)
+
+    def _record(self, done: Iterable[MeteredRequest]) -> None:
+        n = 0
+        for req in done:
+            n += 1
+            assert req.t_start is not None and req.t_end is not None
+            energy_j = req.energy_j if self._measured else None
+            co2e = None if energy_j is None else co2e_g_of(energy_j, self.intensity_g_per_kwh)
+            record = RequestEnergy(req.id, req.label, req.t_start, req.t_end, energy_j, co2e)
+            self.completed.append(record)
+            if self._on_request is not None:
+                try:
+                    self._on_request(record)
+                except Exception as exc:
+                    if not self._callback_failed:
+                        self._callback_failed = True
+                        log.warning("the on_request callback of the energy meter failed: %s",
+                                    exc)
+        if n:
+            with self._lock:
+                self._requests += n
+            self._tracker.add_units(n, REQUEST_UNIT)
+
+    # -- results --------------------------------------------------------------
+    def totals(self) -> MeterTotals:
+        """Totals of the settled requests and the sampled energy so far."""
+        with self._lock:
+            n = self._requests
+            ledger = self._ledger
+            energy_j, request_j, idle_j = (ledger.energy_j, ledger.request_energy_j,
+                                           ledger.idle_energy_j)
+        co2e = co2e_g_of(energy_j, self.intensity_g_per_kwh)
+        return MeterTotals(
+            requests=n, energy_j=energy_j, request_energy_j=request_j, idle_energy_j=idle_j,
+            co2e_g=co2e, intensity_g_per_kwh=self.intensity_g_per_kwh, region=self.region,
+            mean_request_energy_j=request_j / n if n else None,
+            sci_g_per_1k_requests=co2e / n * 1000.0 if n else None,
+        )

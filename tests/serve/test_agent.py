@@ -1,0 +1,393 @@
+"""The node agent, run as ``python -m wattprint agent`` on loopback over a fake powercap tree."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from prometheus_client.parser import text_string_to_metric_families
+
+from wattprint.accounting.intensity import AnnualIntensity, annual_intensity
+from wattprint.errors import ConfigError
+from wattprint.sensors.base import DeviceInfo
+from wattprint.serve.agent import (
+    NodeMonitor,
+    check_bind,
+    container_id,
+    is_loopback,
+    read_token_file,
+)
+from wattprint.store import IntervalRecord, Store
+from wattprint.testing.powercap import PowercapTree
+
+OPENAPI = Path(__file__).resolve().parents[2] / "src" / "wattprint" / "serve" / "openapi.yaml"
+REGION = "DE"
+UJ = 1_000_000
+DOCKER_ID = "3f2a" + "0123456789abcdef" * 3 + "deadbeefcafe"
+
+
+@dataclass
+class AgentProcess:
+    proc: subprocess.Popen[str]
+    url: str
+    tree: PowercapTree
+    package: str
+    home: Path
+    stderr: list[str] = field(default_factory=list)
+    energy_uj: int = 1 * UJ
+    drain: threading.Thread | None = None
+
+    def bump(self, joules: int) -> None:
+        """Advance the fake package counter by whole joules."""
+        self.energy_uj += joules * UJ
+        self.tree.set_energy(self.package, self.energy_uj)
+
+
+def _env(root: Path, home: Path, tree: PowercapTree) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("WATTPRINT_PROJECT", "WATTPRINT_ATTRIBUTION", "WATTPRINT_PUE",
+                "WATTPRINT_INTERVAL"):
+        env.pop(var, None)
+    env.update(WATTPRINT_HOME=str(home), WATTPRINT_SYSFS_ROOT=str(tree.sysfs_root),
+               WATTPRINT_SENSORS="rapl", WATTPRINT_REGION=REGION,
+               XDG_CONFIG_HOME=str(root / "xdg"))
+    return env
+
+
+def _agent_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "wattprint", "agent", *args]
+
+
+def start_agent(root: Path, *args: str) -> AgentProcess:
+    root.mkdir(parents=True, exist_ok=True)
+    tree = PowercapTree(root / "sys")
+    package = tree.add_package(0, energy_uj=1 * UJ)
+    home = root / "home"
+    proc = subprocess.Popen(
+        _agent_cmd("--port", "0", "--interval", "0.05", "--process-interval", "0.2", *args),
+        env=_env(root, home, tree), cwd=root, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    agent = AgentProcess(proc, "", tree, package, home)
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            agent.stderr.append(line)
+            if "listening on " in line:
+                agent.url = line.split("listening on ", 1)[1].split()[0]
+                ready.set()
+
+    agent.drain = threading.Thread(target=drain, daemon=True)
+    agent.drain.start()
+    if not ready.wait(20):
+        proc.kill()
+        proc.wait()
+        agent.drain.join(5)
+        assert proc.stderr is not None
+        proc.stderr.close()
+        raise AssertionError("the agent did not start:\n" + "".join(agent.stderr))
+    return agent
+
+
+def stop_agent(agent: AgentProcess) -> None:
+    agent.proc.terminate()
+    try:
+        assert agent.proc.wait(10) == 0
+    finally:
+        if agent.proc.poll() is None:
+            agent.proc.kill()
+            agent.proc.wait()
+        if agent.drain is not None:
+            agent.drain.join(5)
+        assert agent.proc.stderr is not None
+        agent.proc.stderr.close()
+
+
+def wait_for(predicate: Any, timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    root = tmp_path_factory.mktemp("agent")
+    store = Store(root / "home" / "wattprint.db")
+    run_id = store.create_run(project="resnet", phase="training", attribution="machine",
+                              interval_s=1.0, started_at=1_700_000_000.0)
+    store.append_intervals(run_id, [IntervalRecord("rapl:package-0", 1_700_000_000.0,
+                                                   1_700_000_010.0, 120.0, 60.0)])
+    store.add_units(run_id, "sample", 512)
+    store.finish_run(run_id, status="finished", ended_at=1_700_000_010.0)
+    store.close()
+    proc = start_agent(root)
+    yield proc
+    stop_agent(proc)
+
+
+@pytest.fixture(scope="module")
+def token_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AgentProcess, str]]:
+    root = tmp_path_factory.mktemp("token-agent")
+    token = "s3cr3t-" + "a1" * 16
+    token_file = root / "token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    proc = start_agent(root, "--bind", "127.0.0.1", "--token-file", str(token_file),
+                       "--verbose")
+    yield proc, token
+    stop_agent(proc)
+
+
+def _device(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    doc = httpx.get(url + "/v1/devices", headers=headers).json()
+    (device,) = doc["devices"]
+    return dict(device)
+
+
+# -- energy, carbon and metrics ---------------------------------------------------------
+
+
+def test_device_energy_and_carbon_follow_the_counter_exactly(agent: AgentProcess) -> None:
+    before = _device(agent.url)["energy_j"]
+    agent.bump(5)
+    device = wait_for(lambda: (d := _device(agent.url))["energy_j"] >= before + 5 and d)
+    assert device["id"] == "rapl:package-0" and device["kind"] == "cpu"
+    assert device["measured"] is True
+    assert device["energy_j"] == pytest.approx(before + 5.0, abs=1e-9)
+    g_per_kwh = annual_intensity(REGION).g_per_kwh
+    assert device["co2e_g"] == pytest.approx(device["energy_j"] / 3.6e6 * g_per_kwh)
+
+    families = {f.name: f for f in text_string_to_metric_families(
+        httpx.get(agent.url + "/metrics").text)}
+    energy = families["wattprint_device_energy_joules"]
+    assert energy.type == "counter"
+    (sample,) = energy.samples
+    assert sample.name == "wattprint_device_energy_joules_total"
+    assert sample.labels == {"device": "rapl:package-0", "kind": "cpu", "source": "rapl",
+                             "measured": "true"}
+    assert sample.value == pytest.approx(device["energy_j"], abs=1e-9)
+    (co2e,) = families["wattprint_co2e_grams"].samples
+    assert co2e.name == "wattprint_co2e_grams_total"
+    assert co2e.value == pytest.approx(sample.value / 3.6e6 * g_per_kwh)
+    (intensity,) = families["wattprint_grid_intensity_grams_per_kilowatt_hour"].samples
+    assert families["wattprint_grid_intensity_grams_per_kilowatt_hour"].type == "gauge"
+    assert intensity.value == pytest.approx(g_per_kwh)
+    assert intensity.labels["region"] == REGION and intensity.labels["method"] == "average"
+    assert families["wattprint_device_power_watts"].type == "gauge"
+    for name in ("wattprint_process_energy_joules", "wattprint_cgroup_energy_joules",
+                 "wattprint_unattributed_energy_joules", "wattprint_process_co2e_grams"):
+        assert families[name].type == "counter"
+
+
+def test_processes_share_cpu_energy_by_cpu_time(agent: AgentProcess) -> None:
+    pid = os.getpid()
+    wait_for(lambda: httpx.get(f"{agent.url}/v1/processes/{pid}").status_code == 200)
+    agent.bump(50)
+    end = time.monotonic() + 0.6
+    while time.monotonic() < end:  # busy: this process earns a share of the 50 J
+        pass
+    mine = wait_for(lambda: (d := httpx.get(f"{agent.url}/v1/processes/{pid}").json())
+                    ["energy_j"] > 0 and d)
+    assert mine["share_rule"] == "cpu-time-share" and mine["alive"] is True
+    assert mine["cpu_s"] > 0
+    doc = httpx.get(agent.url + "/v1/processes").json()
+    device_j = _device(agent.url)["energy_j"]
+    charged = sum(p["energy_j"] for p in doc["processes"]) + doc["unattributed_energy_j"]
+    assert 0 < mine["energy_j"] <= device_j
+    assert charged <= device_j + 1e-9
+    assert doc["devices"] == ["rapl:package-0"]
+    energies = [p["energy_j"] for p in doc["processes"]]
+    assert energies == sorted(energies, reverse=True)
+    assert len(httpx.get(agent.url + "/v1/processes?limit=2").json()["processes"]) == 2
+    metrics = httpx.get(agent.url + "/metrics").text
+    pids = {s.labels["pid"] for f in text_string_to_metric_families(metrics)
+            if f.name == "wattprint_process_energy_joules" for s in f.samples}
+    assert str(pid) in pids
+
+
+def test_runs_are_listed_from_the_store(agent: AgentProcess) -> None:
+    (run,) = httpx.get(agent.url + "/v1/runs").json()["runs"]
+    assert run["project"] == "resnet" and run["status"] == "finished"
+    assert run["energy_j"] == 120.0 and run["attributed_energy_j"] == 60.0
+    assert run["units"] == {"sample": 512.0}
+    assert run["started_at"].startswith("2023-11-14T22:13:20")
+    assert httpx.get(agent.url + "/v1/runs?project=other").json() == {"runs": []}
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/nope", 404),
+    ("GET", "/v1/processes/abc", 400),
+    ("GET", "/v1/processes/4000000000", 404),
+    ("GET", "/v1/processes?limit=0", 400),
+    ("GET", "/v1/runs?limit=many", 400),
+    ("POST", "/v1/runs", 405),
+    ("DELETE", "/v1/devices", 405),
+])
+def test_bad_requests_get_clear_4xx(agent: AgentProcess, method: str, path: str,
+                                    status: int) -> None:
+    response = httpx.request(method, agent.url + path)
+    assert response.status_code == status
+    assert response.json()["error"]
+
+
+def test_health_and_head(agent: AgentProcess) -> None:
+    assert httpx.get(agent.url + "/healthz").json()["status"] == "ok"
+    host, port = agent.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("HEAD", "/healthz")
+    response = conn.getresponse()
+    assert response.status == 200 and response.read() == b""
+    conn.close()
+
+
+# -- schemathesis against the OpenAPI description ------------------------------------------
+
+schema = schemathesis.openapi.from_path(OPENAPI)
+
+
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_openapi_no_server_errors(case: Any, agent: AgentProcess) -> None:
+    case.call_and_validate(base_url=agent.url)
+
+
+# -- authentication ---------------------------------------------------------------------
+
+
+def test_token_is_required_and_checked(token_agent: tuple[AgentProcess, str]) -> None:
+    proc, token = token_agent
+    for path in ("/metrics", "/v1/devices", "/v1/processes", "/v1/runs"):
+        missing = httpx.get(proc.url + path)
+        assert missing.status_code == 401
+        assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+        wrong = httpx.get(proc.url + path, headers={"Authorization": f"Bearer {token}x"})
+        assert wrong.status_code == 401
+        basic = httpx.get(proc.url + path, headers={"Authorization": f"Basic {token}"})
+        assert basic.status_code == 401
+        right = httpx.get(proc.url + path, headers={"Authorization": f"Bearer {token}"})
+        assert right.status_code == 200
+    assert httpx.get(proc.url + "/healthz").status_code == 200  # liveness needs no token
+    time.sleep(0.1)
+    assert proc.stderr, "verbose agent logged nothing"
+    assert not any(token in line for line in proc.stderr)
+
+
+def test_non_loopback_bind_without_token_is_refused(tmp_path: Path) -> None:
+    tree = PowercapTree(tmp_path / "sys")
+    tree.add_package(0)
+    result = subprocess.run(_agent_cmd("--bind", "0.0.0.0", "--port", "0"),
+                            env=_env(tmp_path, tmp_path / "home", tree), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--token-file" in result.stderr
+    assert "listening" not in result.stderr
+
+
+def test_check_bind_and_loopback_rules() -> None:
+    for host in ("127.0.0.1", "127.0.0.53", "::1", "[::1]", "localhost"):
+        assert is_loopback(host)
+        check_bind(host, None)
+    for host in ("0.0.0.0", "::", "192.0.2.10"):
+        assert not is_loopback(host)
+        with pytest.raises(ConfigError, match="--token-file"):
+            check_bind(host, None)
+        check_bind(host, "a-token")
+
+
+def test_token_file_rules(tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    good.write_text("  abc123\n")
+    assert read_token_file(good) == "abc123"
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(ConfigError, match="empty"):
+        read_token_file(empty)
+    spaced = tmp_path / "spaced"
+    spaced.write_text("abc 123")
+    with pytest.raises(ConfigError, match="whitespace"):
+        read_token_file(spaced)
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_token_file(tmp_path / "missing")
+
+
+# -- the monitor, in process -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    (f"/system.slice/docker-{DOCKER_ID}.scope", DOCKER_ID),
+    (f"/docker/{DOCKER_ID}", DOCKER_ID),
+    (f"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice/"
+     f"cri-containerd-{DOCKER_ID}.scope", DOCKER_ID),
+    (f"/machine.slice/libpod-{DOCKER_ID}.scope/container", DOCKER_ID),
+    (f"/kubepods/besteffort/pod1234/crio-{DOCKER_ID}.scope", DOCKER_ID),
+    ("/user.slice/user-1000.slice/session-2.scope", None),
+    ("/", None),
+])
+def test_container_id_from_cgroup_path(path: str, expected: str | None) -> None:
+    assert container_id(path) == expected
+
+
+def _cpu_info() -> DeviceInfo:
+    return DeviceInfo("rapl:package-0", "cpu", "package 0", "rapl", True, True, 1e6)
+
+
+def test_monitor_counts_device_energy_power_and_carbon() -> None:
+    gpu = DeviceInfo("nvml:GPU-0", "gpu", "gpu 0", "nvml", True, True, None)
+    monitor = NodeMonitor({"rapl:package-0": _cpu_info(), "nvml:GPU-0": gpu},
+                          region=REGION, intensity=AnnualIntensity())
+    monitor.on_intervals([IntervalRecord("rapl:package-0", 100.0, 102.0, 30.0, 30.0),
+                          IntervalRecord("nvml:GPU-0", 100.0, 102.0, 500.0, 500.0)], [])
+    monitor.on_intervals([IntervalRecord("rapl:package-0", 102.0, 106.0, 20.0, 20.0)], [])
+    devices = {d["id"]: d for d in monitor.devices_snapshot()}
+    g_per_kwh = annual_intensity(REGION).g_per_kwh
+    assert devices["rapl:package-0"]["energy_j"] == 50.0
+    assert devices["rapl:package-0"]["power_w"] == 5.0  # 20 J over the last 4 s
+    assert devices["rapl:package-0"]["co2e_g"] == pytest.approx(50.0 / 3.6e6 * g_per_kwh)
+    assert devices["nvml:GPU-0"]["power_w"] == 250.0
+    assert devices["rapl:package-0"]["intervals"] == 2
+    assert monitor.cpu_device_ids == ["rapl:package-0"]
+
+
+def test_monitor_shares_cpu_energy_between_processes_and_containers(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        cgroup = f"/system.slice/docker-{DOCKER_ID}.scope"
+        (tmp_path / str(child.pid)).mkdir()
+        (tmp_path / str(child.pid) / "cgroup").write_text(f"0::{cgroup}\n")
+        monitor = NodeMonitor({"rapl:package-0": _cpu_info()}, region=REGION,
+                              intensity=AnnualIntensity(), proc_root=tmp_path)
+        monitor.refresh_processes()  # the baseline
+        time.sleep(0.3)
+        monitor.on_intervals([IntervalRecord("rapl:package-0", 0.0, 0.3, 100.0, 100.0)], [])
+        monitor.refresh_processes()
+        mine = monitor.process(child.pid)
+        assert mine is not None
+        assert mine["container_id"] == DOCKER_ID and mine["cgroup"] == cgroup
+        assert 0 < mine["energy_j"] <= 100.0
+        unattributed_j, _ = monitor.unattributed()
+        total = sum(p["energy_j"] for p in monitor.processes_snapshot()) + unattributed_j
+        assert total == pytest.approx(100.0)
+        (container,) = [c for c in monitor.cgroups_snapshot() if c["container_id"]]
+        assert container["energy_j"] == pytest.approx(mine["energy_j"])
+    finally:
+        child.kill()
+        child.wait()

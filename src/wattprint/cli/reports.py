@@ -1,0 +1,315 @@
+"""Report commands: ``report`` (run appendix, project life-cycle), ``leaderboard``, ``compare``.
+
+Everything is computed by :mod:`wattprint.report` as data and rendered to a
+string; only these commands write: to ``-o FILE`` when given, else to
+stdout. Progress bars for long renders (a project's runs, a leaderboard)
+go to stderr and disappear when done; ``--quiet`` turns them off for scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from wattprint.accounting.account import AccountingOptions
+from wattprint.cli.app import app, err, fail, handle_error, out, print_json, setup_logging
+from wattprint.cli.core import settings_from
+from wattprint.errors import WattprintError
+from wattprint.report.appendix import ProgressFn, fmt_num
+from wattprint.store import Store
+
+RegionOpt = Annotated[str | None, typer.Option(
+    "--region", help="Grid region code (default: the run's own, else the environment's).")]
+IntensityOpt = Annotated[Path | None, typer.Option(
+    "--intensity", help="CSV/Parquet series of gCO2e/kWh to account with.", dir_okay=False)]
+MethodOpt = Annotated[str, typer.Option("--method", help="Intensity method: average or marginal.")]
+PueOpt = Annotated[float | None, typer.Option("--pue", help="Power usage effectiveness (>= 1).")]
+HourlyOpt = Annotated[bool, typer.Option(
+    "--hourly", help="Use the shipped hourly intensity series of the region.")]
+EmbodiedOpt = Annotated[bool, typer.Option(
+    "--embodied/--no-embodied", help="Include embodied (manufacturing) carbon.")]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write to FILE instead of stdout.", dir_okay=False)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
+ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Project name.")]
+
+_SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md",
+                   ".json": "json"}
+
+
+def _options(region: str | None, intensity: Path | None, method: str, pue: float | None,
+             hourly: bool, embodied: bool) -> AccountingOptions:
+    # the same validation and configuration (PUE, hardware overrides) as `wattprint account`
+    from wattprint.cli.accounting import options
+
+    opts: AccountingOptions = options(region, intensity, method, pue, hourly, embodied)
+    return opts
+
+
+def _format(fmt: str | None, output: Path | None, default: str, allowed: tuple[str, ...]) -> str:
+    chosen = fmt or (_SUFFIX_FORMATS.get(output.suffix.lower()) if output else None) or default
+    chosen = chosen.lower()
+    if chosen not in allowed:
+        fail(f"--format must be one of {', '.join(allowed)}, not {chosen!r}")
+    return chosen
+
+
+def _emit(text: str, output: Path | None, quiet: bool) -> None:
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}; choose another path with -o")
+    if not quiet:
+        err.print(f"wrote {output}", soft_wrap=True, markup=False)
+
+
+def _json_text(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[ProgressFn | None]:
+    if quiet or not err.is_terminal:  # a bar is for people; logs and pipes get none
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _store() -> Store:
+    try:
+        return Store(settings_from().db_path)
+    except WattprintError as exc:
+        handle_error(exc)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str | None, typer.Argument(
+        metavar="[RUN]", help="Run id, unique prefix, or 'last' (or use --project).")] = None,
+    project: ProjectOpt = None,
+    by: Annotated[str, typer.Option(
+        "--by", help="Group a project by phase, name, status, tool or project.")] = "phase",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="md (default), html or json; -o FILE.html implies html.")] = None,
+    output: OutputOpt = None,
+    region: RegionOpt = None,
+    intensity: IntensityOpt = None,
+    method: MethodOpt = "average",
+    pue: PueOpt = None,
+    hourly: HourlyOpt = False,
+    embodied: EmbodiedOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """The standard appendix of a run, or the life-cycle report of a project.
+
+    A run's appendix lists hardware, software, energy per device, power and
+    intensity over time, the carbon breakdown, SCI and every assumption with
+    its source, and embeds all inputs as JSON so a reader can recompute it.
+    """
+    setup_logging()
+    if (run_id is None) == (project is None):
+        fail("give a RUN for its appendix or --project P for a life-cycle report (not both)")
+    chosen = _format(fmt, output, "md", ("md", "html", "json"))
+    opts = _options(region, intensity, method, pue, hourly, embodied)
+    from wattprint.report import appendix
+
+    store = _store()
+    try:
+        if run_id is not None:
+            doc = appendix.run_appendix(store, run_id, opts)
+        else:
+            with _progress("accounting runs", quiet) as progress:
+                doc = appendix.project_appendix(store, project, by=by, opts=opts,
+                                                progress=progress)
+            if not doc["runs"] and not doc["excluded"] and not quiet:
+                err.print(f"note: project {project!r} has no runs; list runs with "
+                          "`wattprint runs`", markup=False)
+        if chosen == "json":
+            text = _json_text(doc)
+        elif chosen == "html":
+            from wattprint.report.render_html import appendix_html
+
+            text = appendix_html(doc)
+        else:
+            from wattprint.report.render_md import appendix_markdown
+
+            text = appendix_markdown(doc)
+    except WattprintError as exc:
+        handle_error(exc)
+    finally:
+        store.close()
+    _emit(text, output, quiet)
+
+
+def _leaderboard_table(board: dict[str, Any]) -> Table:
+    table = Table(title=f"leaderboard: {board['metric']} "
+                        f"({'higher' if board['maximize'] else 'lower'} is better)",
+                  title_justify="left")
+    extra = [c for c in board["costs"] if c["column"] not in
+             ("energy_kwh", "co2e_kg", "duration_s", "embodied_kg")]
+    for col in ("rank", "run", "name", board["metric"], "kWh", "kgCO2e", "s",
+                *(c["name"] for c in extra), "Pareto"):
+        if col == "run":
+            table.add_column(col, no_wrap=True, min_width=16)
+        else:
+            table.add_column(col, justify="left" if col in ("name", "Pareto") else "right")
+    for r in board["runs"]:
+        table.add_row(str(r["rank"]), r["id"], r["name"] or "", fmt_num(r["metric"]),
+                      fmt_num(r["energy_kwh"]), fmt_num(r["co2e_kg"]), fmt_num(r["duration_s"]),
+                      *(fmt_num(r[c["column"]]) for c in extra),
+                      "front" if r["pareto"] else "dominated",
+                      style=None if r["pareto"] else "dim")
+    return table
+
+
+@app.command()
+def leaderboard(
+    metric: Annotated[str, typer.Option("--metric", "-m", help="Task metric to rank by.")],
+    project: ProjectOpt = None,
+    maximize: Annotated[bool, typer.Option(
+        "--maximize/--minimize", help="Whether a larger metric is better.")] = True,
+    cost: Annotated[str, typer.Option(
+        "--cost", help="Cost dimensions, comma-separated: energy, co2e, duration, embodied, "
+                       "or a metric/tag name such as cost.")] = "energy",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="table (default), md, html or json.")] = None,
+    output: OutputOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    region: RegionOpt = None,
+    intensity: IntensityOpt = None,
+    method: MethodOpt = "average",
+    pue: PueOpt = None,
+    hourly: HourlyOpt = False,
+    embodied: EmbodiedOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Rank a project's runs by a task metric and mark the Pareto front over metric and costs."""
+    setup_logging()
+    chosen = "json" if as_json else _format(fmt, output, "table",
+                                            ("table", "md", "html", "json"))
+    opts = _options(region, intensity, method, pue, hourly, embodied)
+    from wattprint.report import leaderboard as lb
+
+    store = _store()
+    try:
+        with _progress("accounting runs", quiet) as progress:
+            board = lb.leaderboard(store, project, metric, maximize=maximize,
+                                   costs=lb.parse_costs(cost), opts=opts, progress=progress)
+        if not board["runs"] and not quiet:
+            err.print(f"note: no run of {'project ' + repr(project) if project else 'the store'} "
+                      f"has a value of {metric!r}; log it with run.log_metric({metric!r}, value)",
+                      markup=False, soft_wrap=True)
+        if chosen == "json":
+            text = _json_text(board)
+        elif chosen == "html":
+            from wattprint.report.render_html import leaderboard_html
+
+            text = leaderboard_html(board)
+        elif chosen == "md":
+            from wattprint.report.render_md import leaderboard_markdown
+
+            text = leaderboard_markdown(board)
+        else:
+            text = ""
+    except WattprintError as exc:
+        handle_error(exc)
+    finally:
+        store.close()
+    if chosen == "table":
+        if output is not None:
+            fail("a table goes to the terminal; use --format md, html or json with -o")
+        out.print(_leaderboard_table(board))
+        if board["excluded"] and not quiet:
+            err.print(f"{len(board['excluded'])} run(s) excluded: "
+                      + "; ".join(f"{e['id']} ({e['reason']})" for e in board["excluded"][:10])
+                      + (" ..." if len(board["excluded"]) > 10 else ""))
+        return
+    _emit(text, output, quiet)
+
+
+def _compare_table(cmp: dict[str, Any]) -> Table:
+    table = Table(title=f"compared with {cmp['baseline']}", title_justify="left")
+    table.add_column("quantity", no_wrap=True)
+    table.add_column("unit")
+    for r in cmp["runs"]:
+        table.add_column(r["id"] + (f"\n{r['name']}" if r["name"] else ""), justify="right")
+    for row in cmp["rows"]:
+        cells = [row["quantity"], row["unit"], fmt_num(row["values"][0])]
+        for v, d, q in zip(row["values"][1:], row["diff"][1:], row["ratio"][1:], strict=True):
+            if v is None:
+                cells.append("—")
+                continue
+            ratio = f" ×{fmt_num(q, 3)}" if q is not None else ""
+            sign = "+" if (d or 0) >= 0 else ""
+            cells.append(f"{fmt_num(v)}\n({sign}{fmt_num(d, 4)}{ratio})")
+        table.add_row(*cells)
+    return table
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[str], typer.Argument(
+        metavar="RUN1 RUN2 [RUN3...]", help="Runs to compare; the first is the baseline.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="table (default), md or json.")] = None,
+    output: OutputOpt = None,
+    region: RegionOpt = None,
+    intensity: IntensityOpt = None,
+    method: MethodOpt = "average",
+    pue: PueOpt = None,
+    hourly: HourlyOpt = False,
+    embodied: EmbodiedOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare runs side by side: energy by kind, carbon, duration, metrics; diff and ratio."""
+    setup_logging()
+    chosen = "json" if as_json else _format(fmt, output, "table", ("table", "md", "json"))
+    opts = _options(region, intensity, method, pue, hourly, embodied)
+    from wattprint.report.compare import compare_runs
+
+    store = _store()
+    try:
+        cmp = compare_runs(store, runs, opts)
+    except WattprintError as exc:
+        handle_error(exc)
+    finally:
+        store.close()
+    if chosen == "json":
+        if output is None:
+            print_json(cmp)
+            return
+        _emit(_json_text(cmp), output, quiet)
+    elif chosen == "md":
+        from wattprint.report.render_md import compare_markdown
+
+        _emit(compare_markdown(cmp), output, quiet)
+    else:
+        if output is not None:
+            fail("a table goes to the terminal; use --format md or json with -o")
+        out.print(_compare_table(cmp))

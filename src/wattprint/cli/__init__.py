@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from wattprint.cli import accounting as _accounting  # noqa: F401  (registers commands)
-from wattprint.cli import agent as _agent  # noqa: F401
-from wattprint.cli import core as _core  # noqa: F401
-from wattprint.cli import exchange as _exchange  # noqa: F401
-from wattprint.cli import reports as _reports  # noqa: F401
-from wattprint.cli import schedule as _schedule  # noqa: F401
+import importlib
+
 from wattprint.cli.app import app
+
+#: command modules, in the order their commands are listed by ``wattprint --help``
+COMMAND_MODULES = ("core", "accounting", "reports", "exchange", "schedule", "agent")
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"wattprint.cli.{_name}")
 
 
 def main() -> None:
@@ -16,4 +18,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "main"]

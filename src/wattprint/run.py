@@ -129,6 +129,10 @@ class Tracker:
         settings: resolved settings (instead of the keyword arguments above).
         pausing: :class:`wattprint.schedule.pause.PauseOptions` for
             :meth:`should_pause` / :meth:`wait_until_clean` in a training loop.
+        on_intervals: called (from the sampler thread) with each batch of
+            intervals after they are stored; its errors are logged, not raised.
+        handle_signals: finalise the run on SIGTERM and at exit (default). A
+            server whose framework handles SIGTERM itself turns this off.
     """
 
     def __init__(
@@ -149,6 +153,8 @@ class Tracker:
         sensor_objects: Sequence[Sensor] | None = None,
         settings: Settings | None = None,
         pausing: Any = None,
+        on_intervals: Callable[[Sequence[IntervalRecord]], None] | None = None,
+        handle_signals: bool = True,
     ) -> None:
         self.settings = settings or load_settings({
             "project": project, "interval_s": interval_s, "attribution": attribution,
@@ -183,6 +189,8 @@ class Tracker:
         self._store_warned = False
         self._prev_sigterm: Any = None
         self._pausing_options = pausing
+        self._on_intervals = on_intervals
+        self._handle_signals = handle_signals
         self._pause_controller: Any = None
         self._atexit_registered = False
 
@@ -196,14 +204,20 @@ class Tracker:
     def _sink(self, intervals: Sequence[IntervalRecord], gaps: Sequence[Gap]) -> None:
         if self._store is None or self.id is None:
             self._memory.extend(intervals)
-            return
-        try:
-            self._store.append_intervals(self.id, intervals)
-            for gap in gaps:
-                self._store.add_gap(self.id, gap.device_id, gap.t_start, gap.t_end, gap.reason)
-        except Exception as exc:
-            self._memory.extend(intervals)
-            self._warn_store(exc)
+        else:
+            try:
+                self._store.append_intervals(self.id, intervals)
+                for gap in gaps:
+                    self._store.add_gap(self.id, gap.device_id, gap.t_start, gap.t_end,
+                                        gap.reason)
+            except Exception as exc:
+                self._memory.extend(intervals)
+                self._warn_store(exc)
+        if self._on_intervals is not None:
+            try:
+                self._on_intervals(intervals)
+            except Exception:
+                log.warning("an on_intervals callback failed", exc_info=True)
 
     def _measure_idle(self, sensors: Sequence[Sensor]) -> None:
         seconds = self.measure_idle_s
@@ -341,6 +355,8 @@ class Tracker:
 
     # -- signals and exit ------------------------------------------------------
     def _install_handlers(self) -> None:
+        if not self._handle_signals:
+            return
         if not self._atexit_registered:
             atexit.register(self._atexit)
             self._atexit_registered = True
@@ -493,6 +509,14 @@ class Tracker:
             except Exception as exc:
                 self._warn_store(exc)
         return sorted(self._memory, key=lambda i: (i.t_start, i.device_id))
+
+    def wall_offset_s(self) -> float:
+        """UTC epoch seconds minus monotonic seconds, as the sampler converts them."""
+        return 0.0 if self._sampler is None else self._sampler.to_wall(0.0)
+
+    def device_count(self) -> int:
+        """Number of devices being read."""
+        return 0 if self._sampler is None else len(self._sampler.devices)
 
     # -- pausing --------------------------------------------------------------------
     def should_pause(self) -> bool:

@@ -80,7 +80,6 @@ from wattprint.accounting.intensity import annual_intensity
 from wattprint.accounting.location import resolve_region
 from wattprint.errors import WattprintError
 from wattprint.run import Tracker
-from wattprint.sampling import Gap
 from wattprint.sensors.base import Sensor
 from wattprint.store import IntervalRecord
 from wattprint.units import J_PER_KWH
@@ -342,37 +341,6 @@ class RequestLedger:
         return done
 
 
-class _MeterTracker(Tracker):
-    """A :class:`Tracker` that also hands each batch of intervals to the meter."""
-
-    def __init__(self, on_intervals: Callable[[Sequence[IntervalRecord]], None],
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._on_intervals = on_intervals
-
-    def _sink(self, intervals: Sequence[IntervalRecord], gaps: Sequence[Gap]) -> None:
-        super()._sink(intervals, gaps)
-        self._on_intervals(intervals)
-
-    # A server is stopped by SIGTERM as a matter of course, and its framework
-    # handles the signal (graceful shutdown, then lifespan shutdown stops the
-    # meter): the run must not be marked failed for it. The meter registers
-    # its own exit handler instead (EnergyMeter.start).
-    def _install_handlers(self) -> None:
-        return None
-
-    def _restore_handlers(self) -> None:
-        return None
-
-    def wall_offset_s(self) -> float:
-        """UTC epoch seconds minus monotonic seconds, as the sampler converts them."""
-        return 0.0 if self._sampler is None else self._sampler.to_wall(0.0)
-
-    def device_count(self) -> int:
-        """Devices the sampler reads."""
-        return 0 if self._sampler is None else len(self._sampler.devices)
-
-
 class EnergyMeter:
     """Per-request energy and carbon of a serving process.
 
@@ -419,10 +387,15 @@ class EnergyMeter:
         sensor_objects: Sequence[Sensor] | None = None,
     ) -> None:
         self._region_arg = region
-        self._tracker = _MeterTracker(
-            self._on_intervals, project=project, name=name, phase="inference",
+        # A server is stopped by SIGTERM as a matter of course, and its framework
+        # handles the signal (graceful shutdown, then lifespan shutdown stops the
+        # meter): the run must not be marked failed for it, so the tracker leaves
+        # signals alone and the meter registers its own exit handler (start()).
+        self._tracker = Tracker(
+            project=project, name=name, phase="inference",
             interval_s=interval_s, attribution=attribution, region=region, sensors=sensors,
             home=home, tags=tags, sensor_objects=sensor_objects,
+            on_intervals=self._on_intervals, handle_signals=False,
         )
         self._use_attributed = self._tracker.settings.attribution == "process"
         self._lock = threading.Lock()

@@ -5,7 +5,9 @@ Rules (each device records the rule used, and reports show it):
 * ``cpu-time-share`` — CPU packages, DRAM and CPU/RAM models: the tracked
   process tree's CPU time (user + system, live processes plus reaped
   children) divided by the machine's busy CPU time over the same interval,
-  clipped to [0, 1]. On an otherwise idle machine the tracked processes are
+  clipped to [0, 1]. CPU times tick in 10 ms jiffies, so at sampling
+  intervals under 0.5 s the share is measured over 0.5 s windows and each
+  interval takes the latest window's share. On an otherwise idle machine the tracked processes are
   charged the whole package, idle power included; on a busy shared machine
   they are charged in proportion to the CPU they actually used.
 * ``nvml-process-utilization`` — GPUs whose driver reports per-process
@@ -25,9 +27,8 @@ stored for every interval.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
-
-import psutil
 
 log = logging.getLogger(__name__)
 
@@ -40,39 +41,92 @@ WHOLE_DEVICE = "whole-device"
 CPU_KINDS = frozenset({"cpu", "dram", "ram", "psys", "node"})
 
 
-def machine_busy_s() -> float:
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_busy_s(proc_root: str = "/proc") -> float:
     """Cumulative busy CPU seconds of the machine, all CPUs.
 
-    user + nice + system + irq + softirq; ``guest`` is already inside
-    ``user`` on Linux, and ``steal`` is time the hypervisor gave to others.
+    user + nice + system + irq + softirq from the first line of /proc/stat;
+    ``guest`` is already inside ``user`` on Linux, and ``steal`` is time the
+    hypervisor gave to others. Falls back to psutil off Linux.
+
+    Raises:
+        OSError: the counters cannot be read.
     """
-    t = psutil.cpu_times()
-    return float(
-        t.user + getattr(t, "nice", 0.0) + t.system + getattr(t, "irq", 0.0)
-        + getattr(t, "softirq", 0.0)
-    )
+    try:
+        with open(f"{proc_root}/stat", "rb") as fh:
+            first = fh.readline().split()
+        user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in first[1:8])
+        return (user + nice + system + irq + softirq) / _CLK_TCK
+    except (OSError, ValueError):
+        import psutil
+
+        try:
+            t = psutil.cpu_times()
+        except psutil.Error as exc:
+            raise OSError(str(exc)) from exc
+        return float(t.user + getattr(t, "nice", 0.0) + t.system + getattr(t, "irq", 0.0)
+                     + getattr(t, "softirq", 0.0))
+
+
+def _stat_cpu_s(pid: int, proc_root: str = "/proc") -> float | None:
+    """CPU seconds of a process (utime + stime + cutime + cstime) from /proc/<pid>/stat.
+
+    Read directly (a few microseconds) rather than through psutil, which
+    parses more than needed; ``None`` if the process is gone.
+    """
+    try:
+        with open(f"{proc_root}/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    # fields after the command name (which may hold spaces and parentheses)
+    fields = data[data.rfind(b")") + 2:].split()
+    try:
+        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _CLK_TCK
+    except (IndexError, ValueError):
+        return None
+
+
+def _children(pid: int, proc_root: str = "/proc") -> list[int] | None:
+    """Direct children of ``pid`` from /proc/<pid>/task/<tid>/children; ``None`` if unsupported."""
+    try:
+        tids = os.listdir(f"{proc_root}/{pid}/task")
+    except OSError:
+        return []
+    out: list[int] = []
+    for tid in tids:
+        try:
+            with open(f"{proc_root}/{pid}/task/{tid}/children", "rb") as fh:
+                out.extend(int(c) for c in fh.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"{proc_root}/{pid}/task/{tid}"):
+                continue  # the thread ended meanwhile
+            return None  # kernel without CONFIG_PROC_CHILDREN
+        except OSError:
+            continue
+    return out
 
 
 class ProcessTree:
-    """CPU time of a process and all its descendants, and the machine's busy time.
+    """CPU time of a process and all its descendants.
 
-    The tree is re-listed at most every ``refresh_s`` seconds (listing
-    /proc is the costly part); CPU times of known members are read every
-    call. Reaped children are counted through their parent's
-    ``children_user``/``children_system`` times, so short-lived workers are
-    not lost.
+    The tree is re-listed at most every ``refresh_s`` seconds from the
+    kernel's ``/proc/<pid>/task/<tid>/children`` lists (psutil's full /proc
+    scan where the kernel lacks them); CPU times of known members are read
+    from ``/proc/<pid>/stat`` on each call, the tracking process's own through
+    :func:`os.times`. Reaped children are counted through their parent's
+    ``cutime``/``cstime``, so short-lived workers are not lost.
     """
 
     def __init__(self, root_pid: int, refresh_s: float = 1.0) -> None:
         self.root_pid = root_pid
         self.refresh_s = refresh_s
-        self._members: dict[int, psutil.Process] = {}
+        self._members: set[int] = {root_pid}
         self._listed_at = -1e18
         self._high_s = 0.0
-        try:
-            self._root: psutil.Process | None = psutil.Process(root_pid)
-        except psutil.Error:
-            self._root = None
+        self._own = root_pid == os.getpid()
 
     def pids(self) -> frozenset[int]:
         """The pids currently known in the tree."""
@@ -80,28 +134,44 @@ class ProcessTree:
 
     def _relist(self, now: float) -> None:
         self._listed_at = now
-        if self._root is None:
-            return
-        members = {self._root.pid: self._root}
-        try:
-            for child in self._root.children(recursive=True):
-                members[child.pid] = self._members.get(child.pid, child)
-        except psutil.Error:
-            pass
+        members = {self.root_pid}
+        frontier = [self.root_pid]
+        while frontier:
+            pid = frontier.pop()
+            kids = _children(pid)
+            if kids is None:  # no children lists here: one full scan through psutil
+                members = self._psutil_members()
+                break
+            for kid in kids:
+                if kid not in members:
+                    members.add(kid)
+                    frontier.append(kid)
         self._members = members
+
+    def _psutil_members(self) -> set[int]:
+        import psutil
+
+        try:
+            root = psutil.Process(self.root_pid)
+            return {self.root_pid, *(c.pid for c in root.children(recursive=True))}
+        except psutil.Error:
+            return {self.root_pid}
 
     def cpu_s(self, now: float) -> float:
         """Cumulative CPU seconds of the tree (monotone non-decreasing)."""
         if now - self._listed_at >= self.refresh_s:
             self._relist(now)
         total = 0.0
-        for pid, proc in list(self._members.items()):
-            try:
-                t = proc.cpu_times()
-            except psutil.Error:
-                self._members.pop(pid, None)
+        for pid in list(self._members):
+            if pid == self.root_pid and self._own:
+                t = os.times()
+                total += t.user + t.system + t.children_user + t.children_system
                 continue
-            total += t.user + t.system + t.children_user + t.children_system
+            value = _stat_cpu_s(pid)
+            if value is None:
+                self._members.discard(pid)
+                continue
+            total += value
         # A child that exited but is not yet reaped drops out for a moment;
         # once reaped, its time reappears in its parent's children_* fields.
         # Holding the high-water mark keeps the sum monotone without counting twice.
@@ -118,17 +188,33 @@ class CpuShare:
     """
 
     def __init__(self, tree: ProcessTree,
-                 busy_fn: Callable[[], float | None] | None = None) -> None:
+                 busy_fn: Callable[[], float | None] | None = None,
+                 min_period_s: float = 0.0) -> None:
         self.tree = tree
         self._busy_fn = busy_fn or machine_busy_s
+        self.min_period_s = min_period_s
+        self._sampled_at = -1e18
+        self._last: float | None = None
         self._prev_tree: float | None = None
         self._prev_busy: float | None = None
 
     def sample(self, now: float) -> float | None:
-        """Share since the previous call (None on the first call or when unknowable)."""
+        """Share since the previous measurement (None on the first call or when unknowable).
+
+        Measured at most every ``min_period_s``; in between the latest share is
+        returned. CPU times tick in 10 ms jiffies, so shares over shorter
+        spans would be mostly rounding noise.
+        """
+        if now - self._sampled_at < self.min_period_s:
+            return self._last
+        self._sampled_at = now
+        self._last = self._measure(now)
+        return self._last
+
+    def _measure(self, now: float) -> float | None:
         try:
             busy = self._busy_fn()
-        except (psutil.Error, OSError):
+        except OSError:
             return None
         if busy is None:
             return None

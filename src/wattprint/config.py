@@ -19,14 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from wattprint.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 ATTRIBUTIONS = ("machine", "process")
 RAPL_MODES = ("package", "psys")
@@ -35,11 +28,15 @@ PROJECT_FILE = "wattprint.toml"
 
 def default_home() -> Path:
     """The default store directory: the user data dir (``~/.local/share/wattprint``)."""
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("wattprint", appauthor=False))
 
 
 def user_config_file() -> Path:
     """The user config file (``~/.config/wattprint/config.toml``)."""
+    import platformdirs
+
     return Path(platformdirs.user_config_dir("wattprint", appauthor=False)) / "config.toml"
 
 
@@ -48,7 +45,8 @@ class Settings:
     """Effective settings of one wattprint invocation.
 
     Attributes:
-        home: directory of the SQLite store (``WATTPRINT_HOME``).
+        home: directory of the SQLite store (``WATTPRINT_HOME``); ``None`` for
+            the user data directory (see :attr:`store_dir`).
         project: project name runs are filed under.
         interval_s: sampling interval in seconds (0.01 to 3600).
         attribution: ``machine`` (whole devices) or ``process`` (the tracked
@@ -64,7 +62,7 @@ class Settings:
         origins: for each field, where its value came from.
     """
 
-    home: Path = field(default_factory=default_home)
+    home: Path | None = None
     project: str = "default"
     interval_s: float = 1.0
     attribution: str = "machine"
@@ -77,9 +75,14 @@ class Settings:
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
+    def store_dir(self) -> Path:
+        """Directory of the store: :attr:`home`, else the user data directory."""
+        return self.home if self.home is not None else default_home()
+
+    @property
     def db_path(self) -> Path:
         """Path of the SQLite store file."""
-        return self.home / "wattprint.db"
+        return self.store_dir / "wattprint.db"
 
     def effective(self) -> dict[str, tuple[Any, str]]:
         """Each setting's value and origin, for ``wattprint config``."""
@@ -87,7 +90,8 @@ class Settings:
         for f in fields(self):
             if f.name == "origins":
                 continue
-            out[f.name] = (getattr(self, f.name), self.origins.get(f.name, "default"))
+            value = self.store_dir if f.name == "home" else getattr(self, f.name)
+            out[f.name] = (value, self.origins.get(f.name, "default"))
         return out
 
 
@@ -187,6 +191,10 @@ def find_project_file(start: Path) -> Path | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -225,6 +233,15 @@ def _apply(values: dict[str, Any], origins: dict[str, str], raw: Mapping[str, An
         origins[name] = origin
 
 
+def _user_file(env: Mapping[str, str]) -> Path:
+    # the XDG location without importing platformdirs when XDG_CONFIG_HOME is set
+    # or the default applies; platformdirs decides on other platforms
+    if sys.platform.startswith("linux"):
+        base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        return Path(base) / "wattprint" / "config.toml"
+    return user_config_file()
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     *,
@@ -248,7 +265,7 @@ def load_settings(
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    ufile = user_file if user_file is not None else user_config_file()
+    ufile = user_file if user_file is not None else _user_file(env)
     if ufile.is_file():
         _apply(values, origins, _read_toml(ufile), str(ufile), lambda n: n)
     pfile = find_project_file(cwd or Path.cwd())

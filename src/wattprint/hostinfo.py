@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from importlib import metadata
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,31 +35,90 @@ def cpu_model(proc_root: Path = Path("/proc")) -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _norm(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
-    """Installed versions of ``names`` (absent packages left out)."""
-    out = {}
-    for name in names:
+    """Installed versions of ``names`` (absent packages left out).
+
+    Read from the ``<name>-<version>.dist-info`` folder names on ``sys.path``
+    (a directory listing or two, not an import of :mod:`importlib.metadata`,
+    which costs more than the whole tracker start).
+    """
+    wanted = {_norm(n): n for n in names}
+    out: dict[str, str] = {}
+    for entry in sys.path:
         try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+            listing = os.listdir(entry or ".")
+        except OSError:
             continue
-    return out
+        for item in listing:
+            if not item.endswith(".dist-info"):
+                continue
+            stem = item[: -len(".dist-info")]
+            dist, _, version = stem.rpartition("-")
+            key = _norm(dist)
+            if key in wanted and wanted[key] not in out:
+                out[wanted[key]] = version
+    return {n: out[n] for n in names if n in out}
 
 
-def git_commit(cwd: Path | None = None) -> dict[str, Any] | None:
-    """The git commit (and whether the tree is dirty) of ``cwd``, if it is a repository."""
-    where = cwd or Path.cwd()
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
-                              text=True, timeout=2, check=False)
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=where, capture_output=True, text=True, timeout=2,
-                               check=False)
-    except (OSError, subprocess.SubprocessError):
+def _git_dir(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        candidate = directory / ".git"
+        if candidate.is_dir():
+            return candidate
+        if candidate.is_file():  # a worktree or submodule: "gitdir: <path>"
+            text = candidate.read_text(errors="replace").strip()
+            if text.startswith("gitdir:"):
+                return (directory / text.split(":", 1)[1].strip()).resolve()
+    return None
+
+
+def head_commit(cwd: Path | None = None) -> str | None:
+    """The commit ``HEAD`` of the repository holding ``cwd`` points at, read from its files."""
+    git = _git_dir((cwd or Path.cwd()).resolve())
+    if git is None:
         return None
-    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head or None
+        ref = head.split(":", 1)[1].strip()
+        common = git
+        if (git / "commondir").is_file():
+            common = (git / (git / "commondir").read_text().strip()).resolve()
+        for base in (git, common):
+            if (base / ref).is_file():
+                return (base / ref).read_text().strip()
+        for base in (git, common):
+            packed = base / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text().splitlines():
+                    if line.endswith(" " + ref):
+                        return line.split(" ", 1)[0]
+    except OSError:
+        return None
+    return None
+
+
+def git_commit(cwd: Path | None = None, *, check_dirty: bool = True) -> dict[str, Any] | None:
+    """The git commit (and whether the tree is dirty) of ``cwd``, if it is a repository."""
+    commit = head_commit(cwd)
+    if commit is None:
+        return None
+    out: dict[str, Any] = {"commit": commit, "dirty": None}
+    if check_dirty:
+        try:
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                   cwd=cwd or Path.cwd(), capture_output=True, text=True,
+                                   timeout=5, check=False)
+            if dirty.returncode == 0:
+                out["dirty"] = bool(dirty.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return out
 
 
 def collect(gpu_names: list[str] | None = None) -> dict[str, Any]:

@@ -47,6 +47,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 STANDARD_PHASES = ("data", "experimentation", "training", "inference")
 
+#: Intervals are committed to the store as they are taken when the sampling
+#: interval is at least this long; faster sampling is committed in batches
+#: this often, so a killed run loses at most this much (or one interval).
+COMMIT_PERIOD_S = 0.25
+
 
 @dataclass(frozen=True)
 class DeviceEnergy:
@@ -181,6 +186,10 @@ class Tracker:
         self._sampler: Sampler | None = None
         self._sensors: list[Sensor] = []
         self._memory: list[IntervalRecord] = []
+        self._pending: list[IntervalRecord] = []
+        self._pending_gaps: list[Gap] = []
+        self._pending_since: float | None = None
+        self._pending_lock = threading.Lock()
         self._phase_stack: list[tuple[str, int]] = []
         self._units: dict[str, float] = {}
         self._metrics: list[dict[str, Any]] = []
@@ -188,6 +197,7 @@ class Tracker:
         self._stopped = False
         self._store_warned = False
         self._prev_sigterm: Any = None
+        self._host_thread: threading.Thread | None = None
         self._pausing_options = pausing
         self._on_intervals = on_intervals
         self._handle_signals = handle_signals
@@ -202,22 +212,38 @@ class Tracker:
                         exc)
 
     def _sink(self, intervals: Sequence[IntervalRecord], gaps: Sequence[Gap]) -> None:
-        if self._store is None or self.id is None:
-            self._memory.extend(intervals)
-        else:
-            try:
-                self._store.append_intervals(self.id, intervals)
-                for gap in gaps:
-                    self._store.add_gap(self.id, gap.device_id, gap.t_start, gap.t_end,
-                                        gap.reason)
-            except Exception as exc:
-                self._memory.extend(intervals)
-                self._warn_store(exc)
+        with self._pending_lock:
+            self._pending.extend(intervals)
+            self._pending_gaps.extend(gaps)
+            if self._pending and self._pending_since is None:
+                self._pending_since = self._pending[0].t_start
+            due = (self.settings.interval_s >= COMMIT_PERIOD_S or not self._pending
+                   or self._pending[-1].t_end - (self._pending_since or 0.0) >= COMMIT_PERIOD_S)
+        if due:
+            self._flush()
         if self._on_intervals is not None:
             try:
                 self._on_intervals(intervals)
             except Exception:
                 log.warning("an on_intervals callback failed", exc_info=True)
+
+    def _flush(self) -> None:
+        """Write buffered intervals and gaps to the store in one transaction."""
+        with self._pending_lock:
+            intervals, gaps = self._pending, self._pending_gaps
+            self._pending, self._pending_gaps, self._pending_since = [], [], None
+        if not intervals and not gaps:
+            return
+        if self._store is None or self.id is None:
+            self._memory.extend(intervals)
+            return
+        try:
+            self._store.append_intervals(self.id, intervals)
+            for gap in gaps:
+                self._store.add_gap(self.id, gap.device_id, gap.t_start, gap.t_end, gap.reason)
+        except Exception as exc:
+            self._memory.extend(intervals)
+            self._warn_store(exc)
 
     def _measure_idle(self, sensors: Sequence[Sensor]) -> None:
         seconds = self.measure_idle_s
@@ -270,8 +296,7 @@ class Tracker:
                       "wattprint_version": _version(),
                       "region_how": self.region.how if self.region else None,
                       "region_hints": {k: v for k, v in os.environ.items()
-                                       if k.endswith("REGION") and v},
-                      "host": _host_info(self._sampler)},
+                                       if k.endswith("REGION") and v}},
             )
             self._store.add_devices(self.id, self._device_records())
             if self.tags:
@@ -285,12 +310,25 @@ class Tracker:
         self.status = "running"
         self._sampler.start()
         self._install_handlers()
+        # host facts (package versions, git state) are gathered off the start path
+        self._host_thread = threading.Thread(target=self._record_host, name="wattprint-host",
+                                             daemon=True)
+        self._host_thread.start()
         if self._pausing_options is not None:
             from wattprint.schedule.pause import cooperative_pausing, prepare_pausing
 
             self._pause_controller = cooperative_pausing(
                 self, prepare_pausing(self._pausing_options, now_s=self.started_at))
         return self
+
+    def _record_host(self) -> None:
+        assert self._sampler is not None
+        info = _host_info(self._sampler)
+        if self._store is not None and self.id is not None and info:
+            try:
+                self._store.update_info(self.id, {"host": info})
+            except Exception as exc:
+                self._warn_store(exc)
 
     def _cgroup_busy_fn(self) -> Callable[[], float | None] | None:
         """The container's CPU-time counter when the CPU power is modelled for the cgroup."""
@@ -335,7 +373,10 @@ class Tracker:
             self._sampler.stop()
         except Exception as exc:  # never let tracking break the host program
             log.warning("wattprint sampler did not stop cleanly: %s", exc)
+        self._flush()
         self.ended_at = self._sampler.to_wall(time.monotonic())
+        if self._host_thread is not None:
+            self._host_thread.join(timeout=5.0)
         final = status or ("failed" if error or (exit_code not in (None, 0)) else "finished")
         self.status = final
         self.exit_code = exit_code

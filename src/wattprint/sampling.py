@@ -50,6 +50,8 @@ from wattprint.store import IntervalRecord
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 0.01
+#: shortest span a CPU-time share is measured over (see :mod:`wattprint.attribution`)
+SHARE_PERIOD_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,8 @@ class Sampler:
                 self._owner[device.id] = sensor
         self._integrators = {d: EnergyIntegrator(info) for d, info in self.devices.items()}
         self.tree = ProcessTree(root_pid) if root_pid is not None else None
-        self._cpu_share = CpuShare(self.tree, busy_fn) if self.tree is not None else None
+        self._cpu_share = (CpuShare(self.tree, busy_fn, min_period_s=SHARE_PERIOD_S)
+                           if self.tree is not None else None)
         self.share_rules: dict[str, str] = {d: self._default_rule(i) for d, i in
                                             self.devices.items()}
         self._gap_since: dict[str, tuple[float, str]] = {}

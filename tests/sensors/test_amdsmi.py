@@ -160,10 +160,20 @@ def test_gpu_with_nothing_readable_is_noted() -> None:
     assert len(notes) == 1 and not notes[0].whole
 
 
-def test_amdsmi_not_importable_gives_pip_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_amdsmi_not_importable_gives_pip_hint(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "amdsmi", None)
+    (tmp_path / "module" / "amdgpu").mkdir(parents=True)  # a loaded driver
+    ctx = SensorContext(environ={}, sysfs_root=tmp_path)
     with pytest.raises(SensorUnavailable, match=r"pip install 'wattprint\[amd\]'"):
-        amd_sensor.open_sensor(SensorContext(environ={}), frozenset(), [])
+        amd_sensor.open_sensor(ctx, frozenset(), [])
+
+
+def test_no_driver_is_skipped_quickly(tmp_path: Path) -> None:
+    if Path("/dev/kfd").exists():
+        pytest.skip("this machine has an AMD GPU driver")
+    with pytest.raises(SensorUnavailable, match="no AMD GPU driver found"):
+        amd_sensor.open_sensor(SensorContext(environ={}, sysfs_root=tmp_path), frozenset(), [])
 
 
 def test_init_failure_is_unavailable() -> None:

@@ -191,11 +191,24 @@ def test_failures_not_in_a_row_do_not_drop_the_device() -> None:
 # --- opening ---------------------------------------------------------------------------
 
 
-def test_pynvml_not_importable_gives_pip_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pynvml_not_importable_gives_pip_hint(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", None)
-    ctx = SensorContext(environ={})
+    (tmp_path / "driver" / "nvidia").mkdir(parents=True)  # a loaded driver
+    ctx = SensorContext(environ={}, proc_root=tmp_path)
     with pytest.raises(SensorUnavailable, match=r"pip install 'wattprint\[nvidia\]'"):
         nvml_sensor.open_sensor(ctx, frozenset(), [])
+
+
+def test_no_driver_is_skipped_without_importing_pynvml(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    if Path("/dev/nvidiactl").exists() or Path("/dev/dxg").exists():
+        pytest.skip("this machine has an NVIDIA driver")
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    ctx = SensorContext(environ={}, proc_root=tmp_path)
+    with pytest.raises(SensorUnavailable, match="no NVIDIA driver found"):
+        nvml_sensor.open_sensor(ctx, frozenset(), [])
+    assert "pynvml" not in sys.modules
 
 
 def test_init_failure_is_unavailable_with_nvml_reason() -> None:

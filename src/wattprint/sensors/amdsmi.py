@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -297,6 +298,9 @@ def open_sensor(
             initialise, finds no GPU, none is visible, or none can be read.
     """
     del covered_kinds
+    if ctx.amdsmi is None and not (os.path.exists("/dev/kfd")
+                                   or (ctx.sysfs_root / "module" / "amdgpu").exists()):
+        raise SensorUnavailable("no AMD GPU driver found (no /dev/kfd, no amdgpu module)")
     smi = ctx.amdsmi if ctx.amdsmi is not None else _import_amdsmi()
     error: type[BaseException] = getattr(smi, "AmdSmiException", Exception)
     try:

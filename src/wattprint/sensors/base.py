@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 #: Device kinds. ``cpu`` is a CPU package (or the whole CPU for a model),
 #: ``dram`` memory measured by RAPL, ``ram`` memory from a model, ``gpu`` an
@@ -66,9 +66,8 @@ class DeviceInfo:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Reading:
-    """One raw reading of one device.
+class Reading(NamedTuple):
+    """One raw reading of one device (a named tuple: one is made per device per tick).
 
     Exactly one of ``energy_j`` (counter devices, cumulative joules) or
     ``power_w`` (power devices, instantaneous watts) is set; both ``None``

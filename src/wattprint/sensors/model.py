@@ -65,6 +65,7 @@ reports can show what was assumed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import functools
@@ -76,11 +77,8 @@ import re
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from wattprint.errors import SensorUnavailable
 from wattprint.sensors import cgroup
@@ -102,6 +100,9 @@ RAM_DEVICE_ID = "model:ram"
 # ---------------------------------------------------------------- shipped data
 
 
+_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
 def data_text(name: str) -> str:
     """Text of a shipped hardware table (``wattprint/data/hardware/<name>``).
 
@@ -111,6 +112,11 @@ def data_text(name: str) -> str:
     Returns:
         The file's text.
     """
+    local = _DATA_DIR / "hardware" / name
+    if local.is_file():  # the usual install: plain files (importlib.resources costs ~10 ms)
+        return local.read_text(encoding="utf-8")
+    from importlib import resources
+
     package = resources.files("wattprint")
     return (package / "data" / "hardware" / name).read_text(encoding="utf-8")
 
@@ -248,54 +254,58 @@ def suggest_cpu_names(model_name: str, count: int = 5) -> list[str]:
 
 _SCALABLE = r"\bxeon (?:platinum|gold|silver|bronze) \d"
 #: Name patterns (on normalised names) -> CCF architecture. Order matters.
-_ARCH_BY_NAME: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), arch) for pattern, arch in (
-        # code names, as hypervisors (QEMU/KVM CPU models) and some vendors write them
-        (r"sapphire ?rapids", "Sapphire Rapids"),
-        (r"emerald ?rapids", "Emerald Rapids"),
-        (r"granite ?rapids", "Granite Rapids"),
-        (r"cascade ?lake|cooper ?lake", "Cascade Lake"),
-        (r"ice ?lake", "Ice Lake"),
-        (r"sky ?lake", "Skylake"),
-        (r"coffee ?lake", "Coffee Lake"),
-        (r"broadwell", "Broadwell"),
-        (r"haswell", "Haswell"),
-        (r"ivy ?bridge", "Ivy Bridge"),
-        (r"sandy ?bridge", "Sandy Bridge"),
-        (r"\bepyc (?:v\d )?naples\b", "EPYC 1st Gen"),
-        (r"\bepyc (?:v\d )?rome\b", "EPYC 2nd Gen"),
-        (r"\bepyc (?:v\d )?milan\b", "EPYC 3rd Gen"),
-        (r"\bepyc (?:v\d )?(?:genoa|bergamo)\b", "EPYC 4th Gen"),
-        (r"\bepyc (?:v\d )?turin\b", "EPYC 5th Gen"),
-        (r"\bgraviton ?2\b", "Graviton2"),
-        (r"\bgraviton ?3e\b", "Graviton3E"),
-        (r"\bgraviton ?3\b", "Graviton3"),
-        (r"\bgraviton ?4\b", "Graviton4"),
-        # Xeon Scalable: the second digit of the number is the generation;
-        # 3rd-gen "H"/"HL" parts are Cooper Lake, a Cascade Lake derivative
-        (_SCALABLE + r"1\d\d", "Skylake"),
-        (_SCALABLE + r"2\d\d", "Cascade Lake"),
-        (_SCALABLE + r"3\d\dhl?\b", "Cascade Lake"),
-        (_SCALABLE + r"3\d\d", "Ice Lake"),
-        (_SCALABLE + r"4\d\d", "Sapphire Rapids"),
-        (_SCALABLE + r"5\d\d", "Emerald Rapids"),
-        (r"\bxeon 6\d\d\dp\b", "Granite Rapids"),
-        # Xeon E5/E7 v2, v3, v4; an E5 without a version is Sandy Bridge
-        (r"\bxeon e[57] \d{4}[a-z]* v2\b", "Ivy Bridge"),
-        (r"\bxeon e[57] \d{4}[a-z]* v3\b", "Haswell"),
-        (r"\bxeon e[57] \d{4}[a-z]* v4\b", "Broadwell"),
-        (r"\bxeon e5 \d{4}[a-z]*(?! v\d)\b", "Sandy Bridge"),
-        (r"\bxeon e 2[12]\d\d", "Coffee Lake"),
-        # 8th and 9th generation Core desktop parts
-        (r"\bcore i[3579] [89]\d{3}", "Coffee Lake"),
-        # EPYC: the last digit of the number is the generation (7B13, 9R14 too)
-        (r"\bepyc \d[0-9a-z]{2}1\b", "EPYC 1st Gen"),
-        (r"\bepyc \d[0-9a-z]{2}2\b", "EPYC 2nd Gen"),
-        (r"\bepyc \d[0-9a-z]{2}3\b", "EPYC 3rd Gen"),
-        (r"\bepyc \d[0-9a-z]{2}4\b", "EPYC 4th Gen"),
-        (r"\bepyc \d[0-9a-z]{2}5\b", "EPYC 5th Gen"),
-    )
+_ARCH_PATTERNS: tuple[tuple[str, str], ...] = (
+    # code names, as hypervisors (QEMU/KVM CPU models) and some vendors write them
+    (r"sapphire ?rapids", "Sapphire Rapids"),
+    (r"emerald ?rapids", "Emerald Rapids"),
+    (r"granite ?rapids", "Granite Rapids"),
+    (r"cascade ?lake|cooper ?lake", "Cascade Lake"),
+    (r"ice ?lake", "Ice Lake"),
+    (r"sky ?lake", "Skylake"),
+    (r"coffee ?lake", "Coffee Lake"),
+    (r"broadwell", "Broadwell"),
+    (r"haswell", "Haswell"),
+    (r"ivy ?bridge", "Ivy Bridge"),
+    (r"sandy ?bridge", "Sandy Bridge"),
+    (r"\bepyc (?:v\d )?naples\b", "EPYC 1st Gen"),
+    (r"\bepyc (?:v\d )?rome\b", "EPYC 2nd Gen"),
+    (r"\bepyc (?:v\d )?milan\b", "EPYC 3rd Gen"),
+    (r"\bepyc (?:v\d )?(?:genoa|bergamo)\b", "EPYC 4th Gen"),
+    (r"\bepyc (?:v\d )?turin\b", "EPYC 5th Gen"),
+    (r"\bgraviton ?2\b", "Graviton2"),
+    (r"\bgraviton ?3e\b", "Graviton3E"),
+    (r"\bgraviton ?3\b", "Graviton3"),
+    (r"\bgraviton ?4\b", "Graviton4"),
+    # Xeon Scalable: the second digit of the number is the generation;
+    # 3rd-gen "H"/"HL" parts are Cooper Lake, a Cascade Lake derivative
+    (_SCALABLE + r"1\d\d", "Skylake"),
+    (_SCALABLE + r"2\d\d", "Cascade Lake"),
+    (_SCALABLE + r"3\d\dhl?\b", "Cascade Lake"),
+    (_SCALABLE + r"3\d\d", "Ice Lake"),
+    (_SCALABLE + r"4\d\d", "Sapphire Rapids"),
+    (_SCALABLE + r"5\d\d", "Emerald Rapids"),
+    (r"\bxeon 6\d\d\dp\b", "Granite Rapids"),
+    # Xeon E5/E7 v2, v3, v4; an E5 without a version is Sandy Bridge
+    (r"\bxeon e[57] \d{4}[a-z]* v2\b", "Ivy Bridge"),
+    (r"\bxeon e[57] \d{4}[a-z]* v3\b", "Haswell"),
+    (r"\bxeon e[57] \d{4}[a-z]* v4\b", "Broadwell"),
+    (r"\bxeon e5 \d{4}[a-z]*(?! v\d)\b", "Sandy Bridge"),
+    (r"\bxeon e 2[12]\d\d", "Coffee Lake"),
+    # 8th and 9th generation Core desktop parts
+    (r"\bcore i[3579] [89]\d{3}", "Coffee Lake"),
+    # EPYC: the last digit of the number is the generation (7B13, 9R14 too)
+    (r"\bepyc \d[0-9a-z]{2}1\b", "EPYC 1st Gen"),
+    (r"\bepyc \d[0-9a-z]{2}2\b", "EPYC 2nd Gen"),
+    (r"\bepyc \d[0-9a-z]{2}3\b", "EPYC 3rd Gen"),
+    (r"\bepyc \d[0-9a-z]{2}4\b", "EPYC 4th Gen"),
+    (r"\bepyc \d[0-9a-z]{2}5\b", "EPYC 5th Gen"),
 )
+
+
+@functools.cache
+def _arch_by_name() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The patterns compiled once, when first needed (not at import: start-up cost)."""
+    return tuple((re.compile(pattern), arch) for pattern, arch in _ARCH_PATTERNS)
 
 #: Intel family 6 CPUID models of Xeon server parts -> architecture.
 _INTEL_XEON_MODELS = {
@@ -403,7 +413,7 @@ def cpu_architecture(model_name: str | None, info: CpuInfo | None = None) -> str
         ``"EPYC 3rd Gen"``, ``"Graviton2"``...) or ``None``.
     """
     name = normalise_cpu_name(model_name or "")
-    for pattern, arch in _ARCH_BY_NAME:
+    for pattern, arch in _arch_by_name():
         if pattern.search(name):
             return arch
     if info is None:
@@ -521,11 +531,18 @@ def ram_power_w(used_bytes: float, w_per_gb: float) -> float:
 # ---------------------------------------------------------------- host counters
 
 
-def read_proc_stat(proc_root: Path) -> dict[str, tuple[float, float]] | None:
+#: seconds between reads of memory in use by the RAM model
+RAM_REFRESH_S = 1.0
+
+
+def read_proc_stat(proc_root: Path, aggregate_only: bool = False
+                   ) -> dict[str, tuple[float, float]] | None:
     """Busy and total jiffies per line of ``<proc_root>/stat``.
 
     Args:
         proc_root: root of procfs.
+        aggregate_only: parse only the first (all-CPU) line; the per-CPU lines
+            and the long interrupt line are not split (a per-tick saving).
 
     Returns:
         ``{"cpu": (busy, total), "cpu0": ..., ...}``, busy = user + nice +
@@ -537,14 +554,20 @@ def read_proc_stat(proc_root: Path) -> dict[str, tuple[float, float]] | None:
     except OSError:
         return None
     times: dict[str, tuple[float, float]] = {}
-    for line in text.splitlines():
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
+        start = end + 1
         if not line.startswith("cpu"):
-            continue
+            break  # the cpu lines come first; the rest (intr, ctxt...) is not needed
         label, *fields = line.split()
         values = [float(v) for v in fields[:8]] + [0.0] * (8 - len(fields[:8]))
         user, nice, system, idle, iowait, irq, softirq, steal = values
         busy = user + nice + system + irq + softirq
         times[label] = (busy, busy + idle + iowait + steal)
+        if aggregate_only or end < 0:
+            break
     return times
 
 
@@ -655,18 +678,40 @@ class ModelSensor:
         if self._cpu_scope == "cgroup":
             used = cgroup.cpu_usage_s(self._cgroup)
             return None if used is None else _Snapshot(now, used, 0.0)
-        stat = read_proc_stat(self._ctx.proc_root)
+        if not self._stat_lines:
+            fast = self._aggregate_stat()
+            if fast is not None:
+                return _Snapshot(now, fast[0], fast[1], cpus=frozenset(["cpu"]))
+        stat = read_proc_stat(self._ctx.proc_root, aggregate_only=not self._stat_lines)
         if stat is not None:
             labels = sorted(label for label in self._stat_lines if label in stat) or ["cpu"]
             if all(label in stat for label in labels):
                 busy = sum(stat[label][0] for label in labels)
                 total = sum(stat[label][1] for label in labels)
                 return _Snapshot(now, busy, total, cpus=frozenset(labels))
+        import psutil  # off Linux only: /proc/stat is read directly above
+
         t = psutil.cpu_times()
         busy = float(t.user + getattr(t, "nice", 0.0) + t.system + getattr(t, "irq", 0.0)
                      + getattr(t, "softirq", 0.0))
         total = busy + float(t.idle + getattr(t, "iowait", 0.0) + getattr(t, "steal", 0.0))
         return _Snapshot(now, busy, total)
+
+    def _aggregate_stat(self) -> tuple[float, float] | None:
+        """Busy and total jiffies of all CPUs from a kept-open /proc/stat (per-tick path)."""
+        fd: int | None = getattr(self, "_stat_fd", None)
+        try:
+            if fd is None:
+                fd = os.open(self._ctx.proc_root / "stat", os.O_RDONLY)
+                self._stat_fd: int | None = fd
+            head = os.pread(fd, 512, 0)
+            fields = head[: head.index(b"\n")].split()
+            user, nice, system, idle, iowait, irq, softirq, steal = (
+                float(v) for v in fields[1:9])
+        except (OSError, ValueError):
+            return None
+        busy = user + nice + system + irq + softirq
+        return busy, busy + idle + iowait + steal
 
     def _utilization(self) -> float | None:
         """Busy share since the previous read; the previous value if no time passed."""
@@ -709,6 +754,17 @@ class ModelSensor:
         ))
 
     def _ram_used_bytes(self) -> int | None:
+        # Memory in use changes slowly; reading it at most once a second keeps
+        # fast sampling (down to 10 ms) cheap.
+        now = self._clock()
+        cached: tuple[float, int | None] | None = getattr(self, "_ram_cache", None)
+        if cached is not None and now - cached[0] < RAM_REFRESH_S:
+            return cached[1]
+        used = self._read_ram_used_bytes()
+        self._ram_cache = (now, used)
+        return used
+
+    def _read_ram_used_bytes(self) -> int | None:
         if self._ram_scope == "cgroup":
             used = cgroup.memory_used_bytes(self._cgroup)
             if used is None:
@@ -716,6 +772,8 @@ class ModelSensor:
             return cgroup.charged_memory_bytes(used, self._cgroup.memory_limit_bytes)
         used = _meminfo_used_bytes(self._ctx.proc_root)
         if used is None:
+            import psutil
+
             vm = psutil.virtual_memory()
             used = int(vm.total - vm.available)
         return used
@@ -741,7 +799,12 @@ class ModelSensor:
         return readings
 
     def close(self) -> None:
-        """Nothing to release; present for the Sensor protocol."""
+        """Close the kept-open /proc/stat; idempotent."""
+        fd = getattr(self, "_stat_fd", None)
+        if fd is not None:
+            self._stat_fd = None
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def open_sensor(ctx: SensorContext, covered_kinds: frozenset[str],

@@ -76,6 +76,7 @@ instead through :class:`~wattprint.sensors.context.SensorContext`.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -333,6 +334,18 @@ class NvmlSensor:
 # --- opening -------------------------------------------------------------------------------
 
 
+def _require_driver(ctx: SensorContext) -> None:
+    """Skip quickly where no NVIDIA driver is loaded, without importing pynvml.
+
+    The driver shows itself as ``/proc/driver/nvidia`` (Linux, containers
+    included), ``/dev/nvidiactl``, or ``/dev/dxg`` under WSL 2.
+    """
+    signs = (ctx.proc_root / "driver" / "nvidia", Path("/dev/nvidiactl"), Path("/dev/dxg"))
+    if not any(os.path.exists(p) for p in signs):
+        raise SensorUnavailable("no NVIDIA driver found (no /proc/driver/nvidia, /dev/nvidiactl "
+                                "or /dev/dxg)")
+
+
 def _import_pynvml() -> Any:
     try:
         import pynvml
@@ -534,6 +547,8 @@ def open_sensor(
             process, or none can be read.
     """
     del covered_kinds
+    if ctx.nvml is None:
+        _require_driver(ctx)
     nvml = ctx.nvml if ctx.nvml is not None else _import_pynvml()
     error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
     try:

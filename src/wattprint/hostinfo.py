@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 #: packages whose versions matter for reproducing an ML run
 KEY_PACKAGES = ("torch", "tensorflow", "jax", "transformers", "lightning", "pytorch-lightning",
@@ -110,6 +107,8 @@ def git_commit(cwd: Path | None = None, *, check_dirty: bool = True) -> dict[str
         return None
     out: dict[str, Any] = {"commit": commit, "dirty": None}
     if check_dirty:
+        import subprocess
+
         try:
             dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                    cwd=cwd or Path.cwd(), capture_output=True, text=True,
@@ -121,22 +120,49 @@ def git_commit(cwd: Path | None = None, *, check_dirty: bool = True) -> dict[str
     return out
 
 
-def collect(gpu_names: list[str] | None = None) -> dict[str, Any]:
-    """Host and software facts for a run's record."""
+def physical_cores(proc_root: Path = Path("/proc")) -> int | None:
+    """Physical cores: distinct (physical id, core id) pairs of /proc/cpuinfo."""
     try:
-        mem_gb = psutil.virtual_memory().total / 1e9
-    except (psutil.Error, OSError):
-        mem_gb = None
+        text = (proc_root / "cpuinfo").read_text()
+    except OSError:
+        return None
+    cores = set()
+    package = core = ""
+    for line in [*text.splitlines(), ""]:
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            package = value.strip()
+        elif key == "core id":
+            core = value.strip()
+        elif not line.strip() and core:
+            cores.add((package, core))
+            package = core = ""
+    return len(cores) or None
+
+
+def memory_gb() -> float | None:
+    """Installed memory in GB."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def collect(gpu_names: list[str] | None = None) -> dict[str, Any]:
+    """Host and software facts for a run's record (cheap: no subprocess, no psutil)."""
     return {
         "cpu_model": cpu_model(),
-        "cpu_logical": psutil.cpu_count(logical=True),
-        "cpu_physical": psutil.cpu_count(logical=False),
-        "memory_gb": mem_gb,
+        "cpu_logical": os.cpu_count(),
+        "cpu_physical": physical_cores(),
+        "memory_gb": memory_gb(),
         "gpus": gpu_names or [],
         "os": f"{platform.system()} {platform.release()}",
         "machine": platform.machine(),
         "python": platform.python_version(),
         "packages": package_versions(),
-        "git": git_commit(),
+        # the commit only (read from .git's files): `git status` for a dirty flag
+        # can cost seconds of CPU in a large repository, on every tracked run
+        "git": git_commit(check_dirty=False),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }

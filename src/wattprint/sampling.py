@@ -158,6 +158,9 @@ class Sampler:
         self.share_rules: dict[str, str] = {d: self._default_rule(i) for d, i in
                                             self.devices.items()}
         self._gap_since: dict[str, tuple[float, str]] = {}
+        self._gpu_ids = [d for d, i in self.devices.items() if i.kind not in CPU_KINDS]
+        self._has_process_source = bool(self._gpu_ids) and self.tree is not None and any(
+            isinstance(sensor, ProcessEnergySource) for sensor in self.sensors)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed_sensors: set[str] = set()
@@ -218,8 +221,7 @@ class Sampler:
         t = self._monotonic()
         readings = self._read_all()
         cpu_share = self._cpu_share.sample(t) if self._cpu_share is not None else None
-        gpu_ids = [d for d, i in self.devices.items() if i.kind not in CPU_KINDS]
-        proc_shares = self._shares(gpu_ids) if gpu_ids else {}
+        proc_shares = self._shares(self._gpu_ids) if self._has_process_source else {}
         intervals: list[IntervalRecord] = []
         gaps: list[Gap] = []
         for device_id, integrator in self._integrators.items():

@@ -315,3 +315,19 @@ def test_plan_errors(tmp_path: Path, env: dict[str, str]) -> None:
     too_soon = wattprint("plan", "--duration", "6h", "--deadline", "3h", "--intensity",
                          str(series), "--now", iso(T0), env=env)
     assert too_soon.returncode == 2 and "deadline" in too_soon.stderr
+
+
+def test_whatif_region_without_hourly_series_joins_at_its_annual_average(
+        tmp_path: Path) -> None:
+    env = dict(os.environ, WATTPRINT_HOME=str(tmp_path / "home"))
+    r = subprocess.run([sys.executable, "-m", "wattprint", "whatif", "--duration", "6h",
+                        "--power-w", "300", "--regions", "US-CAL-CISO,DE", "--windows", "6h",
+                        "--strategies", "all", "--json"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "DE: no shipped hourly series" in r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    de_flex = [x for x in rows if x["region"] == "DE" and x["strategy"] == "flexible-start"]
+    # a flat series gains nothing from moving in time
+    assert de_flex and de_flex[0]["mean_reduction"] == 0.0
+    assert any(x["region"] == "DE" and x["strategy"] == "region" for x in rows)

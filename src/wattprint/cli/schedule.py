@@ -147,16 +147,55 @@ def _shipped(region: str) -> SeriesLike:
         ) from None
 
 
+def _flat_annual(region: str, like: SeriesLike) -> SeriesLike:
+    """A region's annual average as a flat series on the grid of ``like`` (region comparison)."""
+    import numpy as np
+
+    from wattprint.accounting.intensity import annual_intensity
+    from wattprint.accounting.series import make_series
+
+    value = annual_intensity(region)
+    note = ("no shipped hourly series: its annual average as a flat series, so only the "
+            "region comparison is meaningful for it")
+    provenance = value.provenance.with_fallback(note)
+    err.print(f"note: {value.provenance.region or region}: {note} "
+              f"({value.g_per_kwh:.0f} gCO2e/kWh, {value.provenance.year or 'undated'})")
+    times = np.asarray(like.start_s, dtype=np.float64)
+    return make_series(times, np.full(times.shape, value.g_per_kwh),
+                       region=value.provenance.region or region, method="average",
+                       provenance=provenance)
+
+
 def _series(regions: list[str], intensity: Path | None, method: str) -> dict[str, SeriesLike]:
-    """Region name -> series, from the shipped data or a user file."""
+    """Region name -> series, from the shipped data or a user file.
+
+    Regions without a shipped hourly series take part as flat series at their
+    annual average (labelled), as long as one region has an hourly series.
+    """
     if intensity is None:
-        return {region: _shipped(region) for region in regions}
+        from wattprint.accounting.intensity import canonical_region
+
+        with_hourly = [r for r in regions if _has_hourly(r, canonical_region)]
+        if not with_hourly:
+            return {region: _shipped(region) for region in regions}  # the clear error
+        grid = _shipped(with_hourly[0])
+        return {region: (_shipped(region) if region in with_hourly
+                         else _flat_annual(region, grid)) for region in regions}
     from wattprint.accounting.series import load_series
 
     if not regions:
         series = load_series(intensity, method=method)
         return {series.region or intensity.stem: series}
     return {region: load_series(intensity, region=region, method=method) for region in regions}
+
+
+def _has_hourly(region: str, canonical: Any) -> bool:
+    try:
+        _shipped(region)
+        return True
+    except RegionError:
+        canonical(region)  # an unknown code is still an error, with suggestions
+        return False
 
 
 # --------------------------------------------------------------------------- run profiles

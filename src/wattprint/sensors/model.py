@@ -533,6 +533,8 @@ def ram_power_w(used_bytes: float, w_per_gb: float) -> float:
 
 #: seconds between reads of memory in use by the RAM model
 RAM_REFRESH_S = 1.0
+#: shortest span CPU utilisation is measured over (10 jiffies)
+UTIL_REFRESH_S = 0.1
 
 
 def read_proc_stat(proc_root: Path, aggregate_only: bool = False
@@ -714,9 +716,17 @@ class ModelSensor:
         return busy, busy + idle + iowait + steal
 
     def _utilization(self) -> float | None:
-        """Busy share since the previous read; the previous value if no time passed."""
-        now = self._cpu_counters()
+        """Busy share since the previous read; the previous value if no time passed.
+
+        CPU time advances in 10 ms jiffies, so a share over a shorter span is
+        rounding noise: the counters are re-read at most every
+        :data:`UTIL_REFRESH_S`, and faster reads return the latest share.
+        """
         before = self._snapshot
+        if (before is not None and before.utilization is not None
+                and self._clock() - before.time_s < UTIL_REFRESH_S):
+            return before.utilization
+        now = self._cpu_counters()
         if now is None or before is None:
             self._snapshot = now
             return None

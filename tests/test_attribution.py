@@ -16,11 +16,11 @@ def test_tree_counts_a_live_child_and_then_its_reaped_time() -> None:
     child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
-        while (_stat_cpu_s(child.pid) or 0) < 0.4 and time.monotonic() < deadline:
+        while (_stat_cpu_s(child.pid) or 0) < 0.45 and time.monotonic() < deadline:
             time.sleep(0.05)
         live = tree.cpu_s(1.0)
         assert child.pid in tree.pids()
-        assert live - before >= 0.4
+        assert live - before >= 0.44  # the child's 0.45 s, less one 10 ms tick of rounding
     finally:
         assert child.stdin is not None
         child.stdin.close()

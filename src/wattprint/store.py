@@ -2,7 +2,8 @@
 
 Energy is the stored fact (carbon is derived later, see
 :mod:`wattprint.accounting`). A run is written as it happens: the run row at
-start, each device's energy intervals as the sampler takes them, metrics,
+start, each device's energy intervals as the sampler takes them (in batches
+every 0.25 s when sampling faster than that), metrics,
 phases, units and pauses as the user logs them, and the final status at stop.
 A run whose process died without stopping (SIGKILL, power loss) keeps every
 interval written so far and is shown as ``interrupted`` the next time the

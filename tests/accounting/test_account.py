@@ -136,3 +136,25 @@ def test_power_model_idle_is_its_zero_utilisation_draw(tmp_path: Path) -> None:
     assert fp.energy_kwh["dynamic"] == pytest.approx(0.002)
     idle = [p for p in fp.provenance if p["factor"] == "idle_power"]
     assert idle[0]["source"].startswith("power model at 0 % utilisation")
+
+
+def test_a_chosen_year_of_the_annual_table(tmp_path: Path) -> None:
+    import csv
+
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data"
+    table = shared / "grid_ci_annual_owid_ember" / "owid_carbon_intensity_electricity.csv"
+    if not table.is_file():
+        pytest.skip("reference data folder ../shared/data is absent")
+    with table.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    code_col = next(c for c in rows[0] if c.lower() in ("code", "iso_code"))
+    year_col = next(c for c in rows[0] if c.lower() == "year")
+    value_col = next(c for c in rows[0] if "intensity" in c.lower())
+    expected = next(float(r[value_col]) for r in rows
+                    if r[code_col] == "DEU" and r[year_col] == "2015")
+    store = Store(tmp_path / "w.db")
+    rid = make_run(store, region="DE")
+    fp = account_run(store, rid, AccountingOptions(year=2015, pue=1.0,
+                                                   embodied=False)).footprint
+    assert fp.intensity["mean_g_per_kwh"] == pytest.approx(expected)
+    assert fp.co2e_kg["dynamic"] == pytest.approx(3.0 * expected / 1000)

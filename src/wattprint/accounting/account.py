@@ -66,6 +66,7 @@ class AccountingOptions:
         embodied: include embodied (manufacturing) carbon.
         catalogue_overrides: overrides of hardware catalogue values.
         source: an intensity source object (overrides the above; e.g. a live client).
+        year: data year of the annual tables (``None``: the newest each has).
     """
 
     region: str | None = None
@@ -76,6 +77,7 @@ class AccountingOptions:
     embodied: bool = True
     catalogue_overrides: Mapping[str, Any] = field(default_factory=dict)
     source: IntensitySource | None = None
+    year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,9 @@ def _source(opts: AccountingOptions, region: str) -> tuple[IntensitySource, str]
         return SeriesIntensity(series), f"series {opts.intensity_file.name}"
     if opts.hourly:
         return HourlyIntensity(replay_year=True,
-                               fallback=AnnualIntensity(method=opts.method)), "hourly"
-    return AnnualIntensity(method=opts.method), "annual"
+                               fallback=AnnualIntensity(method=opts.method,
+                                                        year=opts.year)), "hourly"
+    return AnnualIntensity(method=opts.method, year=opts.year), "annual"
 
 
 def _idle_for(device: DeviceRecord, measured: Mapping[str, tuple[float, str]],

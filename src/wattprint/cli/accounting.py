@@ -69,7 +69,7 @@ def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
 
 def options(region: str | None = None, intensity: Path | None = None, method: str = "average",
             pue: float | None = None, hourly: bool = False, embodied: bool = True,
-            live: str | None = None) -> Any:
+            live: str | None = None, year: int | None = None) -> Any:
     """Accounting options from CLI flags (validated)."""
     from wattprint.accounting.account import AccountingOptions
 
@@ -95,7 +95,7 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
     return AccountingOptions(region=region, intensity_file=intensity, method=method,
                              pue=pue if pue is not None else settings.pue, hourly=hourly,
                              embodied=embodied, catalogue_overrides=settings.hardware,
-                             source=source)
+                             source=source, year=year)
 
 
 @app.command()
@@ -111,6 +111,8 @@ def account(
     live: Annotated[str | None, typer.Option(
         "--live", help="Live intensity API: electricitymaps, watttime or ukgrid "
                        "(keys from the environment; see docs/intensity.md).")] = None,
+    year: Annotated[int | None, typer.Option(
+        "--year", help="Data year of the annual tables (default: the newest).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-account a stored run: another region, series, method or PUE; nothing stored changes."""
@@ -118,7 +120,7 @@ def account(
     from wattprint.cli.core import settings_from
     from wattprint.store import Store
 
-    opts = options(region, intensity, method, pue, hourly, not no_embodied, live)
+    opts = options(region, intensity, method, pue, hourly, not no_embodied, live, year)
     try:
         accounted = account_run(Store(settings_from().db_path), run_id, opts)
     except WattprintError as exc:

@@ -390,3 +390,31 @@ def test_html_appendix_is_self_contained(store: Store, tmp_path: Path) -> None:
                          page, re.S)
     assert embedded is not None and json.loads(embedded.group(1)) == doc
     assert f"<td class=\"num\">{fmt_num(0.4625)}</td>" in page  # infrastructure kgCO2e
+
+
+def test_pauses_are_shown_in_the_appendix(tmp_path: Path) -> None:
+    from wattprint.accounting.account import AccountingOptions
+    from wattprint.report.appendix import run_appendix
+    from wattprint.report.render_html import run_html
+    from wattprint.report.render_md import run_markdown
+    from wattprint.store import DeviceRecord, IntervalRecord, Store
+
+    store = Store(tmp_path / "w.db")
+    t0 = 1_700_000_000.0
+    rid = store.create_run(project="p", phase="training", attribution="machine",
+                           interval_s=60, started_at=t0)
+    store.add_devices(rid, [DeviceRecord("x:gpu", "gpu", "card", "x", True, True, None,
+                                         "whole-device")])
+    store.append_intervals(rid, [IntervalRecord("x:gpu", t0, t0 + 60, 600.0, 600.0),
+                                 IntervalRecord("x:gpu", t0 + 60, t0 + 120, 60.0, 60.0, True),
+                                 IntervalRecord("x:gpu", t0 + 120, t0 + 180, 600.0, 600.0)])
+    store.add_pause(rid, t0 + 60, t0 + 120, "intensity 412 g/kWh > 300")
+    store.finish_run(rid, status="finished", ended_at=t0 + 180)
+    doc = run_appendix(store, rid, AccountingOptions(region="DE", pue=1.0, embodied=False))
+    md = run_markdown(doc)
+    assert "## Pauses" in md and "intensity 412 g/kWh > 300" in md
+    assert "| 2023-11-14T22:14:20.000+00:00 | 2023-11-14T22:15:20.000+00:00 | 60 |" in md
+    html = run_html(doc)
+    assert "<h2>Pauses" in html and "intensity 412 g/kWh &gt; 300" in html
+    # the paused interval's 60 J is not in the energy: 1200 J = 1/3000 kWh
+    assert doc["footprint"]["energy_kwh"]["total"] == 1200.0 / 3.6e6

@@ -36,7 +36,7 @@ class PueChoice:
 @lru_cache(maxsize=1)
 def provider_defaults() -> dict[str, tuple[float, str]]:
     """Provider key -> (PUE, source) from the shipped table."""
-    text = resources.files("wattprint").joinpath("data", "pue_defaults.csv").read_text("utf-8")
+    text = (resources.files("wattprint") / "data" / "pue_defaults.csv").read_text("utf-8")
     return {
         row["provider"]: (float(row["pue"]), f"{row['dataset']}; {row['source_url']}")
         for row in csv.DictReader(io.StringIO(text))

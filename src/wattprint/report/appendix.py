@@ -114,6 +114,18 @@ def fmt_num(value: float | int | None, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
 
 
+def pause_rows(pauses: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Pauses of a run as table rows: start and end (UTC), seconds, reason."""
+    from wattprint.report.runview import iso
+
+    rows = []
+    for p in pauses:
+        end = p.get("t_end")
+        rows.append((iso(p["t_start"]), iso(end) if end is not None else "(open)",
+                     (end - p["t_start"]) if end is not None else None, p.get("reason", "")))
+    return rows
+
+
 def fmt_duration(duration_s: float | None) -> str:
     """A duration as seconds with the h:mm:ss reading beside it (``3725 s (1:02:05)``)."""
     if duration_s is None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from wattprint.report.appendix import fmt_duration, fmt_num
+from wattprint.report.appendix import fmt_duration, fmt_num, pause_rows
 from wattprint.units import j_to_kwh
 
 _TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
@@ -268,6 +268,10 @@ def run_html(doc: Mapping[str, Any]) -> str:
     if doc["metrics"]:
         b.append("<h2>Metrics (last logged value)</h2>\n")
         b.append(html_table(("metric", "value"), sorted(doc["metrics"].items()), numeric="lr"))
+    if doc.get("pauses"):
+        b.append("<h2>Pauses (carbon-aware; their energy is excluded)</h2>\n")
+        b.append(html_table(("paused at (UTC)", "resumed at (UTC)", "seconds", "reason"),
+                            pause_rows(doc["pauses"]), numeric="llrl"))
     b.append("<h2>Assumptions and sources</h2>\n")
     b.append(_assumptions(fp["provenance"]))
     if doc["notes"]:

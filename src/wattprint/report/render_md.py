@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from wattprint.report.appendix import fmt_duration, fmt_num
+from wattprint.report.appendix import fmt_duration, fmt_num, pause_rows
 from wattprint.units import j_to_kwh
 
 _TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
@@ -186,6 +186,10 @@ def run_markdown(doc: Mapping[str, Any]) -> str:
     if doc["metrics"]:
         parts.append("\n## Metrics (last logged value)\n\n")
         parts.append(table(("metric", "value"), sorted(doc["metrics"].items()), "lr"))
+    if doc.get("pauses"):
+        parts.append("\n## Pauses (carbon-aware; their energy is excluded)\n\n")
+        parts.append(table(("paused at (UTC)", "resumed at (UTC)", "seconds", "reason"),
+                           pause_rows(doc["pauses"]), "llrl"))
     parts.append("\n## Assumptions and sources\n\n")
     parts.append(table(("factor", "device / region", "value", "unit", "source"),
                        _provenance_rows(fp["provenance"]), "llrll"))

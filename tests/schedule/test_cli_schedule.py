@@ -332,3 +332,17 @@ def test_whatif_region_without_hourly_series_joins_at_its_annual_average(
     # a flat series gains nothing from moving in time
     assert de_flex and de_flex[0]["mean_reduction"] == 0.0
     assert any(x["region"] == "DE" and x["strategy"] == "region" for x in rows)
+
+
+def test_whatif_plot_is_written(tmp_path: Path) -> None:
+    env = dict(os.environ, WATTPRINT_HOME=str(tmp_path / "home"))
+    svg = tmp_path / "whatif.svg"
+    r = subprocess.run([sys.executable, "-m", "wattprint", "whatif", "--duration", "2h",
+                        "--power-w", "300", "--regions", "US-CAL-CISO,US-TEX-ERCO",
+                        "--windows", "6h,12h", "--plot", str(svg), "--json"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    text = svg.read_text()
+    assert text.startswith("<svg") or "<svg" in text[:500]
+    assert "US-CAL-CISO" in text and "US-TEX-ERCO" in text
+    assert json.loads(r.stdout)["rows"]  # the JSON still goes to stdout

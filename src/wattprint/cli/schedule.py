@@ -345,6 +345,8 @@ def whatif(
     baseline: Annotated[
         str | None, typer.Option(help="Baseline region of 'region' rows (default: the first).")
     ] = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Also write the mean and p90 reductions as an SVG plot to FILE.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """What a job would have emitted with a flexible start, pausing, a threshold or elsewhere.
@@ -413,6 +415,17 @@ def whatif(
         handle_error(exc)
     if run is not None:
         result.inputs["run"] = run.id
+    if plot is not None:
+        from wattprint.report.plots import require_matplotlib, whatif_svg
+
+        try:
+            require_matplotlib()
+        except WattprintError as exc:
+            handle_error(exc)
+        svg = whatif_svg(result.rows)
+        if svg is not None:
+            plot.write_text(svg, encoding="utf-8")
+            err.print(f"plot written to {plot}")
     if as_json:
         print_json(result.to_json())
         return

@@ -227,6 +227,44 @@ def breakdown_svg(groups: Sequence[Mapping[str, Any]]) -> str | None:
     return _svg(fig, "wattprint-breakdown")
 
 
+def whatif_svg(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """Mean carbon reduction of each what-if strategy, by window, one panel per region.
+
+    Bars are the mean reduction (%) for the shortest job duration given; the
+    black tick on each bar is the 90th percentile over start times. ``region``
+    rows (one number per region) stay in the table and JSON.
+    """
+    timed = [r for r in rows if r["strategy"] != "region"]
+    if not rows:
+        return None
+    regions = list(dict.fromkeys(str(r["region"]) for r in rows))
+    strategies = list(dict.fromkeys(str(r["strategy"]) for r in timed))
+    durations = sorted({float(r["duration_h"]) for r in timed}) or [0.0]
+    fig = _figure(height_in=max(2.4, 1.9 * len(regions)))
+    axes = fig.subplots(len(regions), 1, squeeze=False)[:, 0]
+    duration = durations[0]
+    for ax, region in zip(axes, regions, strict=True):
+        mine = [r for r in timed if r["region"] == region and float(r["duration_h"]) == duration]
+        windows = sorted({float(r["window_h"]) for r in mine})
+        width = 0.8 / max(1, len(strategies))
+        for k, strategy in enumerate(strategies):
+            xs, means, p90s = [], [], []
+            for i, w in enumerate(windows):
+                hit = [r for r in mine if r["strategy"] == strategy and float(r["window_h"]) == w]
+                if hit:
+                    xs.append(i + (k - (len(strategies) - 1) / 2) * width)
+                    means.append(100.0 * float(hit[0]["mean_reduction"]))
+                    p90s.append(100.0 * float(hit[0]["p90_reduction"]))
+            ax.bar(xs, means, width=width * 0.9, label=strategy)
+            ax.scatter(xs, p90s, marker="_", color="black", s=60, zorder=3)
+        ax.set_xticks(range(len(windows)), labels=[f"{w:g} h" for w in windows])
+        ax.set_ylabel("reduction, %", fontsize=8)
+        ax.set_title(f"{region}: {duration:g} h job, by window", fontsize=9, loc="left")
+        _style(ax)
+    axes[0].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _svg(fig, "wattprint-whatif")
+
+
 def front_svg(board: Mapping[str, Any]) -> str | None:
     """The leaderboard's task metric against its first cost, the Pareto front highlighted."""
     runs = board["runs"]

@@ -180,3 +180,23 @@ def test_config_file_hardware_overrides_reach_the_estimate(env: dict[str, str],
     fp = json.loads(r.stdout)["footprint"]
     # CCF rack server 1000 kg over 4 years at 50 % for one hour
     assert fp["co2e_kg"]["embodied"] == pytest.approx(1000.0 / (4 * 8760 * 0.5))
+
+
+def test_live_keys_from_the_config_file_are_used_and_never_printed(
+        env: dict[str, str], tmp_path: Path) -> None:
+    from wattprint.config import load_settings
+
+    (tmp_path / "wattprint.toml").write_text(
+        '[live]\nelectricitymaps_token = "sekret-token-123"\n')
+    settings = load_settings(environ={}, cwd=tmp_path, user_file=tmp_path / "none.toml")
+    assert settings.live_environ({})["WATTPRINT_ELECTRICITYMAPS_TOKEN"] == "sekret-token-123"
+    # the environment wins over the file
+    assert settings.live_environ({"WATTPRINT_ELECTRICITYMAPS_TOKEN": "env"})[
+        "WATTPRINT_ELECTRICITYMAPS_TOKEN"] == "env"
+    r = wattprint("config", "--json", env=env)
+    assert r.returncode == 0
+    assert "sekret-token-123" not in r.stdout + r.stderr
+    assert json.loads(r.stdout)["live"]["value"] == ["electricitymaps_token"]
+    (tmp_path / "wattprint.toml").write_text('[live]\nbogus = "x"\n')
+    r = wattprint("config", env=env)
+    assert r.returncode == 2 and "bogus" in r.stderr

@@ -59,6 +59,10 @@ class Settings:
         sysfs_root: sysfs root (``WATTPRINT_SYSFS_ROOT``).
         hardware: overrides of the hardware catalogue (the ``[hardware]`` table of
             the config files; see docs/hardware-catalogue.md).
+        live: credentials of the live intensity APIs from the ``[live]`` table
+            (``electricitymaps_token``, ``watttime_username``,
+            ``watttime_password``); never printed. The environment variables
+            of the same names (``WATTPRINT_ELECTRICITYMAPS_TOKEN``...) win.
         origins: for each field, where its value came from.
     """
 
@@ -72,6 +76,7 @@ class Settings:
     rapl_mode: str = "package"
     sysfs_root: Path = Path("/sys")
     hardware: Mapping[str, Any] = field(default_factory=dict)
+    live: Mapping[str, str] = field(default_factory=dict, repr=False)
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -84,6 +89,13 @@ class Settings:
         """Path of the SQLite store file."""
         return self.store_dir / "wattprint.db"
 
+    def live_environ(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment with the ``[live]`` credentials added where the variable is unset."""
+        env = dict(os.environ if environ is None else environ)
+        for key, value in self.live.items():
+            env.setdefault(LIVE_KEYS[key], value)
+        return env
+
     def effective(self) -> dict[str, tuple[Any, str]]:
         """Each setting's value and origin, for ``wattprint config``."""
         out: dict[str, tuple[Any, str]] = {}
@@ -91,6 +103,8 @@ class Settings:
             if f.name == "origins":
                 continue
             value = self.store_dir if f.name == "home" else getattr(self, f.name)
+            if f.name == "live":  # secrets: say which are set, never their values
+                value = sorted(self.live)
             out[f.name] = (value, self.origins.get(f.name, "default"))
         return out
 
@@ -151,6 +165,24 @@ def _parse_table(value: Any) -> Mapping[str, Any]:
     return dict(value)
 
 
+#: keys of the ``[live]`` table -> the environment variable each stands for
+LIVE_KEYS = {
+    "electricitymaps_token": "WATTPRINT_ELECTRICITYMAPS_TOKEN",
+    "watttime_username": "WATTPRINT_WATTTIME_USERNAME",
+    "watttime_password": "WATTPRINT_WATTTIME_PASSWORD",
+}
+
+
+def _parse_live(value: Any) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a table")
+    unknown = [k for k in value if k not in LIVE_KEYS]
+    if unknown:
+        raise ValueError(f"has unknown key(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(LIVE_KEYS)}")
+    return {k: str(v) for k, v in value.items()}
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "home": _parse_path,
     "project": _parse_str,
@@ -162,6 +194,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "rapl_mode": _parse_choice(RAPL_MODES),
     "sysfs_root": _parse_path,
     "hardware": _parse_table,
+    "live": _parse_live,
 }
 
 #: environment variable of each setting
@@ -206,7 +239,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     section = data.get("wattprint", data)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [wattprint] must be a table")
-    tables = {"hardware"}
+    tables = {"hardware", "live"}
     unknown = [k for k in section if k not in FILE_KEYS and k not in tables]
     if unknown:
         raise ConfigError(
@@ -214,10 +247,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"known: {', '.join(sorted(FILE_KEYS))}"
         )
     out = {FILE_KEYS[k]: v for k, v in section.items() if k in FILE_KEYS}
-    if "hardware" in section:
-        if not isinstance(section["hardware"], dict):
-            raise ConfigError(f"{path}: [hardware] must be a table")
-        out["hardware"] = section["hardware"]
+    for table in tables:
+        if table in section:
+            if not isinstance(section[table], dict):
+                raise ConfigError(f"{path}: [{table}] must be a table")
+            out[table] = section[table]
     return out
 
 

@@ -80,8 +80,12 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
         if live not in LIVE_SOURCES:
             fail(f"--live {live!r}: choose from {', '.join(LIVE_SOURCES)}")
         client_class: Any = LIVE_SOURCES[live]  # subclasses give every argument a default
+        from wattprint.cli.core import settings_from
+
         try:
-            source = client_class()
+            needs_keys = live in ("electricitymaps", "watttime")  # the UK API has no keys
+            source = (client_class(environ=settings_from().live_environ()) if needs_keys
+                      else client_class())
         except WattprintError as exc:
             handle_error(exc)
 

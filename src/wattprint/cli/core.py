@@ -213,7 +213,7 @@ def _prepare_pausing(settings: Settings, pause_above: float | None,
                             parse_duration_s(deadline) if deadline else None,
                             parse_duration_s(expected_duration) if expected_duration else None,
                             intensity, live, live_source, settings.region)
-        return prepare_pausing(opts)
+        return prepare_pausing(opts, environ=settings.live_environ())
     except WattprintError as exc:
         handle_error(exc)
     except ValueError as exc:

@@ -82,11 +82,25 @@ class AccountingOptions:
 
 @dataclass(frozen=True)
 class AccountedRun:
-    """A run and its footprint under some options."""
+    """A run and its footprint under some options.
+
+    Attributes:
+        run: the stored run.
+        region: the region it was accounted in, and how that was chosen.
+        footprint: the result.
+        uses: each device's intervals as accounted (paused spans left out).
+        intensities: device id -> the intensity applied to each of its intervals.
+        embodied: the amortisation parameters, or ``None`` without embodied carbon.
+        embodied_hours: the hours embodied carbon was charged for.
+    """
 
     run: RunRecord
     region: ResolvedRegion
     footprint: Footprint
+    uses: list[DeviceUse] = field(default_factory=list)
+    intensities: dict[str, np.ndarray] = field(default_factory=dict)
+    embodied: EmbodiedParams | None = None
+    embodied_hours: float = 0.0
 
 
 def _catalogue(opts: AccountingOptions) -> hardware.Catalogue:
@@ -227,7 +241,8 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
         units=store.units(run.id),
         extra_assumptions=[Assumption("region", 0.0, "", f"{region.label} ({region.how})")],
     )
-    return AccountedRun(run, region, footprint)
+    return AccountedRun(run, region, footprint, uses, intensities, embodied,
+                        max(duration, 0.0) / 3600.0)
 
 
 def _energy_share(store: Store, run_id: str, device_ids: list[str]) -> float:

@@ -60,7 +60,6 @@ PROJECT_SCHEMA = "wattprint.appendix.project/1"
 ProgressFn = Callable[[int, int], None]
 
 #: Device kinds whose embodied charge is the server node's (see accounting.account).
-_NODE_KINDS = ("cpu", "psys", "node")
 
 _ENERGY_TERMS = ("dynamic", "idle", "infrastructure", "total")
 _CO2_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
@@ -210,11 +209,8 @@ def _assumption_values(provenance: list[dict[str, Any]], factor: str) -> dict[st
 def _device_inputs(run: RunRecord, accounted: AccountedRun, devices: list[DeviceRecord],
                    intervals: list[IntervalRecord], opts: AccountingOptions
                    ) -> list[dict[str, Any]]:
-    # The same source account_run used, asked again for every interval's intensity so
-    # the appendix can list them (the footprint keeps only their mean, min and max).
-    from wattprint.accounting.account import intensity_source
-
-    source, _ = intensity_source(opts)
+    # the intensity account_run applied to each interval (the footprint keeps only
+    # their mean, min and max), so the appendix lists exactly what was used
     provenance = accounted.footprint.provenance
     idle = _assumption_values(provenance, "idle_power")
     embodied = _assumption_values(provenance, "embodied")
@@ -226,7 +222,7 @@ def _device_inputs(run: RunRecord, accounted: AccountedRun, devices: list[Device
         ends = np.array([i.t_end for i in rows], dtype=np.float64)
         whole = np.array([i.energy_j for i in rows], dtype=np.float64)
         attributed = np.array([i.attributed_j for i in rows], dtype=np.float64)
-        ci = source.intensities(accounted.region.code, starts, ends).g_per_kwh
+        ci = accounted.intensities.get(device.device_id, np.zeros_like(starts))
         share = (float(attributed.sum() / whole.sum())
                  if process and whole.sum() > 0 else 1.0)
         out.append({
@@ -245,27 +241,13 @@ def _device_inputs(run: RunRecord, accounted: AccountedRun, devices: list[Device
 def _embodied_inputs(store: Store, run: RunRecord, accounted: AccountedRun,
                      devices: list[DeviceRecord], opts: AccountingOptions
                      ) -> dict[str, Any] | None:
-    if not opts.embodied:
+    emb = accounted.embodied
+    if not opts.embodied or emb is None:
         return None
-    provenance = accounted.footprint.provenance
-    node = _assumption_values(provenance, "embodied_node")
-    lifetime = _assumption_values(provenance, "lifetime")
-    utilization = _assumption_values(provenance, "utilization")
-    if not lifetime or not utilization:
-        return None
-    paused_s = sum(p["t_end"] - p["t_start"] for p in store.pauses(run.id)
-                   if p["t_end"] is not None)
-    hours = max((run.duration_s or 0.0) - paused_s, 0.0) / 3600.0
-    node_share = 1.0
-    node_ids = [d.device_id for d in devices if d.kind in _NODE_KINDS]
-    if run.attribution == "process" and node_ids:
-        totals = store.device_totals(run.id)
-        whole = sum(totals[d][0] for d in node_ids if d in totals)
-        attributed = sum(totals[d][1] for d in node_ids if d in totals)
-        node_share = attributed / whole if whole > 0 else 1.0
-    return {"hours": hours, "lifetime_years": next(iter(lifetime.values())),
-            "utilization": next(iter(utilization.values())),
-            "node_kg": next(iter(node.values()), None), "nodes": 1.0, "node_share": node_share}
+    # exactly the parameters account_run charged with
+    return {"hours": accounted.embodied_hours, "lifetime_years": emb.lifetime_years,
+            "utilization": emb.utilization, "node_kg": emb.node_kg, "nodes": emb.nodes,
+            "node_share": emb.node_share}
 
 
 def _peak_power_w(intervals: list[IntervalRecord]) -> dict[str, float]:

@@ -59,7 +59,6 @@ PROJECT_SCHEMA = "wattprint.appendix.project/1"
 #: Called as ``progress(done, total)`` while many runs are accounted.
 ProgressFn = Callable[[int, int], None]
 
-#: Device kinds whose embodied charge is the server node's (see accounting.account).
 
 _ENERGY_TERMS = ("dynamic", "idle", "infrastructure", "total")
 _CO2_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")

@@ -18,7 +18,7 @@ from rich.table import Table
 from wattprint.cli.app import app, err, fail, handle_error, out, print_json, setup_logging
 from wattprint.config import Settings, load_settings
 from wattprint.errors import WattprintError
-from wattprint.report.runview import iso, run_document
+from wattprint.report.runview import device_rows, iso, run_document, run_energy_j
 from wattprint.run import DeviceEnergy, Tracker, open_sensors
 from wattprint.store import Store
 from wattprint.units import j_to_kwh
@@ -253,8 +253,6 @@ def runs(
         records = store.runs(project, limit=limit)
         docs: list[dict[str, Any]] = []
         for r in records:
-            from wattprint.report.runview import device_rows, run_energy_j
-
             energy_j = run_energy_j(r, device_rows(store, r))
             docs.append({"id": r.id, "project": r.project, "name": r.name, "phase": r.phase,
                          "status": r.status, "started_at": iso(r.started_at),

@@ -200,3 +200,23 @@ def test_live_keys_from_the_config_file_are_used_and_never_printed(
     (tmp_path / "wattprint.toml").write_text('[live]\nbogus = "x"\n')
     r = wattprint("config", env=env)
     assert r.returncode == 2 and "bogus" in r.stderr
+
+
+def test_error_messages_keep_square_brackets() -> None:
+    # "[report]" in a pip hint must not be eaten as terminal markup
+    import contextlib
+    import io
+
+    import typer
+
+    from wattprint.cli.app import err, fail
+
+    buf = io.StringIO()
+    old = err.file
+    err.file = buf
+    try:
+        with contextlib.suppress(typer.Exit):
+            fail("install it with pip install 'wattprint[report]'")
+    finally:
+        err.file = old
+    assert "wattprint[report]" in buf.getvalue()

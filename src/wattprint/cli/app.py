@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from wattprint.errors import RunNotFound, WattprintError
 
@@ -21,8 +22,8 @@ app = typer.Typer(
 )
 
 #: messages and tables go to stderr so a tracked command's stdout passes through untouched
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, markup=False)
+out = Console(highlight=False, markup=False)
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -41,7 +42,9 @@ def setup_logging(verbose: bool = False) -> None:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print an error and exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    # the message is plain text: escape it, or "pip install 'wattprint[report]'" loses
+    # its "[report]" to rich's markup
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 

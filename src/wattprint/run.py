@@ -631,6 +631,7 @@ def track(
     tags: dict[str, str] | None = None,
     measure_idle_s: float = 0.0,
     context: SensorContext | None = None,
+    pausing: Any = None,
 ) -> Tracker:
     """Track the energy of a block of code or a function.
 
@@ -645,12 +646,17 @@ def track(
         @wattprint.track(project="resnet")
         def train(): ...
 
+    A training loop that prefers to checkpoint rather than be stopped passes
+    ``pausing=PauseOptions(...)`` (:mod:`wattprint.schedule.pause`) and asks
+    ``run.should_pause()`` / ``run.wait_until_clean()`` between steps.
+
     Arguments are those of :class:`Tracker`. Nothing is measured until the
     block is entered or the function called.
     """
     return Tracker(project, name=name, phase=phase, interval_s=interval_s,
                    attribution=attribution, region=region, sensors=sensors, home=home,
-                   tags=tags, measure_idle_s=measure_idle_s, context=context)
+                   tags=tags, measure_idle_s=measure_idle_s, context=context,
+                   pausing=pausing)
 
 
 __all__ = ["CPU_KINDS", "STANDARD_PHASES", "DeviceEnergy", "Tracker", "track"]

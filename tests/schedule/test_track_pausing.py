@@ -1,4 +1,4 @@
-"""A training loop that checkpoints instead of being stopped: run.should_pause / wait_until_clean."""
+"""A loop that checkpoints instead of being stopped: run.should_pause, run.wait_until_clean."""
 
 from __future__ import annotations
 

@@ -154,3 +154,18 @@ def test_measure_idle_records_idle_power_used_by_the_footprint(home: Path) -> No
     assert fp.energy_kwh["dynamic"] == pytest.approx(0.0, abs=1e-9)
     assert fp.energy_kwh["idle"] == pytest.approx(run.energy_j / 3.6e6, rel=1e-4)
     assert fp.energy_kwh["idle"] + fp.energy_kwh["dynamic"] == pytest.approx(run.energy_j / 3.6e6)
+
+
+def test_a_run_never_stopped_is_finished_at_exit(home: Path) -> None:
+    code = ("import wattprint, time\n"
+            "from wattprint.testing.sensors import ScriptedSensor\n"
+            "t = wattprint.Tracker('p', interval_s=0.05, sensor_objects=["
+            "ScriptedSensor.counter('cpu', [float(i) for i in range(10000)])]).start()\n"
+            "print(t.id, flush=True)\n"
+            "time.sleep(0.3)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    store = Store(home / "wattprint.db")
+    run = store.run(out.stdout.strip())
+    assert run.status == "finished" and run.info["stopped"] == "at interpreter exit"
+    assert len(store.intervals(run.id)) >= 3

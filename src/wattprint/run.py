@@ -434,7 +434,14 @@ class Tracker:
             os.kill(os.getpid(), signum)
 
     def _atexit(self) -> None:
-        self.stop(error="the program exited before the run was stopped")
+        # start() without stop(): the program ended, so the run did; record it as
+        # finished at exit (an uncaught exception is not visible from here)
+        if self._store is not None and self.id is not None:
+            try:
+                self._store.update_info(self.id, {"stopped": "at interpreter exit"})
+            except Exception as exc:
+                self._warn_store(exc)
+        self.stop()
 
     # -- context manager and decorator -------------------------------------------
     def __enter__(self) -> Tracker:

@@ -169,3 +169,20 @@ def test_a_run_never_stopped_is_finished_at_exit(home: Path) -> None:
     run = store.run(out.stdout.strip())
     assert run.status == "finished" and run.info["stopped"] == "at interpreter exit"
     assert len(store.intervals(run.id)) >= 3
+
+
+def test_a_forked_child_does_not_finalise_the_parents_run(home: Path) -> None:
+    import os
+    import warnings
+
+    with Tracker("p", interval_s=0.05, sensor_objects=[counter()]) as run:
+        with warnings.catch_warnings():  # Python 3.12+ warns about fork with threads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: stop() and exit hooks must leave the run alone
+            run.stop()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert Store(home / "wattprint.db").run(run.id or "").status == "running"
+        time.sleep(0.1)
+    assert Store(home / "wattprint.db").run(run.id or "").status == "finished"

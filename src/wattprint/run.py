@@ -198,6 +198,7 @@ class Tracker:
         self._store_warned = False
         self._prev_sigterm: Any = None
         self._host_thread: threading.Thread | None = None
+        self._owner_pid = os.getpid()
         self._pausing_options = pausing
         self._on_intervals = on_intervals
         self._handle_signals = handle_signals
@@ -267,6 +268,7 @@ class Tracker:
         """
         if self.status != "new":
             return self
+        self._owner_pid = os.getpid()
         # A configured region is checked now (an unknown code fails before the work
         # starts); without one, resolution waits for accounting time, keeping the
         # region tables (and numpy) off the start path.
@@ -360,8 +362,8 @@ class Tracker:
                 ``error`` is given or ``exit_code`` is non-zero).
         """
         with self._lock:
-            if self._stopped or self.status != "running":
-                return self
+            if self._stopped or self.status != "running" or os.getpid() != self._owner_pid:
+                return self  # stopped already, never started, or a forked copy
             self._stopped = True
         assert self._sampler is not None
         if self._pause_controller is not None:
@@ -434,6 +436,8 @@ class Tracker:
             os.kill(os.getpid(), signum)
 
     def _atexit(self) -> None:
+        if os.getpid() != self._owner_pid:
+            return  # a forked child inherited this hook: the run belongs to the parent
         # start() without stop(): the program ended, so the run did; record it as
         # finished at exit (an uncaught exception is not visible from here)
         if self._store is not None and self.id is not None:

@@ -307,7 +307,7 @@ def ccf_base_server_kg(data: Path) -> float:
     for provider in ("aws", "azure", "gcp"):
         for row in read_rows(data / "cloud_ccf_coefficients" /
                              f"coefficients-{provider}-embodied.csv"):
-            extra = sum(num(row[k]) for k in row if k.startswith("additional_"))
+            extra = math.fsum(num(row[k]) for k in row if k.startswith("additional_"))
             bases.add(round(num(row["total"]) - extra, 6))
     if len(bases) != 1:
         raise ValueError(f"CCF base server differs between rows: {sorted(bases)}")
@@ -328,7 +328,7 @@ def constants(data: Path, ccf_rows: list[list[str]]) -> dict[str, dict[str, obje
     aws = [row for row in ccf_rows if row[0] == "aws"]
     mins = [float(row[2]) for row in aws]
     maxs = [float(row[3]) for row in aws]
-    idle_fraction = sum(lo / hi for lo, hi in zip(mins, maxs, strict=True)) / len(aws)
+    idle_fraction = math.fsum(lo / hi for lo, hi in zip(mins, maxs, strict=True)) / len(aws)
 
     ram_die_kg_per_gb = num(ga["ram_die_impact_gwp"]) / num(ga["ram_density"]) / 1000.0
     ram_base_kg_per_gb = num(ga["ram_base_impact_gwp"]) / num(ga["ram_default_strip_size"]) / 1000
@@ -374,10 +374,10 @@ def constants(data: Path, ccf_rows: list[list[str]]) -> dict[str, dict[str, obje
             "mean of Min Watts / Max Watts over the architectures of "
             "coefficients-aws-use.csv; min power of a TDP-based CPU model"),
         "ccf_average_min_w_per_vcpu": entry(
-            sum(mins) / len(mins), "W per vCPU", CCF, "Apache-2.0",
+            math.fsum(mins) / len(mins), "W per vCPU", CCF, "Apache-2.0",
             "mean Min Watts over the architectures of coefficients-aws-use.csv"),
         "ccf_average_max_w_per_vcpu": entry(
-            sum(maxs) / len(maxs), "W per vCPU", CCF, "Apache-2.0",
+            math.fsum(maxs) / len(maxs), "W per vCPU", CCF, "Apache-2.0",
             "mean Max Watts over the architectures of coefficients-aws-use.csv"),
         "ram_power_w_per_gb": entry(
             num(ga_ref["memoryPower"]), "W per GB of memory", GREEN_ALGORITHMS, "CC BY 4.0",

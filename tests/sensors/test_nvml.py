@@ -9,7 +9,12 @@ import pytest
 
 from wattprint.errors import SensorError, SensorUnavailable
 from wattprint.sensors import nvml as nvml_sensor
-from wattprint.sensors.base import ProcessEnergySource, Sensor, SkippedSensor
+from wattprint.sensors.base import (
+    ProcessBreakdownSource,
+    ProcessEnergySource,
+    Sensor,
+    SkippedSensor,
+)
 from wattprint.sensors.context import SensorContext
 from wattprint.sensors.detect import detect
 from wattprint.testing import fake_nvml
@@ -547,3 +552,36 @@ def test_fake_handle_by_uuid_finds_gpus_and_mig_devices() -> None:
     assert nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByUUID(MIG_2G.uuid)) == MIG_2G.uuid
     with pytest.raises(fake_nvml.NVMLError_NotFound):
         nvml.nvmlDeviceGetHandleByUUID(UUID1)
+
+
+# --- per-process breakdown (node agent) -------------------------------------------------
+
+
+def test_process_breakdown_splits_each_gpu_across_its_processes() -> None:
+    gib = 1024**3
+    gpus = [
+        FakeGPU(uuid=UUID0, processes=[FakeProcess(100, sm_util=30),
+                                       FakeProcess(200, sm_util=10)]),
+        FakeGPU(uuid=UUID1, processes=[FakeProcess(300, used_memory_bytes=1 * gib),
+                                       FakeProcess(400, used_memory_bytes=3 * gib)],
+                process_utilization=False),
+        FakeGPU(uuid=UUID2),  # idle: no process, left out
+    ]
+    sensor = open_nvml(FakeNVML(gpus))
+    assert isinstance(sensor, ProcessBreakdownSource)
+    breakdown = sensor.process_breakdown()
+    assert set(breakdown) == {f"nvml:{UUID0}", f"nvml:{UUID1}"}
+    assert breakdown[f"nvml:{UUID0}"] == {100: pytest.approx(0.75), 200: pytest.approx(0.25)}
+    assert breakdown[f"nvml:{UUID1}"] == {300: pytest.approx(0.25), 400: pytest.approx(0.75)}
+
+
+def test_process_breakdown_and_shares_keep_separate_sample_cursors() -> None:
+    procs = [FakeProcess(100, sm_util=40), FakeProcess(200, sm_util=60)]
+    nvml = RecordingNVML([FakeGPU(uuid=UUID0, processes=procs)])
+    sensor = open_nvml(nvml)
+    sensor.process_shares(frozenset({100}))
+    sensor.process_breakdown()
+    sensor.process_breakdown()
+    # shares asked from 0; the breakdown from 0, then from its own newest sample
+    assert nvml.stamps_asked[0] == 0 and nvml.stamps_asked[1] == 0
+    assert nvml.stamps_asked[2] > 0

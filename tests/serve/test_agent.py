@@ -391,3 +391,28 @@ def test_monitor_shares_cpu_energy_between_processes_and_containers(tmp_path: Pa
     finally:
         child.kill()
         child.wait()
+
+
+def test_monitor_charges_gpu_energy_to_processes_by_the_drivers_breakdown(
+        tmp_path: Path) -> None:
+    gpu = DeviceInfo("nvml:GPU-0", "gpu", "gpu 0", "nvml", True, True, None)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        unseen_pid = 999_999_999  # a pid the agent cannot list (another namespace)
+        breakdown = {"nvml:GPU-0": {child.pid: 0.75, unseen_pid: 0.25}}
+        monitor = NodeMonitor({"nvml:GPU-0": gpu}, region=REGION,
+                              intensity=AnnualIntensity(), proc_root=tmp_path,
+                              gpu_breakdown=lambda: breakdown)
+        monitor.on_intervals([IntervalRecord("nvml:GPU-0", 0.0, 1.0, 40.0, 40.0)], [])
+        monitor.refresh_processes()  # the first listing: energy so far stays unattributed
+        monitor.on_intervals([IntervalRecord("nvml:GPU-0", 1.0, 2.0, 200.0, 200.0)], [])
+        monitor.refresh_processes()
+        mine = monitor.process(child.pid)
+        assert mine is not None
+        assert mine["gpu_energy_j"] == pytest.approx(0.75 * 200.0)
+        assert mine["energy_j"] == pytest.approx(0.75 * 200.0)
+        unattributed_j, _ = monitor.unattributed()
+        assert unattributed_j == pytest.approx(40.0 + 0.25 * 200.0)
+    finally:
+        child.kill()
+        child.wait()

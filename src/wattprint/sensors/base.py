@@ -120,6 +120,18 @@ class ProcessEnergySource(Protocol):
         ...
 
 
+@runtime_checkable
+class ProcessBreakdownSource(Protocol):
+    """Optional ability: each device's recent activity split across all its processes.
+
+    What a node agent needs to charge every process its share of a GPU.
+    """
+
+    def process_breakdown(self) -> Mapping[str, Mapping[int, float]]:
+        """Device id -> pid -> share (shares of a device sum to 1) since the last call."""
+        ...
+
+
 @dataclass
 class SkippedSensor:
     """Why a sensor (or one of its domains) was not used."""

@@ -138,6 +138,7 @@ class _Gpu:
     failures: int = 0
     dropped: bool = False
     last_sample_us: int = 0
+    breakdown_sample_us: int = 0
 
 
 def _text(value: object) -> str:
@@ -263,28 +264,25 @@ class NvmlSensor:
             return True
         return any((self._proc_root / str(pid)).exists() for pid in reported)
 
-    def _utilisation_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+    def _utilisation_by_pid(self, gpu: _Gpu, since_us: int) -> tuple[dict[int, float], int] | None:
+        """SM utilisation per pid in the driver's samples newer than ``since_us``."""
         try:
-            samples = self._nvml.nvmlDeviceGetProcessUtilization(gpu.handle, gpu.last_sample_us)
+            samples = self._nvml.nvmlDeviceGetProcessUtilization(gpu.handle, since_us)
         except self._error as exc:
             log.debug("no process utilisation on GPU %s: %s", gpu.index, exc)
             return None
         by_pid: dict[int, float] = {}
-        newest = gpu.last_sample_us
+        newest = since_us
         for sample in samples:
             stamp = int(sample.timeStamp)
-            if stamp <= gpu.last_sample_us:
+            if stamp <= since_us:
                 continue
             newest = max(newest, stamp)
             by_pid[int(sample.pid)] = by_pid.get(int(sample.pid), 0.0) + float(sample.smUtil)
-        gpu.last_sample_us = newest
-        total = sum(by_pid.values())
-        if total <= 0 or not self._visible_here(set(by_pid), pids):
-            return None
-        ours = sum(util for pid, util in by_pid.items() if pid in pids)
-        return ours / total
+        return by_pid, newest
 
-    def _memory_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+    def _memory_by_pid(self, gpu: _Gpu) -> dict[int, float] | None:
+        """GPU memory in use per pid."""
         try:
             processes = self._nvml.nvmlDeviceGetComputeRunningProcesses(gpu.handle)
         except self._error as exc:
@@ -294,10 +292,50 @@ class NvmlSensor:
         for process in processes:
             used = process.usedGpuMemory
             memory[int(process.pid)] = memory.get(int(process.pid), 0.0) + float(used or 0)
+        return memory
+
+    def _utilisation_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+        found = self._utilisation_by_pid(gpu, gpu.last_sample_us)
+        if found is None:
+            return None
+        by_pid, gpu.last_sample_us = found
+        total = sum(by_pid.values())
+        if total <= 0 or not self._visible_here(set(by_pid), pids):
+            return None
+        ours = sum(util for pid, util in by_pid.items() if pid in pids)
+        return ours / total
+
+    def _memory_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+        memory = self._memory_by_pid(gpu)
+        if memory is None:
+            return None
         total = sum(memory.values())
         if total <= 0 or not self._visible_here(set(memory), pids):
             return None
         return sum(used for pid, used in memory.items() if pid in pids) / total
+
+    def process_breakdown(self) -> Mapping[str, Mapping[int, float]]:
+        """Each GPU's activity since the last call split by process (shares sum to 1).
+
+        For a node agent that charges every process its share. By SM
+        utilisation samples where the driver gives them, else by GPU memory in
+        use; GPUs in MIG mode and GPUs with no reported activity are left out
+        (their energy stays unattributed).
+        """
+        out: dict[str, Mapping[int, float]] = {}
+        for gpu in self._gpus:
+            if gpu.dropped or gpu.info is None or gpu.mig_enabled:
+                continue
+            weights: dict[int, float] | None = None
+            found = self._utilisation_by_pid(gpu, gpu.breakdown_sample_us)
+            if found is not None:
+                weights, gpu.breakdown_sample_us = found
+            if not weights or sum(weights.values()) <= 0:
+                weights = self._memory_by_pid(gpu)
+            total = sum(weights.values()) if weights else 0.0
+            if weights and total > 0:
+                out[gpu.info.id] = {pid: w / total for pid, w in weights.items() if w > 0}
+        return out
 
     def _mig_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
         if not gpu.total_slices:

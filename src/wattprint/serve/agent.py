@@ -77,7 +77,7 @@ from wattprint.attribution import CPU_KINDS, CPU_TIME_SHARE, machine_busy_s
 from wattprint.config import Settings, load_settings
 from wattprint.errors import ConfigError, WattprintError
 from wattprint.sampling import Gap, Sampler
-from wattprint.sensors.base import DeviceInfo, Sensor, SkippedSensor
+from wattprint.sensors.base import DeviceInfo, ProcessBreakdownSource, Sensor, SkippedSensor
 from wattprint.sensors.cgroup import own_cgroups
 from wattprint.store import IntervalRecord, Store
 from wattprint.units import J_PER_KWH
@@ -228,6 +228,7 @@ class _Process:
     energy_j: float = 0.0
     co2e_g: float = 0.0
     cpu_used_s: float = 0.0
+    gpu_energy_j: float = 0.0
 
 
 @dataclass
@@ -263,6 +264,9 @@ class NodeMonitor:
         process_ttl_s: how long exited processes and empty cgroups stay listed.
         wall: UTC wall clock, epoch seconds.
         busy_s: the machine's cumulative busy CPU seconds.
+        gpu_breakdown: each GPU's activity since the last call split by pid
+            (:class:`~wattprint.sensors.base.ProcessBreakdownSource`); without
+            it, GPU energy is reported per device only.
 
     Raises:
         RegionError: the intensity source does not know ``region``.
@@ -279,8 +283,11 @@ class NodeMonitor:
         process_ttl_s: float = 300.0,
         wall: Callable[[], float] = time.time,
         busy_s: Callable[[], float] = machine_busy_s,
+        gpu_breakdown: Callable[[], Mapping[str, Mapping[int, float]]] | None = None,
     ) -> None:
         self.region = region
+        self._gpu_breakdown = gpu_breakdown
+        self._pending_gpu: dict[str, list[float]] = {}
         self._source = intensity
         self._proc_root = proc_root
         self._ttl_s = process_ttl_s
@@ -345,6 +352,10 @@ class NodeMonitor:
                 if dev.info.kind in CPU_KINDS:
                     self._pending_j += rec.energy_j
                     self._pending_g += co2e
+                else:
+                    pending = self._pending_gpu.setdefault(rec.device_id, [0.0, 0.0])
+                    pending[0] += rec.energy_j
+                    pending[1] += co2e
             for gap in gaps:
                 dev = self._devices.get(gap.device_id)
                 if dev is not None:
@@ -377,8 +388,44 @@ class NodeMonitor:
                     new_cgroups[pid] = None
         for pid in new_cgroups:  # file reads outside the lock
             new_cgroups[pid] = _cgroup_of(self._proc_root, pid)
+        breakdown: Mapping[str, Mapping[int, float]] = {}
+        if self._gpu_breakdown is not None:
+            try:
+                breakdown = self._gpu_breakdown()
+            except Exception:  # per-process GPU accounting is optional
+                log.debug("GPU process breakdown failed", exc_info=True)
         with self._lock:
             self._apply_listing(now, busy, seen, new_cgroups, first)
+            self._share_gpu_energy(breakdown, first)
+
+    def _share_gpu_energy(self, breakdown: Mapping[str, Mapping[int, float]],
+                          first: bool) -> None:
+        """Charge each GPU's energy since the last listing to its processes by their share.
+
+        Energy of a GPU without a breakdown (idle, MIG, no per-process
+        accounting), of processes the agent cannot see (another pid
+        namespace), and before the first listing stays unattributed.
+        """
+        for device_id, (energy_j, co2e_g) in self._pending_gpu.items():
+            shares = {} if first else breakdown.get(device_id, {})
+            shared_j = shared_g = 0.0
+            for pid, share in shares.items():
+                proc = self._processes.get(pid)
+                if proc is None or not proc.alive:
+                    continue
+                pj, pg = energy_j * share, co2e_g * share
+                proc.energy_j += pj
+                proc.co2e_g += pg
+                proc.gpu_energy_j += pj
+                shared_j += pj
+                shared_g += pg
+                if proc.cgroup is not None and proc.cgroup in self._cgroups:
+                    cg = self._cgroups[proc.cgroup]
+                    cg.energy_j += pj
+                    cg.co2e_g += pg
+            self.unattributed_j += max(0.0, energy_j - shared_j)
+            self.unattributed_g += max(0.0, co2e_g - shared_g)
+        self._pending_gpu = {}
 
     def _apply_listing(self, now: float, busy: float, seen: dict[int, tuple[float, str, float]],
                        new_cgroups: dict[int, str | None], first: bool) -> None:
@@ -477,7 +524,7 @@ class NodeMonitor:
     def _process_doc(p: _Process) -> dict[str, Any]:
         return {"pid": p.pid, "name": p.name, "alive": p.alive, "cgroup": p.cgroup,
                 "container_id": p.container_id, "cpu_s": p.cpu_used_s,
-                "energy_j": p.energy_j, "co2e_g": p.co2e_g,
+                "energy_j": p.energy_j, "gpu_energy_j": p.gpu_energy_j, "co2e_g": p.co2e_g,
                 "first_seen": _iso(p.first_seen), "last_seen": _iso(p.last_seen)}
 
     def processes_snapshot(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -839,8 +886,17 @@ class Agent:
             log.warning("the agent found no energy sensor; it reports no energy. "
                         "Run `wattprint sensors` to see why.")
         devices = {d.id: d for s in self.sensors for d in s.devices()}
+        breakdowns = [s for s in self.sensors if isinstance(s, ProcessBreakdownSource)]
+
+        def gpu_breakdown() -> dict[str, Mapping[int, float]]:
+            merged: dict[str, Mapping[int, float]] = {}
+            for source in breakdowns:
+                merged.update(source.process_breakdown())
+            return merged
+
         self.monitor = NodeMonitor(devices, region=region, intensity=self._intensity,
-                                   proc_root=self._proc_root, process_ttl_s=self._ttl_s)
+                                   proc_root=self._proc_root, process_ttl_s=self._ttl_s,
+                                   gpu_breakdown=gpu_breakdown if breakdowns else None)
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(_Collector(self.monitor, self._version,
                                            self._max_metric_processes))

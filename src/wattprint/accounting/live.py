@@ -56,6 +56,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -154,7 +155,7 @@ def _list(obj: Any, key: str) -> list[Any]:
     return items
 
 
-class LiveClient:
+class LiveClient(ABC):
     """Base of the live clients: HTTP, cache, back-off and fallback logic.
 
     Subclasses supply the API-specific parts (``_latest``, ``_history``,
@@ -331,14 +332,17 @@ class LiveClient:
     def _zone(self, region: str) -> str:
         return region.strip()
 
+    @abstractmethod
     def _latest(self, zone: str) -> IntensityValue:
-        raise NotImplementedError
+        """The API's current value for ``zone`` (each client speaks its own format)."""
 
+    @abstractmethod
     def _history(self, zone: str, start_s: float, end_s: float) -> IntensitySeries:
-        raise NotImplementedError
+        """The API's past values for ``zone`` over ``[start_s, end_s)``."""
 
+    @abstractmethod
     def _forecast(self, zone: str) -> IntensitySeries:
-        raise NotImplementedError
+        """The API's forecast for ``zone``."""
 
     # ------------------------------------------------------------------ public API
 

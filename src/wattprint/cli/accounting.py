@@ -9,19 +9,22 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from wattprint.cli.app import app, err, fail, handle_error, out, print_json
+from wattprint.cli.app import (
+    HourlyOpt,
+    IntensityFileOpt,
+    JsonOpt,
+    MethodOpt,
+    PueOpt,
+    RegionOpt,
+    app,
+    err,
+    fail,
+    handle_error,
+    out,
+    print_json,
+    settings_from,
+)
 from wattprint.errors import WattprintError
-
-RegionOpt = Annotated[str | None, typer.Option(
-    "--region", help="Grid region code (DE, US-CAL-CISO, aws:us-east-1...).")]
-IntensityFileOpt = Annotated[Path | None, typer.Option(
-    "--intensity", help="CSV/Parquet series of gCO2e/kWh (timestamp with time zone).")]
-MethodOpt = Annotated[str, typer.Option(
-    "--method", help="average (attributional) or marginal (consequential).")]
-PueOpt = Annotated[float | None, typer.Option("--pue", help="Power usage effectiveness (>= 1).")]
-HourlyOpt = Annotated[bool, typer.Option(
-    "--hourly", help="Use the shipped hourly series of the region (typical-year replay).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
 
 
 def _fmt(x: float, digits: int = 6) -> str:
@@ -80,8 +83,6 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
         if live not in LIVE_SOURCES:
             fail(f"--live {live!r}: choose from {', '.join(LIVE_SOURCES)}")
         client_class: Any = LIVE_SOURCES[live]  # subclasses give every argument a default
-        from wattprint.cli.core import settings_from
-
         try:
             needs_keys = live in ("electricitymaps", "watttime")  # the UK API has no keys
             source = (client_class(environ=settings_from().live_environ()) if needs_keys
@@ -93,8 +94,6 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
         fail(f"--method {method!r}: use average or marginal")
     if intensity is not None and not intensity.exists():
         fail(f"--intensity {intensity}: no such file")
-    from wattprint.cli.core import settings_from
-
     settings = settings_from()
     return AccountingOptions(region=region, intensity_file=intensity, method=method,
                              pue=pue if pue is not None else settings.pue, hourly=hourly,
@@ -121,7 +120,6 @@ def account(
 ) -> None:
     """Re-account a stored run: another region, series, method or PUE; nothing stored changes."""
     from wattprint.accounting.account import account_run
-    from wattprint.cli.core import settings_from
     from wattprint.store import Store
 
     opts = options(region, intensity, method, pue, hourly, not no_embodied, live, year)

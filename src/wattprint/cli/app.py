@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from wattprint.config import Settings, load_settings
 from wattprint.errors import RunNotFound, WattprintError
 
 app = typer.Typer(
@@ -20,6 +22,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# Options shared by several commands, so each reads and validates the same way.
+ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Project name.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
+RegionOpt = Annotated[str | None, typer.Option(
+    "--region", help="Grid region code (DE, US-CAL-CISO, aws:us-east-1...); default: the "
+                     "run's own, else the environment's.")]
+IntensityFileOpt = Annotated[Path | None, typer.Option(
+    "--intensity", help="CSV/Parquet series of gCO2e/kWh (timestamp with time zone).",
+    dir_okay=False)]
+MethodOpt = Annotated[str, typer.Option(
+    "--method", help="Intensity method: average (attributional) or marginal (consequential).")]
+PueOpt = Annotated[float | None, typer.Option("--pue", help="Power usage effectiveness (>= 1).")]
+HourlyOpt = Annotated[bool, typer.Option(
+    "--hourly", help="Use the shipped hourly series of the region (typical-year replay).")]
 
 #: messages and tables go to stderr so a tracked command's stdout passes through untouched
 err = Console(stderr=True, highlight=False, markup=False)
@@ -51,6 +69,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def print_json(data: Any) -> None:
     """Write JSON to stdout (no colour, stable key order)."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def settings_from(**overrides: Any) -> Settings:
+    """Load settings or exit with the configuration error."""
+    try:
+        return load_settings(overrides)
+    except WattprintError as exc:
+        handle_error(exc)
 
 
 def handle_error(exc: WattprintError) -> NoReturn:

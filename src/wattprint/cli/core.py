@@ -15,24 +15,24 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from wattprint.cli.app import app, err, fail, handle_error, out, print_json, setup_logging
-from wattprint.config import Settings, load_settings
+from wattprint.cli.app import (
+    JsonOpt,
+    ProjectOpt,
+    app,
+    err,
+    fail,
+    handle_error,
+    out,
+    print_json,
+    settings_from,
+    setup_logging,
+)
+from wattprint.config import Settings
 from wattprint.errors import WattprintError
 from wattprint.report.runview import device_rows, iso, run_document, run_energy_j
 from wattprint.run import DeviceEnergy, Tracker, open_sensors
 from wattprint.store import Store
 from wattprint.units import j_to_kwh
-
-ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Project name.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
-
-
-def settings_from(**overrides: Any) -> Settings:
-    """Load settings or exit with the configuration error."""
-    try:
-        return load_settings(overrides)
-    except WattprintError as exc:
-        handle_error(exc)
 
 
 def device_table(devices: list[DeviceEnergy] | list[dict[str, Any]], title: str) -> Table:

@@ -10,8 +10,17 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from wattprint.cli.app import app, err, fail, handle_error, print_json
-from wattprint.cli.core import JsonOpt, ProjectOpt, settings_from
+from wattprint.cli.app import (
+    JsonOpt,
+    ProjectOpt,
+    QuietOpt,
+    app,
+    err,
+    fail,
+    handle_error,
+    print_json,
+    settings_from,
+)
 from wattprint.errors import WattprintError
 from wattprint.report.exchange import (
     collect_runs,
@@ -25,7 +34,6 @@ from wattprint.store import Store
 
 FORMATS = ("csv", "json", "parquet")
 
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 
 
 @contextmanager

@@ -17,26 +17,31 @@ import typer
 from rich.table import Table
 
 from wattprint.accounting.account import AccountingOptions
-from wattprint.cli.app import app, err, fail, handle_error, out, print_json, setup_logging
-from wattprint.cli.core import settings_from
+from wattprint.cli.app import (
+    HourlyOpt,
+    IntensityFileOpt,
+    MethodOpt,
+    ProjectOpt,
+    PueOpt,
+    QuietOpt,
+    RegionOpt,
+    app,
+    err,
+    fail,
+    handle_error,
+    out,
+    print_json,
+    settings_from,
+    setup_logging,
+)
 from wattprint.errors import WattprintError
 from wattprint.report.appendix import ProgressFn, fmt_num
 from wattprint.store import Store
 
-RegionOpt = Annotated[str | None, typer.Option(
-    "--region", help="Grid region code (default: the run's own, else the environment's).")]
-IntensityOpt = Annotated[Path | None, typer.Option(
-    "--intensity", help="CSV/Parquet series of gCO2e/kWh to account with.", dir_okay=False)]
-MethodOpt = Annotated[str, typer.Option("--method", help="Intensity method: average or marginal.")]
-PueOpt = Annotated[float | None, typer.Option("--pue", help="Power usage effectiveness (>= 1).")]
-HourlyOpt = Annotated[bool, typer.Option(
-    "--hourly", help="Use the shipped hourly intensity series of the region.")]
 EmbodiedOpt = Annotated[bool, typer.Option(
     "--embodied/--no-embodied", help="Include embodied (manufacturing) carbon.")]
 OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write to FILE instead of stdout.", dir_okay=False)]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
-ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Project name.")]
 
 _SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md",
                    ".json": "json"}
@@ -118,7 +123,7 @@ def report(
         "--format", "-f", help="md (default), html or json; -o FILE.html implies html.")] = None,
     output: OutputOpt = None,
     region: RegionOpt = None,
-    intensity: IntensityOpt = None,
+    intensity: IntensityFileOpt = None,
     method: MethodOpt = "average",
     pue: PueOpt = None,
     hourly: HourlyOpt = False,
@@ -201,7 +206,7 @@ def leaderboard(
     output: OutputOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     region: RegionOpt = None,
-    intensity: IntensityOpt = None,
+    intensity: IntensityFileOpt = None,
     method: MethodOpt = "average",
     pue: PueOpt = None,
     hourly: HourlyOpt = False,
@@ -280,7 +285,7 @@ def compare(
         "--format", "-f", help="table (default), md or json.")] = None,
     output: OutputOpt = None,
     region: RegionOpt = None,
-    intensity: IntensityOpt = None,
+    intensity: IntensityFileOpt = None,
     method: MethodOpt = "average",
     pue: PueOpt = None,
     hourly: HourlyOpt = False,

@@ -28,8 +28,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from wattprint.cli.app import app, err, fail, handle_error, out, print_json
-from wattprint.config import Settings, load_settings
+from wattprint.cli.app import (
+    JsonOpt,
+    app,
+    err,
+    fail,
+    handle_error,
+    out,
+    print_json,
+    settings_from,
+)
 from wattprint.errors import ConfigError, RegionError, WattprintError
 from wattprint.store import IntervalRecord, RunRecord, Store
 from wattprint.units import S_PER_H, parse_duration_s
@@ -42,7 +50,6 @@ if TYPE_CHECKING:  # numpy and the engines load only when a command runs
 
 __all__ = ["plan", "run_profile_w", "whatif"]
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
 IntensityOpt = Annotated[
     Path | None,
     typer.Option(
@@ -58,13 +65,6 @@ MethodOpt = Annotated[
 
 
 # --------------------------------------------------------------------------- parsing
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings({})
-    except WattprintError as exc:
-        handle_error(exc)
 
 
 def _split(text: str | None) -> list[str]:
@@ -381,13 +381,13 @@ def whatif(
     run: RunRecord | None = None
     try:
         if run_ref is not None:
-            store = Store(_settings().db_path)
+            store = Store(settings_from().db_path)
             run = store.run(run_ref)
             intervals = store.intervals(run.id)
             if not names and intensity is None and run.region:
                 names = [run.region]
         if not names and intensity is None and run is None:
-            names = _split(_settings().region)
+            names = _split(settings_from().region)
         if not names and intensity is None:
             raise ConfigError(
                 "give a region with a shipped hourly series (--region or --regions, e.g. "
@@ -588,7 +588,7 @@ def plan(
     duration_s = _duration_s(duration, "--duration")
     now_s = _timestamp_s(now, "--now") if now is not None else time.time()
     deadline_s = _deadline_s(deadline, now_s)
-    region = region or _settings().region
+    region = region or settings_from().region
     try:
         series, replayed = _plan_series(
             region, intensity, live, live_source, method, now_s, deadline_s

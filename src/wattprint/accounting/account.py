@@ -22,7 +22,7 @@ Choices, each recorded in the footprint's provenance:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from wattprint.accounting.pue import resolve_pue
 from wattprint.accounting.series import Provenance, load_series
 from wattprint.errors import HardwareError, IntensityError
 from wattprint.sensors.model import hardware_constants
-from wattprint.store import DeviceRecord, RunRecord, Store
+from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
 from wattprint.units import H_PER_YEAR
 
 
@@ -175,6 +175,33 @@ def _embodied_for(device: DeviceRecord, cat: hardware.Catalogue) -> tuple[float 
                                    f"{a.sources.get('gpu_embodied_kg', '')}")
 
 
+@dataclass(frozen=True)
+class IntervalArrays:
+    """One device's stored intervals as arrays (UTC epoch seconds, joules)."""
+
+    starts_s: np.ndarray
+    ends_s: np.ndarray
+    energy_j: np.ndarray
+    attributed_j: np.ndarray
+
+
+def interval_arrays(intervals: Sequence[IntervalRecord]) -> dict[str, IntervalArrays]:
+    """Group intervals by device into arrays, in one pass, keeping their order."""
+    rows: dict[str, list[IntervalRecord]] = {}
+    for record in intervals:
+        rows.setdefault(record.device_id, []).append(record)
+    out = {}
+    for device_id, recs in rows.items():
+        table = np.array([(r.t_start, r.t_end, r.energy_j, r.attributed_j) for r in recs],
+                         dtype=np.float64).reshape(-1, 4)
+        out[device_id] = IntervalArrays(table[:, 0], table[:, 1], table[:, 2], table[:, 3])
+    return out
+
+
+#: a device with no stored interval
+NO_INTERVALS = IntervalArrays(*(np.zeros(0) for _ in range(4)))
+
+
 def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -> AccountedRun:
     """The footprint of a stored run (nothing stored is changed).
 
@@ -189,7 +216,7 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     source, source_name = _source(opts, region.code)
     cat = _catalogue(opts)
     devices = store.devices(run.id)
-    intervals = [i for i in store.intervals(run.id) if not i.paused]
+    by_device = interval_arrays([i for i in store.intervals(run.id) if not i.paused])
     measured_idle = store.idle(run.id)
     host = run.info.get("host", {})
     process = run.attribution == "process"
@@ -197,11 +224,9 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     intensities: dict[str, np.ndarray] = {}
     provenance: Provenance | None = None
     for device in devices:
-        rows = [i for i in intervals if i.device_id == device.device_id]
-        starts = np.array([i.t_start for i in rows], dtype=np.float64)
-        ends = np.array([i.t_end for i in rows], dtype=np.float64)
-        whole = np.array([i.energy_j for i in rows], dtype=np.float64)
-        attributed = np.array([i.attributed_j for i in rows], dtype=np.float64)
+        arrays = by_device.get(device.device_id, NO_INTERVALS)
+        starts, ends = arrays.starts_s, arrays.ends_s
+        whole, attributed = arrays.energy_j, arrays.attributed_j
         counted = attributed if process else whole
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(whole > 0, attributed / whole, 1.0) if process else np.ones_like(whole)

@@ -43,7 +43,13 @@ from typing import Any
 
 import numpy as np
 
-from wattprint.accounting.account import AccountedRun, AccountingOptions, account_run
+from wattprint.accounting.account import (
+    NO_INTERVALS,
+    AccountedRun,
+    AccountingOptions,
+    account_run,
+    interval_arrays,
+)
 from wattprint.accounting.totals import GROUPINGS
 from wattprint.errors import ConfigError
 from wattprint.report.runview import device_rows, iso
@@ -110,6 +116,23 @@ def fmt_num(value: float | int | None, digits: int = 6) -> str:
     if isinstance(value, bool):
         return str(value)
     return f"{value:.{digits}g}"
+
+
+def provenance_rows(provenance: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Footprint provenance as table rows: factor, device or region, value, unit, source."""
+    rows: list[tuple[Any, ...]] = []
+    for p in provenance:
+        if p.get("factor") == "grid_intensity":
+            detail = ", ".join(str(x) for x in (p.get("dataset"), p.get("year"), p.get("method"),
+                                                  p.get("basis"), p.get("licence")) if x)
+            source = "; ".join(str(x) for x in (p.get("source"), p.get("citation"),
+                                                 p.get("fallback")) if x)
+            rows.append(("grid_intensity", p.get("region") or "", detail, "", source))
+        else:
+            value = None if p.get("factor") == "region" else p.get("value")
+            rows.append((p.get("factor"), p.get("device") or "", value,
+                         p.get("unit") or "", p.get("source")))
+    return rows
 
 
 def pause_rows(pauses: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
@@ -215,12 +238,11 @@ def _device_inputs(run: RunRecord, accounted: AccountedRun, devices: list[Device
     embodied = _assumption_values(provenance, "embodied")
     process = run.attribution == "process"
     out = []
+    by_device = interval_arrays(intervals)
     for device in devices:
-        rows = [i for i in intervals if i.device_id == device.device_id]
-        starts = np.array([i.t_start for i in rows], dtype=np.float64)
-        ends = np.array([i.t_end for i in rows], dtype=np.float64)
-        whole = np.array([i.energy_j for i in rows], dtype=np.float64)
-        attributed = np.array([i.attributed_j for i in rows], dtype=np.float64)
+        arrays = by_device.get(device.device_id, NO_INTERVALS)
+        starts, ends = arrays.starts_s, arrays.ends_s
+        whole, attributed = arrays.energy_j, arrays.attributed_j
         ci = accounted.intensities.get(device.device_id, np.zeros_like(starts))
         share = (float(attributed.sum() / whole.sum())
                  if process and whole.sum() > 0 else 1.0)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from wattprint.report.appendix import fmt_duration, fmt_num, pause_rows
+from wattprint.report.appendix import fmt_duration, fmt_num, pause_rows, provenance_rows
 from wattprint.units import j_to_kwh
 
 _TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
@@ -152,25 +152,9 @@ def _figure(svg: str | None, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>\n")
 
 
-def _provenance_rows(provenance: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = []
-    for p in provenance:
-        if p.get("factor") == "grid_intensity":
-            detail = ", ".join(str(x) for x in (p.get("dataset"), p.get("year"), p.get("method"),
-                                                  p.get("basis"), p.get("licence")) if x)
-            source = "; ".join(str(x) for x in (p.get("source"), p.get("citation"),
-                                                 p.get("fallback")) if x)
-            rows.append(("grid_intensity", p.get("region") or "", detail, "", source))
-        else:
-            value = None if p.get("factor") == "region" else p.get("value")
-            rows.append((p.get("factor"), p.get("device") or "", value,
-                         p.get("unit") or "", p.get("source")))
-    return rows
-
-
 def _assumptions(provenance: Iterable[Mapping[str, Any]]) -> str:
     return html_table(("factor", "device / region", "value", "unit", "source"),
-                      _provenance_rows(provenance),
+                      provenance_rows(provenance),
                       cell_classes=("", "", "", "", "source"))
 
 

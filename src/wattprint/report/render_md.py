@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from wattprint.report.appendix import fmt_duration, fmt_num, pause_rows
+from wattprint.report.appendix import fmt_duration, fmt_num, pause_rows, provenance_rows
 from wattprint.units import j_to_kwh
 
 _TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
@@ -92,22 +92,6 @@ def _git(sw: Mapping[str, Any]) -> str | None:
     if not git:
         return None
     return f"{git.get('commit')}" + (" (uncommitted changes)" if git.get("dirty") else "")
-
-
-def _provenance_rows(provenance: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = []
-    for p in provenance:
-        if p.get("factor") == "grid_intensity":
-            detail = ", ".join(str(x) for x in (p.get("dataset"), p.get("year"), p.get("method"),
-                                                  p.get("basis"), p.get("licence")) if x)
-            source = "; ".join(str(x) for x in (p.get("source"), p.get("citation"),
-                                                 p.get("fallback")) if x)
-            rows.append(("grid_intensity", p.get("region") or "", detail, "", source))
-        else:
-            value = None if p.get("factor") == "region" else p.get("value")
-            rows.append((p.get("factor"), p.get("device") or "", value,
-                         p.get("unit") or "", p.get("source")))
-    return rows
 
 
 def run_markdown(doc: Mapping[str, Any]) -> str:
@@ -192,7 +176,7 @@ def run_markdown(doc: Mapping[str, Any]) -> str:
                            pause_rows(doc["pauses"]), "llrl"))
     parts.append("\n## Assumptions and sources\n\n")
     parts.append(table(("factor", "device / region", "value", "unit", "source"),
-                       _provenance_rows(fp["provenance"]), "llrll"))
+                       provenance_rows(fp["provenance"]), "llrll"))
     if doc["notes"]:
         parts.append("\n## Notes\n\n")
         parts.append("".join(f"- {n}\n" for n in doc["notes"]))
@@ -238,7 +222,7 @@ def project_markdown(doc: Mapping[str, Any]) -> str:
                         for h in doc["hardware"]], "lllr"))
     parts.append("\n## Assumptions and sources\n\n")
     parts.append(table(("factor", "device / region", "value", "unit", "source"),
-                       _provenance_rows(doc["assumptions"]), "llrll"))
+                       provenance_rows(doc["assumptions"]), "llrll"))
     parts.append("\nEach run's intervals and intensities are in its own appendix "
                  "(`wattprint report RUN --format json`).\n\n")
     parts.append(data_block(doc, "All totals and per-run results (JSON)"))

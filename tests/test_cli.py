@@ -151,8 +151,10 @@ def test_sensors_lists_devices_and_skips(env: dict[str, str]) -> None:
     ids = {d["id"] for d in doc["devices"]}
     assert {"rapl:package-0", "rapl:dram-0"} <= ids
     assert "rapl" in doc["sensors"]
-    # every skipped sensor says why
-    assert all(s["reason"] for s in doc["skipped"])
+    # every skipped sensor says why; RAPL measures CPU and DRAM here, so no model is needed
+    assert doc["skipped"] and all(s["reason"] for s in doc["skipped"])
+    model = [s for s in doc["skipped"] if s["sensor"] == "model"]
+    assert model and "measured by hardware sensors" in model[0]["reason"]
 
 
 def test_runs_lists_json(tmp_path: Path, tree: PowercapTree, env: dict[str, str]) -> None:

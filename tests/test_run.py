@@ -102,6 +102,7 @@ def test_phases_metrics_and_units_are_stored(home: Path) -> None:
     assert all(p["t_end"] is not None and p["t_end"] >= p["t_start"] for p in phases)
     assert [(m["name"], m["value"], m["step"]) for m in store.metrics(rid)] == [
         ("accuracy", 0.91, 1)]
+    assert [(m["name"], m["value"], m["step"]) for m in run.metrics] == [("accuracy", 0.91, 1)]
     assert store.units(rid) == {"sample": 192.0} == run.units
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from wattprint.attribution import CPU_KINDS
 from wattprint.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -528,6 +527,11 @@ class Tracker:
         """Functional units counted so far."""
         return dict(self._units)
 
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        """Metrics logged so far (``name``, ``value``, ``step``, ``t``), in order."""
+        return [dict(m) for m in self._metrics]
+
     def by_device(self) -> list[DeviceEnergy]:
         """Energy per device so far (or in total, once stopped)."""
         if self._sampler is None:
@@ -670,4 +674,4 @@ def track(
                    pausing=pausing)
 
 
-__all__ = ["CPU_KINDS", "STANDARD_PHASES", "DeviceEnergy", "Tracker", "track"]
+__all__ = ["STANDARD_PHASES", "DeviceEnergy", "Tracker", "track"]

@@ -120,11 +120,6 @@ def _region(opts: AccountingOptions, run: RunRecord | None) -> ResolvedRegion:
     return resolve_region(None, hints if isinstance(hints, dict) else dict(os.environ))
 
 
-def intensity_source(opts: AccountingOptions) -> tuple[IntensitySource, str]:
-    """The intensity source these options select, and its short name."""
-    return _source(opts, "")
-
-
 def _source(opts: AccountingOptions, region: str) -> tuple[IntensitySource, str]:
     if opts.source is not None:
         return opts.source, opts.source.name

@@ -433,3 +433,13 @@ def test_registry_names_the_clients() -> None:
         "ukgrid": UKCarbonIntensityClient,
     }
     assert expected == LIVE_SOURCES
+
+
+def test_every_live_client_takes_the_same_constructor() -> None:
+    from wattprint.accounting.live import LIVE_SOURCES
+
+    env = {"WATTPRINT_ELECTRICITYMAPS_TOKEN": "t", "WATTPRINT_WATTTIME_USERNAME": "u",
+           "WATTPRINT_WATTTIME_PASSWORD": "p"}
+    for name, client_class in LIVE_SOURCES.items():
+        client = client_class(environ=env)
+        assert client.name == name

@@ -771,6 +771,8 @@ class UKCarbonIntensityClient(LiveClient):
         retry_after_s: how long to leave the API alone after a failure.
         strict: raise instead of falling back.
         fallback: source used on failure (default: shipped annual average of GB).
+        environ: accepted like the other clients' for a uniform constructor; the
+            UK API needs no key, so it is not read.
         clock: time source (UTC epoch seconds), for tests.
     """
 
@@ -791,8 +793,10 @@ class UKCarbonIntensityClient(LiveClient):
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
         strict: bool = False,
         fallback: IntensitySource | None = None,
+        environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        del environ  # the UK API needs no key
         super().__init__(
             base_url=base_url,
             timeout_s=timeout_s,

@@ -84,9 +84,7 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
             fail(f"--live {live!r}: choose from {', '.join(LIVE_SOURCES)}")
         client_class: Any = LIVE_SOURCES[live]  # subclasses give every argument a default
         try:
-            needs_keys = live in ("electricitymaps", "watttime")  # the UK API has no keys
-            source = (client_class(environ=settings_from().live_environ()) if needs_keys
-                      else client_class())
+            source = client_class(environ=settings_from().live_environ())
         except WattprintError as exc:
             handle_error(exc)
 

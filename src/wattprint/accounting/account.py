@@ -120,7 +120,7 @@ def _region(opts: AccountingOptions, run: RunRecord | None) -> ResolvedRegion:
     return resolve_region(None, hints if isinstance(hints, dict) else dict(os.environ))
 
 
-def _source(opts: AccountingOptions, region: str) -> tuple[IntensitySource, str]:
+def _source(opts: AccountingOptions) -> tuple[IntensitySource, str]:
     if opts.source is not None:
         return opts.source, opts.source.name
     if opts.intensity_file is not None:
@@ -208,7 +208,7 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     opts = opts or AccountingOptions()
     run = store.run(ref)
     region = _region(opts, run)
-    source, source_name = _source(opts, region.code)
+    source, source_name = _source(opts)
     cat = _catalogue(opts)
     devices = store.devices(run.id)
     by_device = interval_arrays([i for i in store.intervals(run.id) if not i.paused])

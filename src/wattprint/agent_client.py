@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from wattprint.errors import WattprintError
+from wattprint.time import parse_datetime
 
 __all__ = ["AgentClient", "AgentDevice", "ProcessUsage"]
 
@@ -90,10 +91,6 @@ class AgentDevice:
     energy_j: float
     co2e_g: float
     power_w: float | None
-
-
-def _time(text: Any) -> datetime:
-    return datetime.fromisoformat(str(text))
 
 
 class AgentClient:
@@ -186,7 +183,8 @@ class AgentClient:
                 energy_j=float(doc["energy_j"]), co2e_g=float(doc["co2e_g"]),
                 cpu_s=float(doc["cpu_s"]), share_rule=str(doc["share_rule"]),
                 cgroup=doc.get("cgroup"), container_id=doc.get("container_id"),
-                first_seen=_time(doc["first_seen"]), last_seen=_time(doc["last_seen"]),
+                first_seen=parse_datetime(str(doc["first_seen"])),
+                last_seen=parse_datetime(str(doc["last_seen"])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise WattprintError(

@@ -48,27 +48,3 @@ def g_to_kg(mass_g: float) -> float:
 def co2e_g(energy_kwh: float, intensity_g_per_kwh: float) -> float:
     """Grams of CO2e for ``energy_kwh`` at ``intensity_g_per_kwh``."""
     return energy_kwh * intensity_g_per_kwh
-
-
-def parse_duration_s(text: str) -> float:
-    """Parse ``"90"``, ``"90s"``, ``"15m"``, ``"6h"``, ``"2d"`` into seconds.
-
-    Raises:
-        ValueError: the text is not a number with an optional s/m/h/d suffix.
-    """
-    t = text.strip().lower()
-    factors = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-    factor = 1.0
-    if t and t[-1] in factors:
-        factor = factors[t[-1]]
-        t = t[:-1]
-    try:
-        value = float(t)
-    except ValueError:
-        raise ValueError(
-            f"cannot read duration {text!r}: give a number with an optional unit, "
-            "e.g. 90s, 15m, 6h or 2d"
-        ) from None
-    if value < 0:
-        raise ValueError(f"duration {text!r} is negative")
-    return value * factor

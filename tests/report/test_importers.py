@@ -23,9 +23,9 @@ from wattprint.report.importers import (
     PeerLogError,
     import_peer_log,
     parse_carbontracker,
-    parse_tz,
 )
 from wattprint.store import Store
+from wattprint.time import parse_time_zone
 
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
 CODECARBON = PEERS / "codecarbon" / "emissions.csv"
@@ -100,19 +100,9 @@ def test_project_given_overrides_the_peers(store: Store) -> None:
 
 def test_time_zone_of_naive_timestamps(store: Store, tmp_path: Path) -> None:
     (row,) = csv_rows(CODECARBON)[:1]
-    result = import_peer_log(store, "codecarbon", CODECARBON, tz=parse_tz("+02:00"))
+    result = import_peer_log(store, "codecarbon", CODECARBON, tz=parse_time_zone("+02:00"))
     run = next(store.run(r) for r in result.imported if store.run(r).name == row["experiment_id"])
     assert run.ended_at == utc(row["timestamp"], "%Y-%m-%dT%H:%M:%S") - 2 * 3600
-
-
-def test_parse_tz() -> None:
-    assert parse_tz(None) is None and parse_tz("local") is None
-    assert parse_tz("UTC") is timezone.utc
-    minus = parse_tz("-05:30")
-    assert minus is not None and minus.utcoffset(None) is not None
-    assert minus.utcoffset(None).total_seconds() == -(5 * 3600 + 30 * 60)  # type: ignore[union-attr]
-    with pytest.raises(ConfigError, match="unknown time zone"):
-        parse_tz("Mars/Olympus")
 
 
 def _set(rows: list[list[str]], row: int, column: str, value: str) -> list[list[str]]:

@@ -76,11 +76,11 @@ from wattprint.accounting.series import (
     IntensityValue,
     IntensityValues,
     Provenance,
-    _parse_timestamp,
     make_series,
     series_intensity,
 )
 from wattprint.errors import IntensityError, RegionError
+from wattprint.time import parse_timestamp_s
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _time(value: Any, what: str) -> float:
     if not isinstance(value, str):
         raise _Failure(f"malformed response: {what} is {value!r}, not a timestamp")
     try:
-        return _parse_timestamp(value)
+        return parse_timestamp_s(value)
     except ValueError:
         raise _Failure(
             f"malformed response: {what} {value!r} is not ISO 8601 with a zone"

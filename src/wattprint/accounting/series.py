@@ -62,16 +62,16 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wattprint.errors import IntensityDataError, IntensityError
+from wattprint.time import NaiveTimestampError, parse_timestamp_s
 
 logger = logging.getLogger(__name__)
 
@@ -392,49 +392,6 @@ def series_intensity(
 
 # --------------------------------------------------------------------------- user files
 
-_ISO_8601 = re.compile(
-    r"""^\s*(\d{4})-(\d{2})-(\d{2})
-        (?:[T\s](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?
-        \s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-
-
-class _NaiveTimestamp(ValueError):
-    pass
-
-
-def _parse_timestamp(text: str) -> float:
-    """ISO 8601 text with a zone -> UTC epoch seconds.
-
-    Raises:
-        _NaiveTimestamp: the text has no zone.
-        ValueError: the text is not ISO 8601.
-    """
-    m = _ISO_8601.match(text)
-    if not m:
-        raise ValueError(text)
-    year, month, day, hour, minute, second, fraction, zone = m.groups()
-    if zone is None:
-        raise _NaiveTimestamp(text)
-    if zone.upper() == "Z":
-        offset = timedelta(0)
-    else:
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-    moment = datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour or 0),
-        int(minute or 0),
-        int(second or 0),
-        tzinfo=timezone(offset),
-    )
-    return moment.timestamp() + (float("0." + fraction) if fraction else 0.0)
-
-
 def _find_column(
     header: Sequence[str], names: Sequence[str], what: str, path: Path, *, required: bool
 ) -> int | None:
@@ -553,8 +510,8 @@ def _time_of(cell: Any, label: str, path: Path) -> float:
         return cell  # already epoch seconds (time-zone-aware Parquet timestamp)
     text = "" if cell is None else str(cell)
     try:
-        return _parse_timestamp(text)
-    except _NaiveTimestamp:
+        return parse_timestamp_s(text)
+    except NaiveTimestampError:
         raise IntensityDataError(
             f"{path}, {label}: timestamp {text!r} has no time zone; add one, e.g. "
             f"'{text.strip()}Z' for UTC or '{text.strip()}+01:00'"

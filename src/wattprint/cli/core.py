@@ -29,9 +29,10 @@ from wattprint.cli.app import (
 )
 from wattprint.config import Settings
 from wattprint.errors import WattprintError
-from wattprint.report.runview import device_rows, iso, run_document, run_energy_j
+from wattprint.report.runview import device_rows, run_document, run_energy_j
 from wattprint.run import DeviceEnergy, Tracker, open_sensors
 from wattprint.store import Store
+from wattprint.time import iso_utc as iso
 from wattprint.units import j_to_kwh
 
 
@@ -206,7 +207,7 @@ def _prepare_pausing(settings: Settings, pause_above: float | None,
                  "or --pause-percentile P")
         return None
     from wattprint.schedule.pause import PauseOptions, prepare_pausing
-    from wattprint.units import parse_duration_s
+    from wattprint.time import parse_duration_s
 
     try:
         opts = PauseOptions(pause_above, pause_percentile,

@@ -29,8 +29,9 @@ from wattprint.report.exchange import (
     render_json,
     render_parquet,
 )
-from wattprint.report.importers import PEERS, import_peer_log, parse_tz
+from wattprint.report.importers import PEERS, import_peer_log
 from wattprint.store import Store
+from wattprint.time import parse_time_zone
 
 FORMATS = ("csv", "json", "parquet")
 
@@ -149,7 +150,7 @@ def import_cmd(
         fail(f"unknown tool {tool!r}: choose one of {', '.join(PEERS)}")
     settings = settings_from(project=project)
     try:
-        zone = parse_tz(tz)
+        zone = parse_time_zone(tz)
         store = Store(settings.db_path)
         with _progress(f"importing {path.name}", quiet) as tick:
             result = import_peer_log(store, name, path, project=project,

@@ -40,7 +40,8 @@ from wattprint.cli.app import (
 )
 from wattprint.errors import ConfigError, RegionError, WattprintError
 from wattprint.store import IntervalRecord, RunRecord, Store
-from wattprint.units import S_PER_H, parse_duration_s
+from wattprint.time import parse_duration_s, parse_timestamp_s
+from wattprint.units import S_PER_H
 
 if TYPE_CHECKING:  # numpy and the engines load only when a command runs
     import numpy as np
@@ -83,17 +84,10 @@ def _duration_s(text: str, option: str) -> float:
 
 def _timestamp_s(text: str, option: str) -> float:
     """An ISO 8601 time with a zone (a bare date means midnight UTC)."""
-    raw = text.strip()
-    iso = raw[:-1] + "+00:00" if raw.upper().endswith("Z") else raw
     try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        fail(f"{option}: {text!r} is not an ISO 8601 time; write e.g. 2025-06-01T14:00Z")
-    if len(raw) == 10:  # a date
-        moment = moment.replace(tzinfo=timezone.utc)
-    if moment.tzinfo is None:
-        fail(f"{option}: {text!r} has no time zone; add one, e.g. {raw}Z for UTC")
-    return moment.timestamp()
+        return parse_timestamp_s(text, bare_date_is_utc=True)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
 
 
 def _period(text: str) -> tuple[float, float]:

@@ -52,8 +52,10 @@ from wattprint.accounting.account import (
 )
 from wattprint.accounting.totals import GROUPINGS
 from wattprint.errors import ConfigError
-from wattprint.report.runview import device_rows, iso
+from wattprint.report.runview import device_rows
 from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
+from wattprint.time import format_hms
+from wattprint.time import iso_utc as iso
 from wattprint.units import j_to_kwh
 
 logger = logging.getLogger(__name__)
@@ -137,8 +139,6 @@ def provenance_rows(provenance: Iterable[Mapping[str, Any]]) -> list[tuple[Any, 
 
 def pause_rows(pauses: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     """Pauses of a run as table rows: start and end (UTC), seconds, reason."""
-    from wattprint.report.runview import iso
-
     rows = []
     for p in pauses:
         end = p.get("t_end")
@@ -151,10 +151,7 @@ def fmt_duration(duration_s: float | None) -> str:
     """A duration as seconds with the h:mm:ss reading beside it (``3725 s (1:02:05)``)."""
     if duration_s is None:
         return "—"
-    whole = round(duration_s)
-    h, rest = divmod(whole, 3600)
-    m, s = divmod(rest, 60)
-    return f"{fmt_num(duration_s)} s ({h}:{m:02d}:{s:02d})"
+    return f"{fmt_num(duration_s)} s ({format_hms(duration_s)})"
 
 
 def last_metrics(metrics: Iterable[Mapping[str, Any]]) -> dict[str, float]:

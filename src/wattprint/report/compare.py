@@ -31,8 +31,9 @@ from typing import Any
 from wattprint.accounting.account import AccountingOptions, account_run
 from wattprint.errors import ConfigError
 from wattprint.report.appendix import accounting_block, json_safe, last_metrics
-from wattprint.report.runview import device_rows, iso
+from wattprint.report.runview import device_rows
 from wattprint.store import Store
+from wattprint.time import iso_utc as iso
 from wattprint.units import j_to_kwh
 
 #: Schema identifier of the comparison JSON.

@@ -47,8 +47,9 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from wattprint.errors import WattprintError
-from wattprint.report.runview import device_rows, iso
+from wattprint.report.runview import device_rows
 from wattprint.store import RunRecord, Store
+from wattprint.time import iso_utc as iso
 from wattprint.units import J_PER_KWH
 
 if TYPE_CHECKING:

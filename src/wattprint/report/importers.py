@@ -57,12 +57,13 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from wattprint.errors import ConfigError, RegionError, RunNotFound, StoreError, WattprintError
 from wattprint.store import DeviceRecord, IntervalRecord, Store
+from wattprint.time import parse_time_zone
 from wattprint.units import J_PER_KWH
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ __all__ = [
     "parse_codecarbon",
     "parse_eco2ai",
     "parse_peer_log",
-    "parse_tz",
+    "parse_time_zone",
 ]
 
 #: The peers whose logs can be imported.
@@ -166,43 +167,6 @@ class ImportResult:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def parse_tz(text: str | None) -> tzinfo | None:
-    """The time zone a peer's naive timestamps are in.
-
-    Args:
-        text: ``None`` or ``"local"`` (this machine's zone), ``"UTC"``, an
-            offset (``"+02:00"``, ``"-0530"``, ``"+2"``) or an IANA name
-            (``"Europe/Berlin"``).
-
-    Returns:
-        The zone, or ``None`` for local time.
-
-    Raises:
-        ConfigError: the text is none of these.
-    """
-    if text is None or text.strip().lower() in ("", "local"):
-        return None
-    t = text.strip()
-    if t.upper() in ("UTC", "Z", "GMT"):
-        return timezone.utc
-    m = re.fullmatch(r"([+-])(\d{1,2})(?::?(\d{2}))?", t)
-    if m:
-        hours, minutes = int(m.group(2)), int(m.group(3) or 0)
-        if hours > 23 or minutes > 59:
-            raise ConfigError(f"time zone offset {text!r} is out of range; use e.g. +02:00")
-        delta = timedelta(hours=hours, minutes=minutes)
-        return timezone(-delta if m.group(1) == "-" else delta)
-    try:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        return ZoneInfo(t)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"unknown time zone {text!r}: give 'local', 'UTC', an offset like +02:00 or an "
-            "IANA name like Europe/Berlin"
-        ) from None
 
 
 def _epoch(text: str, fmt: str, tz: tzinfo | None, where: str) -> float:

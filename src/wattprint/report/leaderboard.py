@@ -40,8 +40,8 @@ from wattprint.accounting.account import AccountingOptions, account_run
 from wattprint.errors import ConfigError
 from wattprint.report.appendix import ProgressFn, accounting_block, json_safe, last_metrics
 from wattprint.report.pareto import pareto_front
-from wattprint.report.runview import iso
 from wattprint.store import RunRecord, Store
+from wattprint.time import iso_utc as iso
 
 logger = logging.getLogger(__name__)
 

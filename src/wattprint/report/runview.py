@@ -11,18 +11,11 @@ UTC strings.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from wattprint.store import RunRecord, Store
+from wattprint.time import iso_utc as iso
 from wattprint.units import j_to_kwh
-
-
-def iso(t: float | None) -> str | None:
-    """ISO 8601 UTC text of an epoch time (``None`` stays ``None``)."""
-    if t is None:
-        return None
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
 def device_rows(store: Store, run: RunRecord) -> list[dict[str, Any]]:

@@ -2,41 +2,98 @@
 
 ``import wattprint`` touches no hardware and starts no thread; measuring
 starts when a :func:`track` block is entered or :meth:`Tracker.start` called.
+
+The public API is what this module exports (``__all__``, pinned by a test):
+
+* measuring: :func:`track`, :class:`Tracker`, :class:`DeviceEnergy`;
+* accounting: :func:`account_run` (a stored run -> its footprint),
+  :class:`AccountingOptions`, :func:`estimate` (a footprint before running);
+* the store: :class:`Store` (``Store(path)``; ``wattprint config`` shows the
+  configured path);
+* serving: :class:`EnergyMeter` (per-request energy of an inference endpoint);
+* the errors, all children of :class:`WattprintError` (see :mod:`wattprint.errors`).
+
+Everything else (``wattprint.sensors``, ``wattprint.sampling``, ...) is
+internal and may change between releases; ``wattprint.testing`` holds the
+hardware fakes for your own tests. Accounting, the store and serving are
+imported on first use, so ``import wattprint`` stays light.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from wattprint._version import __version__
 from wattprint.errors import (
     ConfigError,
+    ExportError,
     HardwareError,
     IntensityDataError,
     IntensityError,
+    NaiveTimestampError,
+    PeerLogError,
     RegionError,
     RunNotFound,
     SensorError,
     SensorPermissionError,
     SensorUnavailable,
     StoreError,
+    TimestampError,
     WattprintError,
 )
 from wattprint.run import DeviceEnergy, Tracker, track
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from wattprint.accounting.account import AccountingOptions, account_run, estimate
+    from wattprint.serve.meter import EnergyMeter
+    from wattprint.store import Store
+
+# Public names loaded on first use: name -> module that defines it.
+_LAZY = {
+    "AccountingOptions": "wattprint.accounting.account",
+    "account_run": "wattprint.accounting.account",
+    "estimate": "wattprint.accounting.account",
+    "EnergyMeter": "wattprint.serve.meter",
+    "Store": "wattprint.store",
+}
 
 __all__ = [
+    "AccountingOptions",
     "ConfigError",
     "DeviceEnergy",
+    "EnergyMeter",
+    "ExportError",
     "HardwareError",
     "IntensityDataError",
     "IntensityError",
+    "NaiveTimestampError",
+    "PeerLogError",
     "RegionError",
     "RunNotFound",
     "SensorError",
     "SensorPermissionError",
     "SensorUnavailable",
+    "Store",
     "StoreError",
+    "TimestampError",
     "Tracker",
     "WattprintError",
     "__version__",
+    "account_run",
+    "estimate",
     "track",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wattprint' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

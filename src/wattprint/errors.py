@@ -7,15 +7,19 @@ Every error wattprint raises on purpose is a :class:`WattprintError`::
     ├── SensorError            a sensor could not be used
     │   ├── SensorUnavailable      the hardware or library is absent (a skip, not a failure)
     │   └── SensorPermissionError  present but unreadable; the message says how to grant access
-    ├── StoreError             the SQLite store cannot be opened or is of a newer schema
+    ├── StoreError             the store cannot be opened, read, written or migrated
     │   └── RunNotFound            no stored run has that id (or id prefix)
     ├── RegionError            a region code is unknown; the message suggests the nearest codes
     ├── IntensityError         an intensity source or series cannot be used
     │   └── IntensityDataError     a user series is malformed (names the row and the fix)
-    └── HardwareError          a hardware model is not in the catalogue
+    ├── HardwareError          a hardware model is not in the catalogue
+    ├── TimestampError         text is not an ISO 8601 time (also a ValueError)
+    │   └── NaiveTimestampError    the time names no zone; the message shows how to add one
+    ├── PeerLogError           a peer tool's log cannot be read (names the file, line and fix)
+    └── ExportError            an export cannot be rendered (e.g. its library is missing)
 
-Vendor errors (NVML, amdsmi, OS errors) are chained with ``raise ... from``, so
-the original cause is always in the traceback.
+Vendor errors (NVML, amdsmi, sqlite3, OS errors) are chained with
+``raise ... from``, so the original cause is always in the traceback.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class SensorPermissionError(SensorError):
 
 
 class StoreError(WattprintError):
-    """The run store cannot be opened, written or migrated."""
+    """The run store cannot be opened, read, written or migrated; the message names the fix."""
 
 
 class RunNotFound(StoreError):
@@ -63,3 +67,19 @@ class IntensityDataError(IntensityError):
 
 class HardwareError(WattprintError):
     """A hardware model is not in the catalogue."""
+
+
+class TimestampError(WattprintError, ValueError):
+    """Text is not an ISO 8601 time; also a :class:`ValueError` for callers parsing values."""
+
+
+class NaiveTimestampError(TimestampError):
+    """An ISO 8601 timestamp that names no time zone."""
+
+
+class PeerLogError(WattprintError):
+    """A peer's log cannot be read; the message names the file, the line and the fix."""
+
+
+class ExportError(WattprintError):
+    """An export cannot be rendered (e.g. the Parquet library is missing)."""

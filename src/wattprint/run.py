@@ -628,7 +628,7 @@ def _host_info(sampler: Sampler) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from wattprint import __version__
+    from wattprint._version import __version__
 
     return __version__
 

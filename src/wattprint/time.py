@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 
-from wattprint.errors import ConfigError
+from wattprint.errors import ConfigError, NaiveTimestampError, TimestampError
 
 __all__ = [
     "NaiveTimestampError",
+    "TimestampError",
     "format_hms",
     "iso_utc",
     "parse_datetime",
@@ -40,10 +41,6 @@ _ISO_8601 = re.compile(
 _DURATION_FACTORS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-class NaiveTimestampError(ValueError):
-    """An ISO 8601 timestamp that names no time zone."""
-
-
 def parse_datetime(text: str, *, bare_date_is_utc: bool = False) -> datetime:
     """ISO 8601 text with a zone -> an aware :class:`datetime`.
 
@@ -57,11 +54,12 @@ def parse_datetime(text: str, *, bare_date_is_utc: bool = False) -> datetime:
 
     Raises:
         NaiveTimestampError: the text has no zone.
-        ValueError: the text is not ISO 8601 or names an impossible date.
+        TimestampError: the text is not ISO 8601 or names an impossible date
+            (both are also ``ValueError``).
     """
     m = _ISO_8601.match(text)
     if not m:
-        raise ValueError(f"{text!r} is not an ISO 8601 time; write e.g. 2025-06-01T14:00Z")
+        raise TimestampError(f"{text!r} is not an ISO 8601 time; write e.g. 2025-06-01T14:00Z")
     year, month, day, hour, minute, second, fraction, zone = m.groups()
     if zone is None:
         if bare_date_is_utc and hour is None:
@@ -77,7 +75,7 @@ def parse_datetime(text: str, *, bare_date_is_utc: bool = False) -> datetime:
         digits = zone[1:].replace(":", "")
         offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
         if abs(offset) >= timedelta(hours=24):
-            raise ValueError(f"{text!r}: zone offset {zone} is out of range")
+            raise TimestampError(f"{text!r}: zone offset {zone} is out of range")
     micro = round(float("0." + fraction) * 1_000_000) if fraction else 0
     try:
         moment = datetime(
@@ -85,7 +83,7 @@ def parse_datetime(text: str, *, bare_date_is_utc: bool = False) -> datetime:
             int(second or 0), tzinfo=timezone(offset),
         )
     except ValueError as exc:
-        raise ValueError(f"{text!r} is not a valid time: {exc}") from None
+        raise TimestampError(f"{text!r} is not a valid time: {exc}") from None
     return moment + timedelta(microseconds=micro)
 
 

@@ -46,7 +46,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from wattprint.errors import WattprintError
+from wattprint.errors import ExportError, WattprintError
 from wattprint.report.runview import device_rows
 from wattprint.store import RunRecord, Store
 from wattprint.time import iso_utc as iso
@@ -104,10 +104,6 @@ _DEVICE_COLUMNS = ("run_id", "project", "name", "phase", "status", "tool", "star
 _TEXT_COLUMNS = frozenset({"id", "run_id", "project", "name", "phase", "status", "tool",
                            "started_at", "ended_at", "attribution", "basis", "region", "host",
                            "device_id", "kind", "device_name", "source", "model", "share_rule"})
-
-
-class ExportError(WattprintError):
-    """An export cannot be rendered (e.g. the Parquet library is missing)."""
 
 
 @dataclass(frozen=True)

@@ -1027,6 +1027,6 @@ class Agent:
 
 
 def _version() -> str:
-    from wattprint import __version__
+    from wattprint._version import __version__
 
     return __version__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -118,12 +119,17 @@ def test_sigterm_is_forwarded_and_run_finalised(tmp_path: Path, env: dict[str, s
     assert out == "child got 15\n"
     assert proc.returncode == 5
     doc = json.loads(wattprint("show", "last", "--json", env=env).stdout)
-    assert doc["status"] == "failed" and doc["exit_code"] == 5
+    # the job ended because of the signal: terminated, with the child's own exit code
+    assert doc["status"] == "terminated" and doc["exit_code"] == 5
+    assert doc["error"] == "terminated by SIGTERM"
 
 
 def test_missing_command_and_unknown_run_give_clear_errors(env: dict[str, str]) -> None:
     r = wattprint("run", "--", "definitely-not-a-command-xyz", env=env)
     assert r.returncode == 127 and "command not found" in r.stderr
+    doc = json.loads(wattprint("show", "last", "--json", env=env).stdout)
+    assert doc["status"] == "failed" and doc["exit_code"] == 127
+    assert doc["error"].startswith("command not found: definitely-not-a-command-xyz")
     r = wattprint("show", "zzzz", env=env)
     assert r.returncode == 1 and "wattprint runs" in r.stderr and "Traceback" not in r.stderr
 
@@ -222,3 +228,31 @@ def test_error_messages_keep_square_brackets() -> None:
     finally:
         err.file = old
     assert "wattprint[report]" in buf.getvalue()
+
+
+def test_a_command_that_is_not_executable_exits_126_and_is_stored_failed(
+        env: dict[str, str], tmp_path: Path) -> None:
+    script = tmp_path / "not-executable.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    r = wattprint("run", "--", str(script), env=env)
+    assert r.returncode == 126 and "not executable" in r.stderr and "chmod +x" in r.stderr
+    doc = json.loads(wattprint("show", "last", "--json", env=env).stdout)
+    assert doc["status"] == "failed" and doc["exit_code"] == 126
+
+
+def test_ctrl_c_leaves_the_run_interrupted(env: dict[str, str], tmp_path: Path) -> None:
+    script = tmp_path / "wait.py"
+    script.write_text("import time\nprint('ready', flush=True)\ntime.sleep(30)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "wattprint", "run", "--interval", "0.1", "--",
+                             sys.executable, str(script)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130  # the child died of KeyboardInterrupt, as untracked
+    doc = json.loads(wattprint("show", "last", "--json", env=env).stdout)
+    assert doc["status"] == "interrupted" and doc["exit_code"] == 130
+    assert doc["error"] == "interrupted by SIGINT"

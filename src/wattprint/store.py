@@ -126,7 +126,7 @@ _MIGRATIONS: dict[int, str] = {
     """,
 }
 
-RUN_STATUSES = ("running", "finished", "failed", "interrupted", "imported")
+RUN_STATUSES = ("running", "finished", "failed", "interrupted", "terminated", "imported")
 
 
 @dataclass(frozen=True)

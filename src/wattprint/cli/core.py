@@ -73,16 +73,49 @@ def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(cmd, **kwargs)
     except FileNotFoundError:
-        fail(f"command not found: {cmd[0]}", 127)
+        raise _SpawnError(127, f"command not found: {cmd[0]} (check its name and PATH, "
+                               "or give its full path)") from None
     except PermissionError:
-        fail(f"command is not executable: {cmd[0]}", 126)
+        raise _SpawnError(126, f"command is not executable: {cmd[0]} "
+                               f"(chmod +x {cmd[0]}, or run it through its interpreter)") from None
+    except OSError as exc:
+        raise _SpawnError(126, f"command cannot be started: {cmd[0]}: "
+                               f"{exc.strerror or exc}") from None
 
 
-def _forwarder(child: subprocess.Popen[bytes], own_group: bool, controller: Any = None
-               ) -> Callable[[int, FrameType | None], None]:
+class _SpawnError(Exception):
+    """The command could not be started; ``code`` is the shell's exit code for it."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _outcome(code: int, received: list[int]) -> tuple[int, str | None, str | None]:
+    """Exit code, final status and reason of a child that returned ``code`` (Popen style).
+
+    A child killed by a signal exits ``128 + N`` as a shell reports it. Ctrl-C
+    (SIGINT) is ``interrupted``; any other signal that ended the child, or that
+    we forwarded to it before it exited, is ``terminated``.
+    """
+    exit_code = 128 - code if code < 0 else code
+    signum = -code if code < 0 else (received[-1] if received else None)
+    if signum is None:
+        return exit_code, None, None
+    name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ \
+        else f"signal {signum}"
+    if signum == signal.SIGINT:
+        return exit_code, "interrupted", f"interrupted by {name}"
+    return exit_code, "terminated", f"terminated by {name}"
+
+
+def _forwarder(child: subprocess.Popen[bytes], own_group: bool, controller: Any = None,
+               received: list[int] | None = None) -> Callable[[int, FrameType | None], None]:
     def forward(signum: int, frame: FrameType | None) -> None:
         if child.poll() is not None:
             return
+        if received is not None:
+            received.append(signum)
         if controller is not None:  # a stopped child acts on signals only once continued
             controller.stop("signal received")
         try:
@@ -164,14 +197,19 @@ def run(
         tracker.start()
     except WattprintError as exc:
         handle_error(exc)
-    child = _spawn(cmd)
+    try:
+        child = _spawn(cmd)
+    except _SpawnError as exc:
+        tracker.stop(exit_code=exc.code, error=str(exc), status="failed")
+        fail(str(exc), exc.code)
     own_group = not sys.stdin.isatty()
     controller = None
     if pausing is not None:
         from wattprint.schedule.pause import attach_pausing
 
         controller = attach_pausing(tracker, child, pausing)
-    forward = _forwarder(child, own_group, controller)
+    received: list[int] = []
+    forward = _forwarder(child, own_group, controller, received)
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, forward) for s in forwarded}
     try:
@@ -181,8 +219,8 @@ def run(
             controller.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
-    exit_code = 128 - code if code < 0 else code
-    tracker.stop(exit_code=exit_code)
+    exit_code, status, reason = _outcome(code, received)
+    tracker.stop(exit_code=exit_code, status=status, error=reason)
     if not quiet:
         err.print(device_table(tracker.by_device(),
                                f"wattprint run {tracker.id or '(not stored)'}: "

@@ -322,7 +322,7 @@ def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],
         lost = sum(g["t_end"] - g["t_start"] for g in gaps)
         notes.append(f"{len(gaps)} gap(s) where a device could not be read, "
                      f"{lost:.1f} s in total; not counted as 0 J, simply not covered")
-    if run.status in ("running", "interrupted", "failed"):
+    if run.status in ("running", "interrupted", "terminated", "failed"):
         notes.append(f"the run is {run.status}")
     return notes
 

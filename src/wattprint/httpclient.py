@@ -57,6 +57,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from wattprint.errors import WattprintError
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 logger = logging.getLogger(__name__)
@@ -229,35 +231,27 @@ class HttpClient:
         self.transport = transport
         self.user_agent = user_agent
         self._sleep = sleep
-        self._client: httpx.Client | None = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:
         return f"HttpClient(timeout_s={self.timeout_s:g}, retries={self.retries})"
 
-    def _httpx(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
+    def _open(self) -> httpx.Client:
+        # One httpx client per call, closed when the call ends, so no socket
+        # outlives it; the TLS context (the costly part, certificates loaded
+        # once) is shared between calls.
+        import httpx
 
-            self._client = httpx.Client(
-                timeout=httpx.Timeout(self.timeout_s),
-                follow_redirects=False,
-                trust_env=self.trust_env,
-                transport=self.transport,
-                headers={"User-Agent": self.user_agent},
-            )
-        return self._client
-
-    def close(self) -> None:
-        """Close the pooled connections (a later request opens new ones)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def __enter__(self) -> HttpClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        if self.transport is None and self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(trust_env=self.trust_env)
+        return httpx.Client(
+            timeout=httpx.Timeout(self.timeout_s),
+            follow_redirects=False,
+            trust_env=self.trust_env,
+            transport=self.transport,
+            verify=self._ssl_context or True,
+            headers={"User-Agent": self.user_agent},
+        )
 
     def get(
         self,
@@ -280,11 +274,16 @@ class HttpClient:
             HttpError: no usable answer (time-out, failed connection after the
                 retries, body too large, too many redirects).
         """
-        first = with_query(url, params)
+        with self._open() as client:
+            return self._follow(client, with_query(url, params), headers or {})
+
+    def _follow(
+        self, client: httpx.Client, first: str, headers: Mapping[str, str]
+    ) -> HttpResponse:
         current = first
-        sent = {"Accept": "application/json", **(headers or {})}
+        sent = {"Accept": "application/json", **headers}
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._get_with_retries(current, sent)
+            response = self._get_with_retries(client, current, sent)
             location = response.headers.get("location")
             if response.status not in _REDIRECT_STATUSES or not location:
                 return response
@@ -308,13 +307,15 @@ class HttpClient:
             reason=f"more than {MAX_REDIRECTS} redirects",
         )
 
-    def _get_with_retries(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
+    def _get_with_retries(
+        self, client: httpx.Client, url: str, headers: Mapping[str, str]
+    ) -> HttpResponse:
         import httpx
 
         attempt = 0
         while True:
             try:
-                response = self._get_once(url, headers)
+                response = self._get_once(client, url, headers)
             except httpx.TimeoutException as exc:
                 raise HttpError(
                     f"{_safe(url)} did not answer within {self.timeout_s:g} s", kind="timeout",
@@ -344,8 +345,9 @@ class HttpClient:
                     continue
             return response
 
-    def _get_once(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
-        client = self._httpx()
+    def _get_once(
+        self, client: httpx.Client, url: str, headers: Mapping[str, str]
+    ) -> HttpResponse:
         request = client.build_request("GET", url, headers=dict(headers))
         response = client.send(request, stream=True)
         try:

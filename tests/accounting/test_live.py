@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -443,3 +444,128 @@ def test_every_live_client_takes_the_same_constructor() -> None:
     for name, client_class in LIVE_SOURCES.items():
         client = client_class(environ=env)
         assert client.name == name
+
+
+# ----------------------------------------------------------------------------- redirects
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[FakeAPI]:
+    """A second server on another port: another origin, which must never see a credential."""
+    fake = FakeAPI()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fake.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            route = fake.find(urllib.parse.urlsplit(self.path).path) or Route(404, b"{}")
+            self.send_response(route.status)
+            self.send_header("Content-Length", str(len(route.body)))
+            self.end_headers()
+            self.wfile.write(route.body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def redirector() -> Iterator[tuple[FakeAPI, list[str]]]:
+    """A server that answers every GET with a 302 to a target set by the test."""
+    fake = FakeAPI()
+    target: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fake.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            self.send_response(302)
+            self.send_header("Location", target[0] + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield fake, target
+    server.shutdown()
+    server.server_close()
+
+
+def test_em_token_never_follows_a_redirect_to_another_port(
+    redirector: tuple[FakeAPI, list[str]], elsewhere: FakeAPI, tmp_path: Path
+) -> None:
+    api, target = redirector
+    target.append(elsewhere.url)
+    elsewhere.route("/v3/carbon-intensity/latest", '{"error": "who are you"}', status=401)
+    value = em(api, tmp_path).latest("DE")
+    assert api.requests[0][1]["auth-token"] == TOKEN  # the configured API gets it
+    (path, headers) = elsewhere.requests[0]
+    assert path == "/v3/carbon-intensity/latest?zone=DE"
+    assert "auth-token" not in headers
+    assert all(TOKEN not in v for v in headers.values())
+    assert "HTTP 401" in (value.provenance.fallback or "")
+
+
+def test_watttime_basic_auth_never_follows_a_redirect_to_another_port(
+    redirector: tuple[FakeAPI, list[str]], elsewhere: FakeAPI, tmp_path: Path
+) -> None:
+    api, target = redirector
+    target.append(elsewhere.url)
+    elsewhere.route("/login", json.dumps({"token": WT_TOKEN}))
+    watttime(api, tmp_path).latest("CAISO_NORTH")
+    basic = base64.b64encode(f"{WT_USER}:{WT_PASSWORD}".encode()).decode()
+    assert api.requests[0][1]["authorization"] == f"Basic {basic}"
+    assert elsewhere.requests, "the redirect was followed"
+    for _, headers in elsewhere.requests:
+        assert "authorization" not in headers
+        assert all(basic not in v and WT_PASSWORD not in v for v in headers.values())
+
+
+def test_https_credentials_never_go_to_plain_http_or_another_host(tmp_path: Path) -> None:
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), dict(request.headers)))
+        if request.url.host == "api.electricitymaps.com" and request.url.scheme == "https":
+            downgrade = str(request.url).replace("https://", "http://", 1)
+            return httpx.Response(301, headers={"Location": downgrade})
+        if request.url.scheme == "http":
+            return httpx.Response(302, headers={"Location": "https://mirror.example.net/x"})
+        return httpx.Response(200, content=fixture("em_latest.json"))
+
+    client = ElectricityMapsClient(TOKEN, cache=False, cache_dir=tmp_path, environ={},
+                                   clock=Clock(NOW), transport=httpx.MockTransport(handler))
+    value = client.latest("DE")
+    assert [url for url, _ in seen] == [
+        "https://api.electricitymaps.com/v3/carbon-intensity/latest?zone=DE",
+        "http://api.electricitymaps.com/v3/carbon-intensity/latest?zone=DE",
+        "https://mirror.example.net/x",
+    ]
+    assert seen[0][1]["auth-token"] == TOKEN
+    for _, headers in seen[1:]:
+        assert "auth-token" not in headers
+    assert value.g_per_kwh == 302.0  # the answer found at the end of the chain
+
+
+def test_transport_is_injectable_and_busy_answers_are_retried(tmp_path: Path) -> None:
+    answers = [httpx.Response(503), httpx.Response(200, content=fixture("em_latest.json"))]
+    requests: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request.url.path)
+        return answers.pop(0)
+
+    client = ElectricityMapsClient(TOKEN, cache=False, cache_dir=tmp_path, environ={},
+                                   clock=Clock(NOW), transport=httpx.MockTransport(handler))
+    assert client.latest("DE").g_per_kwh == 302.0
+    assert requests == ["/v3/carbon-intensity/latest"] * 2

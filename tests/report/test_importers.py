@@ -401,3 +401,20 @@ def test_cli_bad_input_is_one_clear_line(home: Path, tmp_path: Path) -> None:
     shutil.copytree(CARBONTRACKER, copy)
     ok = wattprint("import", "carbontracker", str(copy), "--quiet", env=env)
     assert ok.returncode == 0 and ok.stderr == ""
+
+
+def test_the_package_keeps_every_name_of_the_single_module() -> None:
+    import wattprint.report.importers as importers
+    from wattprint.errors import WattprintError
+    from wattprint.report.importers import carbontracker, codecarbon, eco2ai, storing
+
+    assert sorted(importers.__all__) == sorted([
+        "PEERS", "ImportResult", "PeerGap", "PeerLogError", "PeerRun", "import_peer_log",
+        "import_runs", "parse_carbontracker", "parse_codecarbon", "parse_eco2ai",
+        "parse_peer_log", "parse_time_zone"])
+    assert importers.PEERS == ("codecarbon", "carbontracker", "eco2ai")
+    assert importers.parse_codecarbon is codecarbon.parse_codecarbon
+    assert importers.parse_carbontracker is carbontracker.parse_carbontracker
+    assert importers.parse_eco2ai is eco2ai.parse_eco2ai
+    assert importers.import_peer_log is storing.import_peer_log
+    assert issubclass(PeerLogError, WattprintError)

@@ -130,3 +130,60 @@ def test_server_that_is_not_an_agent() -> None:
 def test_bad_url_is_refused() -> None:
     with pytest.raises(WattprintError, match="http://"):
         AgentClient("127.0.0.1:9464")
+
+
+def test_token_never_follows_a_redirect_to_another_port() -> None:
+    seen: list[dict[str, str]] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = b'{"devices": []}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    other = HTTPServer(("127.0.0.1", 0), Elsewhere)
+
+    class Redirector(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{other.server_port}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    first = HTTPServer(("127.0.0.1", 0), Redirector)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (first, other)]
+    for thread in threads:
+        thread.start()
+    try:
+        assert AgentClient(f"http://127.0.0.1:{first.server_port}", token=TOKEN).devices() == []
+        (headers,) = seen
+        assert "authorization" not in headers
+        assert all(TOKEN not in value for value in headers.values())
+    finally:
+        for server in (first, other):
+            server.shutdown()
+            server.server_close()
+
+
+def test_busy_agent_is_retried_through_an_injected_transport() -> None:
+    answers = [httpx.Response(503), httpx.Response(200, json={"status": "ok"})]
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        return answers.pop(0)
+
+    client = AgentClient("http://agent.invalid:9464", token=TOKEN,
+                         transport=httpx.MockTransport(handler))
+    assert client.health() == {"status": "ok"}
+    assert paths == ["/healthz", "/healthz"]

@@ -9,7 +9,7 @@ import wattprint
 
 PUBLIC = {
     "AccountingOptions", "ConfigError", "DeviceEnergy", "EnergyMeter", "ExportError",
-    "HardwareError", "IntensityDataError", "IntensityError", "NaiveTimestampError",
+    "HardwareError", "HttpError", "IntensityDataError", "IntensityError", "NaiveTimestampError",
     "PeerLogError", "RegionError", "RunNotFound", "SensorError", "SensorPermissionError",
     "SensorUnavailable", "Store", "StoreError", "TimestampError", "Tracker", "WattprintError",
     "__version__", "account_run", "estimate", "track",

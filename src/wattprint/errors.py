@@ -16,13 +16,16 @@ Every error wattprint raises on purpose is a :class:`WattprintError`::
     ├── TimestampError         text is not an ISO 8601 time (also a ValueError)
     │   └── NaiveTimestampError    the time names no zone; the message shows how to add one
     ├── PeerLogError           a peer tool's log cannot be read (names the file, line and fix)
-    └── ExportError            an export cannot be rendered (e.g. its library is missing)
+    ├── ExportError            an export cannot be rendered (e.g. its library is missing)
+    └── HttpError              a web API gave no usable answer (``kind`` says why)
 
 Vendor errors (NVML, amdsmi, sqlite3, OS errors) are chained with
 ``raise ... from``, so the original cause is always in the traceback.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 
 class WattprintError(Exception):
@@ -83,3 +86,27 @@ class PeerLogError(WattprintError):
 
 class ExportError(WattprintError):
     """An export cannot be rendered (e.g. the Parquet library is missing)."""
+
+
+class HttpError(WattprintError):
+    """A request got no usable HTTP answer.
+
+    Attributes:
+        kind: ``timeout`` (no answer within the time-out), ``connect`` (the
+            connection failed or closed before an answer, after the retries),
+            ``too-large`` (the body is over the limit), ``redirect`` (too many
+            redirects, or one to a scheme other than http/https) or
+            ``request`` (anything else httpx refused, e.g. a malformed URL).
+        reason: what went wrong, without the URL (for the caller's message).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: Literal["timeout", "connect", "too-large", "redirect", "request"],
+        reason: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.reason = reason or message

@@ -52,9 +52,9 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from wattprint.errors import WattprintError
+from wattprint.errors import HttpError
 
 if TYPE_CHECKING:
     import ssl
@@ -98,30 +98,6 @@ ALWAYS_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cook
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class HttpError(WattprintError):
-    """A request got no usable HTTP answer.
-
-    Attributes:
-        kind: ``timeout`` (no answer within the time-out), ``connect`` (the
-            connection failed or closed before an answer, after the retries),
-            ``too-large`` (the body is over the limit), ``redirect`` (too many
-            redirects, or one to a scheme other than http/https) or
-            ``request`` (anything else httpx refused, e.g. a malformed URL).
-        reason: what went wrong, without the URL (for the caller's message).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        kind: Literal["timeout", "connect", "too-large", "redirect", "request"],
-        reason: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.reason = reason or message
 
 
 @dataclass(frozen=True)

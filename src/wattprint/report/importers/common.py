@@ -25,16 +25,12 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from wattprint.errors import RegionError, WattprintError
+from wattprint.errors import PeerLogError, RegionError
 from wattprint.store import DeviceRecord, IntervalRecord
 
 __all__ = ["PEERS", "ImportResult", "PeerGap", "PeerLogError", "PeerRun"]
 
 PEERS = ("codecarbon", "carbontracker", "eco2ai")
-
-
-class PeerLogError(WattprintError):
-    """A peer's log cannot be read; the message names the file, the line and the fix."""
 
 
 @dataclass(frozen=True)

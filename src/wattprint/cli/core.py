@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -34,6 +34,10 @@ from wattprint.run import DeviceEnergy, Tracker, open_sensors
 from wattprint.store import Store
 from wattprint.time import iso_utc as iso
 from wattprint.units import j_to_kwh
+
+if TYPE_CHECKING:  # pausing loads only when asked for
+    from wattprint.schedule.controller import PauseController
+    from wattprint.schedule.pausing import PauseSetup
 
 
 def device_table(devices: list[DeviceEnergy] | list[dict[str, Any]], title: str) -> Table:
@@ -78,7 +82,8 @@ def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
         fail(f"command is not executable: {cmd[0]}", 126)
 
 
-def _forwarder(child: subprocess.Popen[bytes], own_group: bool, controller: Any = None
+def _forwarder(child: subprocess.Popen[bytes], own_group: bool,
+               controller: PauseController | None = None
                ) -> Callable[[int, FrameType | None], None]:
     def forward(signum: int, frame: FrameType | None) -> None:
         if child.poll() is not None:
@@ -166,9 +171,9 @@ def run(
         handle_error(exc)
     child = _spawn(cmd)
     own_group = not sys.stdin.isatty()
-    controller = None
+    controller: PauseController | None = None
     if pausing is not None:
-        from wattprint.schedule.pause import attach_pausing
+        from wattprint.schedule.pausing import attach_pausing
 
         controller = attach_pausing(tracker, child, pausing)
     forward = _forwarder(child, own_group, controller)
@@ -200,13 +205,13 @@ def run(
 def _prepare_pausing(settings: Settings, pause_above: float | None,
                      pause_percentile: float | None, deadline: str | None,
                      expected_duration: str | None, intensity: Path | None, live: bool,
-                     live_source: str | None) -> Any:
+                     live_source: str | None) -> PauseSetup | None:
     if pause_above is None and pause_percentile is None:
         if deadline or expected_duration or live or live_source or intensity:
             fail("--deadline, --intensity and --live apply to pausing: add --pause-above G "
                  "or --pause-percentile P")
         return None
-    from wattprint.schedule.pause import PauseOptions, prepare_pausing
+    from wattprint.schedule.pausing import PauseOptions, prepare_pausing
     from wattprint.time import parse_duration_s
 
     try:

@@ -273,16 +273,8 @@ class IntensitySeries:
         """
         values = np.asarray(g_per_kwh, dtype=np.float64)
         if provenance is None:
-            provenance = Provenance(
-                source="given in code",
-                dataset="arrays",
-                year=None,
-                method=method,
-                basis="unknown",
-                licence="",
-                citation="",
-                region=region,
-            )
+            provenance = Provenance("given in code", "arrays", None, method, "unknown", "", "",
+                                    region)
         return cls(
             region=region,
             start_s=first_start_s + float(step_s) * np.arange(values.size, dtype=np.float64),

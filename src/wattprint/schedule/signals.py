@@ -214,7 +214,7 @@ class SeriesSignal:
 def _describe_series(series: IntensitySeries) -> str:
     # a hand-made series may carry any provenance, or none
     provenance = getattr(series, "provenance", None)
-    region = str(getattr(series, "region", "") or "")
+    region = series.region
     source = str(getattr(provenance, "source", "") or "")
     dataset = str(getattr(provenance, "dataset", "") or "")
     what = f"{source} {dataset}".strip() or "intensity series"

@@ -36,8 +36,8 @@ from types import ModuleType
 
 import numpy as np
 
+from wattprint.accounting.series import IntensitySeries as Series
 from wattprint.schedule.whatif import (
-    Series,
     flexible_start_co2e_g,
     pause_resume_co2e_g,
     threshold_co2e_g,

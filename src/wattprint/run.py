@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from wattprint.config import Settings, load_settings
 
@@ -50,6 +50,37 @@ STANDARD_PHASES = ("data", "experimentation", "training", "inference")
 #: interval is at least this long; faster sampling is committed in batches
 #: this often, so a killed run loses at most this much (or one interval).
 COMMIT_PERIOD_S = 0.25
+
+
+class PauseControl(Protocol):
+    """What a run needs of a pausing controller.
+
+    :class:`wattprint.schedule.controller.PauseController` fits; the run
+    never imports it, so tracking loads nothing of the scheduler.
+    """
+
+    def dirty_now(self) -> bool:
+        """Whether the grid is too dirty to go on now and a pause is still allowed."""
+        ...
+
+    def wait_until_clean(self, *, max_wait_s: float | None = None) -> float:
+        """Block, recorded as a pause, until the grid is clean or the deadline; seconds waited."""
+        ...
+
+    def stop(self) -> None:
+        """Stop pausing for good (resumes the job if it is paused)."""
+        ...
+
+
+class CooperativePausing(Protocol):
+    """Pausing options a run starts its controller from.
+
+    :class:`wattprint.schedule.pausing.PauseOptions` fits.
+    """
+
+    def cooperative(self, run: Tracker, *, start_s: float | None) -> PauseControl | None:
+        """A controller for ``run``'s own loop, or ``None`` when no pausing was asked for."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +162,7 @@ class Tracker:
         context: sensor context (tests pass fakes here).
         sensor_objects: already opened sensors, bypassing detection.
         settings: resolved settings (instead of the keyword arguments above).
-        pausing: :class:`wattprint.schedule.pause.PauseOptions` for
+        pausing: :class:`wattprint.schedule.pausing.PauseOptions` for
             :meth:`should_pause` / :meth:`wait_until_clean` in a training loop.
         on_intervals: called (from the sampler thread) with each batch of
             intervals after they are stored; its errors are logged, not raised.
@@ -156,7 +187,7 @@ class Tracker:
         context: SensorContext | None = None,
         sensor_objects: Sequence[Sensor] | None = None,
         settings: Settings | None = None,
-        pausing: Any = None,
+        pausing: CooperativePausing | None = None,
         on_intervals: Callable[[Sequence[IntervalRecord]], None] | None = None,
         handle_signals: bool = True,
     ) -> None:
@@ -201,7 +232,7 @@ class Tracker:
         self._pausing_options = pausing
         self._on_intervals = on_intervals
         self._handle_signals = handle_signals
-        self._pause_controller: Any = None
+        self._pause_controller: PauseControl | None = None
         self._atexit_registered = False
 
     # -- lifecycle ----------------------------------------------------------
@@ -316,10 +347,8 @@ class Tracker:
                                              daemon=True)
         self._host_thread.start()
         if self._pausing_options is not None:
-            from wattprint.schedule.pause import cooperative_pausing, prepare_pausing
-
-            self._pause_controller = cooperative_pausing(
-                self, prepare_pausing(self._pausing_options, now_s=self.started_at))
+            self._pause_controller = self._pausing_options.cooperative(
+                self, start_s=self.started_at)
         return self
 
     def _record_host(self) -> None:
@@ -577,15 +606,13 @@ class Tracker:
     # -- pausing --------------------------------------------------------------------
     def should_pause(self) -> bool:
         """Whether the grid is too dirty to go on now (always ``False`` without pausing)."""
-        from wattprint.schedule.pause import should_pause
-
-        return should_pause(self._pause_controller)
+        return self._pause_controller is not None and self._pause_controller.dirty_now()
 
     def wait_until_clean(self, max_wait_s: float | None = None) -> float:
         """Block (recorded as a pause) until the grid is clean or the deadline; seconds waited."""
-        from wattprint.schedule.pause import wait_until_clean
-
-        return wait_until_clean(self._pause_controller, max_wait_s=max_wait_s)
+        if self._pause_controller is None:
+            return 0.0
+        return self._pause_controller.wait_until_clean(max_wait_s=max_wait_s)
 
     def set_paused(self, paused: bool) -> None:
         """Mark the following intervals as paused (excluded from energy totals)."""
@@ -646,7 +673,7 @@ def track(
     tags: dict[str, str] | None = None,
     measure_idle_s: float = 0.0,
     context: SensorContext | None = None,
-    pausing: Any = None,
+    pausing: CooperativePausing | None = None,
 ) -> Tracker:
     """Track the energy of a block of code or a function.
 
@@ -662,7 +689,7 @@ def track(
         def train(): ...
 
     A training loop that prefers to checkpoint rather than be stopped passes
-    ``pausing=PauseOptions(...)`` (:mod:`wattprint.schedule.pause`) and asks
+    ``pausing=PauseOptions(...)`` (:mod:`wattprint.schedule.pausing`) and asks
     ``run.should_pause()`` / ``run.wait_until_clean()`` between steps.
 
     Arguments are those of :class:`Tracker`. Nothing is measured until the

@@ -291,3 +291,27 @@ def test_parquet_without_pyarrow_says_how_to_install(
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     with pytest.raises(IntensityError, match=r"pip install 'wattprint\[parquet\]'"):
         load_series(path)
+
+
+def test_regular_series_from_arrays_may_miss_steps() -> None:
+    s = IntensitySeries.regular(utc(2024, 5, 1), 900.0, [100.0, np.nan, 300.0], region="XX")
+    assert list(s.start_s) == [utc(2024, 5, 1), utc(2024, 5, 1, 0, 15), utc(2024, 5, 1, 0, 30)]
+    assert s.step_s == 900.0 and s.end_s == utc(2024, 5, 1, 0, 45)
+    assert s.method == "average" and s.region == "XX"
+    assert s.provenance.source == "given in code" and s.provenance.basis == "unknown"
+    assert np.isnan(s.g_per_kwh[1])
+    with pytest.raises(IntensityError, match="infinite"):
+        IntensitySeries.regular(0.0, H, [1.0, np.inf])
+    with pytest.raises(IntensityError, match="method"):
+        IntensitySeries.regular(0.0, H, [1.0, 2.0], method="median")
+
+
+def test_accounting_refuses_a_series_with_missing_steps() -> None:
+    s = IntensitySeries.regular(0.0, H, [100.0, np.nan, 300.0], region="XX")
+    with pytest.raises(IntensityError, match="missing steps"):
+        series_intensity(s, [0.0], [600.0])
+    filled = make_series(s.start_s, s.g_per_kwh, region="XX", method="average", provenance=prov())
+    # the gap is interpolated: 200 in the middle hour; mean over [0.5 h, 2.5 h) by hand
+    assert series_intensity(filled, [1800.0], [9000.0])[0] == pytest.approx(
+        (100.0 * 1800 + 200.0 * 3600 + 300.0 * 1800) / 7200
+    )

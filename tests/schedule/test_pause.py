@@ -21,25 +21,23 @@ from wattprint.accounting.live import (
     UKCarbonIntensityClient,
     WattTimeClient,
 )
+from wattprint.accounting.replay import typical_year_window
+from wattprint.accounting.series import IntensitySeries as Series
 from wattprint.accounting.series import IntensityValue, Provenance
 from wattprint.errors import ConfigError, IntensityError, RegionError
 from wattprint.run import Tracker
-from wattprint.schedule.pause import (
-    LiveSignal,
-    PauseController,
+from wattprint.schedule.controller import PauseController
+from wattprint.schedule.pausing import (
     PauseOptions,
     PauseSetup,
-    ProcessPauser,
-    SeriesSignal,
     attach_pausing,
     cooperative_pausing,
-    live_client,
     prepare_pausing,
     should_pause,
-    typical_year_window,
     wait_until_clean,
 )
-from wattprint.schedule.whatif import Series
+from wattprint.schedule.procctl import ProcessPauser
+from wattprint.schedule.signals import LiveSignal, SeriesSignal, live_client
 from wattprint.store import IntervalRecord
 from wattprint.testing.sensors import FakeClock, ScriptedSensor
 

@@ -6,9 +6,9 @@ import logging
 import numpy as np
 import pytest
 
+from wattprint.accounting.series import IntensitySeries as Series
 from wattprint.errors import ConfigError, IntensityDataError, IntensityError
 from wattprint.schedule.plan import plan
-from wattprint.schedule.whatif import Series
 
 H = 3600.0
 T0 = 1_699_999_200.0  # a whole hour, UTC epoch seconds

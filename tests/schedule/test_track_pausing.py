@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import wattprint
-from wattprint.schedule.pause import PauseOptions
+from wattprint.schedule.pausing import PauseOptions
 from wattprint.store import Store
 from wattprint.testing.sensors import ScriptedSensor
 

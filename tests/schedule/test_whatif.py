@@ -7,15 +7,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from wattprint.accounting.series import IntensitySeries as Series
 from wattprint.errors import ConfigError, IntensityDataError, RegionError
 from wattprint.schedule import whatif as whatif_module
 from wattprint.schedule.whatif import (
     STRATEGIES,
-    Series,
     baseline_co2e_g,
     flexible_start_co2e_g,
     job_profile_w,
@@ -457,7 +458,9 @@ def test_errors_name_the_problem() -> None:
         whatif({"CISO": s}, duration_s=HOUR, windows_s=[HOUR], baseline_region="CIS0")
     with pytest.raises(IntensityDataError, match="longer series"):
         whatif(s, duration_s=20 * HOUR, windows_s=[12 * HOUR])
-    irregular = Series(np.array([0.0, 3600.0, 9000.0]), HOUR, np.array([1.0, 2.0, 3.0]))
+    # IntensitySeries refuses to be built irregular; the engine checks what it is given
+    irregular = SimpleNamespace(start_s=np.array([0.0, 3600.0, 9000.0]), step_s=HOUR,
+                                g_per_kwh=np.array([1.0, 2.0, 3.0]))
     with pytest.raises(IntensityDataError, match="slots 1 and 2"):
         whatif(irregular, duration_s=HOUR, windows_s=[HOUR])
     with pytest.raises(IntensityDataError, match="NaN"):

@@ -59,12 +59,12 @@ import io
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from importlib import resources
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from wattprint.accounting.replay import replay_intervals, series_year
 from wattprint.accounting.series import (
     IntensitySeries,
     IntensityValue,
@@ -638,54 +638,6 @@ def hourly_series(region: str) -> IntensitySeries:
     )
 
 
-_DAY_S = 86400.0
-#: Seconds from 1 January to 29 February in a leap year (and to 1 March otherwise).
-_FEB_29_S = 59 * _DAY_S
-
-
-def _years(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Calendar year (UTC) of each time, and the epoch seconds at its start."""
-    years = np.floor(t).astype(np.int64).astype("datetime64[s]").astype("datetime64[Y]")
-    start: np.ndarray = years.astype("datetime64[s]").astype(np.int64).astype(np.float64)
-    year: np.ndarray = years.astype(np.int64) + 1970
-    return year, start
-
-
-def _is_leap(year: np.ndarray) -> np.ndarray:
-    leap: np.ndarray = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    return leap
-
-
-def _replay(
-    series: IntensitySeries, starts: np.ndarray, ends: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Map intervals outside the series to the same date and time (UTC) in the series' year.
-
-    29 February maps to 28 February; an interval that would run past the end of
-    the series is moved back to end with it.
-    """
-    t0 = float(series.start_s[0])
-    outside = (starts < t0) | (ends > series.end_s)
-    count = int(np.count_nonzero(outside))
-    if not count:
-        return starts, ends, 0
-    duration = ends - starts
-    if np.any(duration[outside] > series.end_s - t0):
-        raise IntensityError(
-            "an interval is longer than the whole series; split it or use an annual source"
-        )
-    target_year, target_start = _years(np.array([t0]))
-    year, year_start = _years(starts)
-    offset = starts - year_start
-    late = offset >= _FEB_29_S
-    offset -= np.where(_is_leap(year) & ~_is_leap(target_year) & late, _DAY_S, 0.0)
-    offset += np.where(~_is_leap(year) & _is_leap(target_year) & late, _DAY_S, 0.0)
-    mapped = np.maximum(target_start + offset, t0)
-    mapped -= np.maximum(mapped + duration - series.end_s, 0.0)
-    new_starts = np.where(outside, mapped, starts)
-    return new_starts, new_starts + duration, count
-
-
 class SeriesIntensity:
     """An :class:`IntensitySeries` as an :class:`IntensitySource`.
 
@@ -694,8 +646,9 @@ class SeriesIntensity:
         replay_year: if true, intervals outside the series are mapped to the
             same time of year (UTC) in the series' year -- a "typical year"
             approximation that keeps the daily and seasonal shape but not the
-            weekday; the provenance's ``fallback`` says how many intervals were
-            replayed. If false, such intervals are an error.
+            weekday (:mod:`wattprint.accounting.replay`); the provenance's
+            ``fallback`` says how many intervals were replayed. If false, such
+            intervals are an error.
     """
 
     name = "series"
@@ -730,9 +683,9 @@ class SeriesIntensity:
         starts, ends = _intervals(starts_s, ends_s)
         provenance = self.series.provenance
         if self.replay_year and starts.size:
-            starts, ends, replayed = _replay(self.series, starts, ends)
+            starts, ends, replayed = replay_intervals(self.series, starts, ends)
             if replayed:
-                year = datetime.fromtimestamp(float(self.series.start_s[0]), timezone.utc).year
+                year = series_year(self.series)
                 provenance = provenance.with_fallback(
                     f"{replayed} of {starts.size} intervals lie outside the series; mapped to "
                     f"the same time of year in {year} (typical-year replay)"

@@ -24,8 +24,14 @@ which one it is:
 
 An :class:`IntensitySeries` is a regular step function: the value
 ``g_per_kwh[i]`` holds from ``start_s[i]`` (UTC epoch seconds) for ``step_s``
-seconds. :func:`series_intensity` turns it into the time-weighted mean
+seconds. It is the one series type of wattprint: accounting, the what-if
+engine, the planner and live pausing all read it. A step may be *missing*
+(NaN): the what-if engine skips start times whose window touches one, and
+accounting refuses a series with missing steps (:func:`make_series` and
+:func:`load_series` fill them; see the gap rule below).
+:func:`series_intensity` turns a gap-free series into the time-weighted mean
 intensity of any interval -- the number that multiplies an interval's energy.
+Arrays in code become a series with :meth:`IntensitySeries.regular`.
 
 User series (:func:`load_series`) are CSV or Parquet files with one row per
 time step:
@@ -186,23 +192,23 @@ def _frozen_f64(values: Any) -> np.ndarray:
 class IntensitySeries:
     """A regular carbon-intensity time series (a step function).
 
-    ``g_per_kwh[i]`` holds from ``start_s[i]`` for ``step_s`` seconds. The
-    arrays are copied to read-only float64 on construction. Equality is
-    identity (arrays do not compare to one bool).
+    ``g_per_kwh[i]`` holds from ``start_s[i]`` for ``step_s`` seconds; NaN
+    marks a missing step. The arrays are copied to read-only float64 on
+    construction. Equality is identity (arrays do not compare to one bool).
 
     Attributes:
         region: region code, ``""`` when the series does not say.
         start_s: UTC epoch seconds of each step's start, strictly increasing,
             regular (``start_s[i] = start_s[0] + i * step_s``).
         step_s: the step in seconds (3600.0 for hourly).
-        g_per_kwh: intensity of each step, gCO2e/kWh, same length.
+        g_per_kwh: intensity of each step, gCO2e/kWh, same length (NaN: missing).
         method: ``"average"`` or ``"marginal"``.
         provenance: where the series came from; ``provenance.filled_gaps``
             counts the steps filled by the gap rule.
 
     Raises:
         IntensityError: on construction, if the arrays are empty, of
-            different lengths, not regular, or hold negative or non-finite values.
+            different lengths, not regular, or hold negative or infinite values.
     """
 
     region: str
@@ -232,10 +238,51 @@ class IntensitySeries:
                 f"intensity series for {self.region!r} is not regular with step {self.step_s} s; "
                 "build it with make_series(), which resamples onto a regular grid"
             )
-        if not np.all(np.isfinite(values)) or np.any(values < 0):
+        if np.any(np.isinf(values)) or np.any(values < 0):
             raise IntensityError(
-                f"intensity series for {self.region!r} holds negative or non-finite values"
+                f"intensity series for {self.region!r} holds negative or infinite values"
             )
+
+    @classmethod
+    def regular(
+        cls,
+        first_start_s: float,
+        step_s: float,
+        g_per_kwh: Sequence[float] | np.ndarray,
+        *,
+        region: str = "",
+        method: str = "average",
+        provenance: Provenance | None = None,
+    ) -> IntensitySeries:
+        """A series from its first step's start, its step and its values (arrays in code).
+
+        Args:
+            first_start_s: start of the first step, UTC epoch seconds.
+            step_s: the step in seconds.
+            g_per_kwh: intensity of each step, gCO2e/kWh (NaN: missing).
+            region: region code of the series.
+            method: ``"average"`` or ``"marginal"``.
+            provenance: where the numbers come from (default: "given in code",
+                basis unknown).
+
+        Returns:
+            The series.
+
+        Raises:
+            IntensityError: as the constructor.
+        """
+        values = np.asarray(g_per_kwh, dtype=np.float64)
+        if provenance is None:
+            provenance = Provenance("given in code", "arrays", None, method, "unknown", "", "",
+                                    region)
+        return cls(
+            region=region,
+            start_s=first_start_s + float(step_s) * np.arange(values.size, dtype=np.float64),
+            step_s=step_s,
+            g_per_kwh=values,
+            method=method,
+            provenance=provenance,
+        )
 
     @property
     def end_s(self) -> float:
@@ -349,7 +396,8 @@ def series_intensity(
 
     Raises:
         IntensityError: the shapes differ, an interval ends before it starts,
-            or an interval lies (partly) outside the series.
+            an interval lies (partly) outside the series, or the series has
+            missing steps.
     """
     starts = np.asarray(starts_s, dtype=np.float64)
     ends = np.asarray(ends_s, dtype=np.float64)
@@ -372,6 +420,11 @@ def series_intensity(
             f"{first} to {last}; use a series that covers the run, or an annual source"
         )
     g = series.g_per_kwh
+    if np.isnan(g).any():
+        raise IntensityError(
+            f"the {series.region or 'user'} series has missing steps; fill them first "
+            "(make_series and load_series do, by the gap rule)"
+        )
     n = len(g)
     step = series.step_s
     cumulative = np.concatenate(([0.0], np.cumsum(g) * step))

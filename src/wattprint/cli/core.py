@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -34,6 +34,10 @@ from wattprint.run import DeviceEnergy, Tracker, open_sensors
 from wattprint.store import Store
 from wattprint.time import iso_utc as iso
 from wattprint.units import j_to_kwh
+
+if TYPE_CHECKING:  # pausing loads only when asked for
+    from wattprint.schedule.controller import PauseController
+    from wattprint.schedule.pausing import PauseSetup
 
 
 def device_table(devices: list[DeviceEnergy] | list[dict[str, Any]], title: str) -> Table:
@@ -109,7 +113,8 @@ def _outcome(code: int, received: list[int]) -> tuple[int, str | None, str | Non
     return exit_code, "terminated", f"terminated by {name}"
 
 
-def _forwarder(child: subprocess.Popen[bytes], own_group: bool, controller: Any = None,
+def _forwarder(child: subprocess.Popen[bytes], own_group: bool,
+               controller: PauseController | None = None,
                received: list[int] | None = None) -> Callable[[int, FrameType | None], None]:
     def forward(signum: int, frame: FrameType | None) -> None:
         if child.poll() is not None:
@@ -203,9 +208,9 @@ def run(
         tracker.stop(exit_code=exc.code, error=str(exc), status="failed")
         fail(str(exc), exc.code)
     own_group = not sys.stdin.isatty()
-    controller = None
+    controller: PauseController | None = None
     if pausing is not None:
-        from wattprint.schedule.pause import attach_pausing
+        from wattprint.schedule.pausing import attach_pausing
 
         controller = attach_pausing(tracker, child, pausing)
     received: list[int] = []
@@ -238,13 +243,13 @@ def run(
 def _prepare_pausing(settings: Settings, pause_above: float | None,
                      pause_percentile: float | None, deadline: str | None,
                      expected_duration: str | None, intensity: Path | None, live: bool,
-                     live_source: str | None) -> Any:
+                     live_source: str | None) -> PauseSetup | None:
     if pause_above is None and pause_percentile is None:
         if deadline or expected_duration or live or live_source or intensity:
             fail("--deadline, --intensity and --live apply to pausing: add --pause-above G "
                  "or --pause-percentile P")
         return None
-    from wattprint.schedule.pause import PauseOptions, prepare_pausing
+    from wattprint.schedule.pausing import PauseOptions, prepare_pausing
     from wattprint.time import parse_duration_s
 
     try:

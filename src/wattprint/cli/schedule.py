@@ -46,8 +46,9 @@ from wattprint.units import S_PER_H
 if TYPE_CHECKING:  # numpy and the engines load only when a command runs
     import numpy as np
 
+    from wattprint.accounting.series import IntensitySeries
     from wattprint.schedule.plan import Plan
-    from wattprint.schedule.whatif import SeriesLike, WhatIfResult
+    from wattprint.schedule.whatif import WhatIfResult
 
 __all__ = ["plan", "run_profile_w", "whatif"]
 
@@ -127,21 +128,14 @@ def _hours(seconds: float) -> str:
 # --------------------------------------------------------------------------- series
 
 
-def _shipped(region: str) -> SeriesLike:
+def _shipped(region: str) -> IntensitySeries:
     """The shipped hourly series of a region, or an error listing those that have one."""
-    from wattprint.accounting.intensity import canonical_region, hourly_regions, hourly_series
+    from wattprint.schedule.signals import shipped_hourly
 
-    try:
-        return hourly_series(region)
-    except RegionError:
-        code = canonical_region(region)  # an unknown code raises with suggestions
-        raise RegionError(
-            f"no shipped hourly series for {code}; these regions have one: "
-            f"{', '.join(hourly_regions())}. Give your own series with --intensity FILE"
-        ) from None
+    return shipped_hourly(region, instead="--intensity FILE")
 
 
-def _flat_annual(region: str, like: SeriesLike) -> SeriesLike:
+def _flat_annual(region: str, like: IntensitySeries) -> IntensitySeries:
     """A region's annual average as a flat series on the grid of ``like`` (region comparison)."""
     import numpy as np
 
@@ -160,7 +154,7 @@ def _flat_annual(region: str, like: SeriesLike) -> SeriesLike:
                        provenance=provenance)
 
 
-def _series(regions: list[str], intensity: Path | None, method: str) -> dict[str, SeriesLike]:
+def _series(regions: list[str], intensity: Path | None, method: str) -> dict[str, IntensitySeries]:
     """Region name -> series, from the shipped data or a user file.
 
     Regions without a shipped hourly series take part as flat series at their
@@ -462,18 +456,19 @@ def _plan_series(
     method: str,
     now_s: float,
     deadline_s: float,
-) -> tuple[SeriesLike, SeriesLike | None]:
+) -> tuple[IntensitySeries, IntensitySeries | None]:
     """The series to plan over, and the shipped series it replays (``None`` if none)."""
     import numpy as np
 
-    from wattprint.schedule.pause import live_client, typical_year_window
+    from wattprint.accounting.replay import typical_year_window
+    from wattprint.schedule.signals import live_client
 
     if live and intensity is not None:
         raise ConfigError("give either --live or --intensity FILE, not both")
     if live:
         if not region:
             raise ConfigError("--live needs --region (e.g. GB, DE, US-CAL-CISO)")
-        forecast: SeriesLike = live_client(region, live_source).forecast(region)
+        forecast: IntensitySeries = live_client(region, live_source).forecast(region)
         return forecast, None
     if intensity is not None:
         from wattprint.accounting.series import load_series

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from wattprint.accounting.series import IntensitySeries
 from wattprint.errors import ConfigError, IntensityDataError, IntensityError
 from wattprint.schedule.whatif import (
-    SeriesLike,
     job_profile_w,
     pause_resume_slots,
     series_provenance,
@@ -169,7 +169,7 @@ def _segments(
 
 
 def plan(
-    series: SeriesLike,
+    series: IntensitySeries,
     duration_s: float,
     deadline_s: float,
     *,

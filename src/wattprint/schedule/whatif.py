@@ -10,7 +10,9 @@ from pause and resume.
 
 The model
 ---------
-Time is cut into the slots of an intensity series: ``ci[s]`` g/kWh in slot
+Time is cut into the slots of an intensity series
+(:class:`~wattprint.accounting.series.IntensitySeries`; build one from arrays
+with ``IntensitySeries.regular``): ``ci[s]`` g/kWh in slot
 ``s``, each slot ``step_s`` (Δ) long. A job is a power profile ``p`` of ``D``
 steps (mean watts in each step; a constant power is ``p = const``). Running
 step ``j`` of the job in slot ``s`` emits ``p[j] × Δ × ci[s]`` (joules times
@@ -89,12 +91,13 @@ import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from wattprint.accounting.series import IntensitySeries
 from wattprint.errors import ConfigError, IntensityDataError, RegionError
 from wattprint.units import J_PER_KWH, S_PER_H
 
@@ -114,77 +117,6 @@ DEFAULT_THRESHOLD_PERCENTILE = 30.0
 _CHUNK_ELEMENTS = 2_000_000
 # Relative tolerance when a duration or a window must be a whole number of steps.
 _STEP_TOLERANCE = 1e-9
-
-
-@runtime_checkable
-class SeriesLike(Protocol):
-    """A regular carbon-intensity series: what the what-if engine reads.
-
-    ``wattprint.accounting.intensity.IntensitySeries`` fits this protocol, as
-    does :class:`Series`. Optional attributes ``region``, ``method`` and
-    ``provenance`` are read when present.
-    """
-
-    @property
-    def start_s(self) -> npt.NDArray[Any]:
-        """Start of each slot, UTC epoch seconds, regular."""
-
-    @property
-    def step_s(self) -> float:
-        """Slot length in seconds."""
-
-    @property
-    def g_per_kwh(self) -> npt.NDArray[Any]:
-        """Intensity of each slot in gCO2e/kWh (NaN where missing)."""
-
-
-@dataclass(frozen=True, eq=False)
-class Series:
-    """A minimal intensity series, for arrays that do not come from a source.
-
-    Attributes:
-        start_s: start of each slot, UTC epoch seconds, regular.
-        step_s: slot length in seconds.
-        g_per_kwh: intensity of each slot in gCO2e/kWh (NaN where missing).
-        region: the region the series describes.
-        method: how the intensity was computed (e.g. ``"average"``).
-        provenance: where the numbers come from (any JSON-able value).
-    """
-
-    start_s: FloatArray
-    step_s: float
-    g_per_kwh: FloatArray
-    region: str = ""
-    method: str = ""
-    provenance: Any = None
-
-    @classmethod
-    def regular(
-        cls,
-        first_start_s: float,
-        step_s: float,
-        g_per_kwh: npt.ArrayLike,
-        *,
-        region: str = "",
-        method: str = "",
-        provenance: Any = None,
-    ) -> Series:
-        """Build a series from its first slot start, its step and its values.
-
-        Args:
-            first_start_s: start of the first slot, UTC epoch seconds.
-            step_s: slot length in seconds.
-            g_per_kwh: intensity of each slot, gCO2e/kWh.
-            region: the region the series describes.
-            method: how the intensity was computed.
-            provenance: where the numbers come from.
-
-        Returns:
-            The series.
-        """
-        values = np.asarray(g_per_kwh, dtype=np.float64)
-        starts = first_start_s + step_s * np.arange(values.size, dtype=np.float64)
-        return cls(starts, float(step_s), values, region, method, provenance)
 
 
 class WhatIfRow(TypedDict):
@@ -229,7 +161,7 @@ class WhatIfResult:
 
 
 def validate_series(
-    series: SeriesLike, name: str = "series"
+    series: IntensitySeries, name: str = "series"
 ) -> tuple[FloatArray, float, FloatArray]:
     """Check a series and return its slot starts, step and values as float64 arrays.
 
@@ -762,7 +694,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def series_provenance(series: SeriesLike) -> dict[str, Any]:
+def series_provenance(series: IntensitySeries) -> dict[str, Any]:
     """What a series says about itself: region, method and provenance, JSON-able.
 
     Args:
@@ -815,7 +747,7 @@ def _too_few_starts(region: str, duration_s: float, window_s: float) -> Intensit
 
 
 def whatif(
-    series: Mapping[str, SeriesLike] | SeriesLike,
+    series: Mapping[str, IntensitySeries] | IntensitySeries,
     *,
     duration_s: float | None = None,
     power_w: float | None = None,
@@ -868,7 +800,7 @@ def whatif(
     if not windows_s and any(s != "region" for s in strategies):
         raise ConfigError("windows_s is empty; give at least one window in seconds, e.g. 6 h")
     if isinstance(series, Mapping):
-        named: dict[str, SeriesLike] = dict(series)
+        named: dict[str, IntensitySeries] = dict(series)
     else:
         named = {str(getattr(series, "region", "") or "series"): series}
     if not named:
@@ -1044,7 +976,7 @@ def _region_rows(
     return rows
 
 
-def series_for_regions(regions: Sequence[str]) -> dict[str, SeriesLike]:
+def series_for_regions(regions: Sequence[str]) -> dict[str, IntensitySeries]:
     """Hourly intensity series of the named regions, from wattprint's shipped data.
 
     A convenience for ``whatif(series_for_regions(["CISO", "ERCO"]), ...)``;

@@ -102,7 +102,8 @@ def owid_rows(header: Row, rows: list[Row]) -> list[Row]:
         if row[code]:
             newest[row[code]] = max(newest.get(row[code], 0), int(row[year]))
     every_year = ("DEU", "FRA", "IND", "BRA")
-    return [r for r in rows if r[code] and (r[code] in every_year or newest[r[code]] == int(r[year]))]
+    return [r for r in rows
+            if r[code] and (r[code] in every_year or newest[r[code]] == int(r[year]))]
 
 
 EM_ZONES = ("AU-NSW", "AU-TAS-KI", "IN-WE", "US-CAL-CISO", "US-HI", "US-MIDA-PJM",

@@ -6,7 +6,36 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
+# The full reference data sits beside a developer's checkout, never in a fresh clone;
+# every test that reads it gets it through the fixtures below, which fall back to
+# the extracts checked in under tests/fixtures/reference.
 SHARED_DATA = REPO.parent / "shared" / "data"
+REFERENCE_EXTRACTS = FIXTURES / "reference"
+
+
+def _reference_folders() -> list[object]:
+    folders = [pytest.param(REFERENCE_EXTRACTS, id="extract")]
+    if SHARED_DATA.is_dir():
+        folders.append(pytest.param(SHARED_DATA, id="full"))
+    return folders
+
+
+@pytest.fixture(params=_reference_folders())
+def reference_data(request: pytest.FixtureRequest) -> Path:
+    """The reference tables: always the checked-in extracts, and also the full folder if present.
+
+    Both have the same folder, file and column names, so a test reads either
+    the same way; a test that counts rows compares it with
+    ``tests/fixtures/reference`` to know which one it got.
+    """
+    folder: Path = request.param
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path | None:
+    """The full reference folder beside the checkout, or None in a fresh clone."""
+    return SHARED_DATA if SHARED_DATA.is_dir() else None
 
 
 @pytest.fixture

@@ -138,13 +138,10 @@ def test_power_model_idle_is_its_zero_utilisation_draw(tmp_path: Path) -> None:
     assert idle[0]["source"].startswith("power model at 0 % utilisation")
 
 
-def test_a_chosen_year_of_the_annual_table(tmp_path: Path) -> None:
+def test_a_chosen_year_of_the_annual_table(tmp_path: Path, reference_data: Path) -> None:
     import csv
 
-    shared = Path(__file__).resolve().parents[3] / "shared" / "data"
-    table = shared / "grid_ci_annual_owid_ember" / "owid_carbon_intensity_electricity.csv"
-    if not table.is_file():
-        pytest.skip("reference data folder ../shared/data is absent")
+    table = reference_data / "grid_ci_annual_owid_ember" / "owid_carbon_intensity_electricity.csv"
     with table.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     code_col = next(c for c in rows[0] if c.lower() in ("code", "iso_code"))

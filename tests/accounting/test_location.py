@@ -13,8 +13,6 @@ from wattprint.accounting.location import (
 )
 from wattprint.errors import RegionError
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
 
 def test_order_argument_env_config_cloud_world() -> None:
     env = {"WATTPRINT_REGION": "fr", "AWS_REGION": "eu-west-1"}
@@ -131,10 +129,8 @@ def test_list_regions_hourly_only() -> None:
     assert not any(r.has_hourly for r in list_regions("germany"))
 
 
-def test_listed_values_match_the_reference_tables() -> None:
-    if not SHARED.is_dir():
-        pytest.skip("reference data folder ../shared/data is absent")
-    path = SHARED / "grid_ci_annual_owid_ember" / "owid_carbon_intensity_electricity.csv"
+def test_listed_values_match_the_reference_tables(reference_data: Path) -> None:
+    path = reference_data / "grid_ci_annual_owid_ember" / "owid_carbon_intensity_electricity.csv"
     with path.open(encoding="utf-8", newline="") as f:
         france = [r for r in csv.DictReader(f) if r["code"] == "FRA"]
     newest = max(france, key=lambda r: int(r["year"]))

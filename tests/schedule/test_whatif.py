@@ -483,19 +483,12 @@ def test_single_series_skips_region_with_a_note() -> None:
 # ---------------------------------------------------------------- real 2022 US data
 
 
-def _data_file() -> Path | None:
-    here = Path(__file__).resolve()
-    rel = Path("data", "grid_ci_hourly_us_eia_2022", "us_ba_hourly_2022.csv")
-    for root in (here.parents[2] / "shared", here.parents[3] / "shared"):
-        if (root / rel).is_file():
-            return root / rel
-    return None
+EIA_2022 = Path("grid_ci_hourly_us_eia_2022", "us_ba_hourly_2022.csv")
 
 
 @pytest.fixture(scope="module")
-def us_2022() -> dict[str, Series]:
-    path = _data_file()
-    if path is None:  # no reference folder: the same series as shipped in the package
+def us_2022(shared_data: Path | None) -> dict[str, Series]:
+    if shared_data is None:  # no reference folder: the same series as shipped in the package
         from wattprint.accounting.intensity import hourly_series
 
         out = {}
@@ -504,6 +497,11 @@ def us_2022() -> dict[str, Series]:
             out[ba] = Series.regular(float(shipped.start_s[0]), HOUR, shipped.g_per_kwh,
                                      region=ba)
         return out
+    return _read_eia(shared_data / EIA_2022)
+
+
+def _read_eia(path: Path) -> dict[str, Series]:
+    """One series per balancing authority of an EIA table (full year or extract), gaps as NaN."""
     values: dict[str, list[float]] = defaultdict(list)
     first: dict[str, float] = {}
     with path.open(newline="") as f:
@@ -564,8 +562,9 @@ def test_real_series_against_naive_on_a_month(us_2022: dict[str, Series]) -> Non
     np.testing.assert_array_equal(pauses, ref["threshold_n"])
 
 
-def test_real_gaps_are_left_out(us_2022: dict[str, Series]) -> None:
-    pjm = us_2022["PJM"]
+def test_real_gaps_are_left_out(reference_data: Path) -> None:
+    # the full year, or the extract's week of PJM around its 22 empty hours of March 2022
+    pjm = _read_eia(reference_data / EIA_2022)["PJM"]
     result = whatif(pjm, duration_s=2 * HOUR, windows_s=[6 * HOUR], strategies=["pause-resume"])
     values = np.asarray(pjm.g_per_kwh)
     n_ok = sum(1 for t in range(values.size - 8 + 1) if not np.isnan(values[t : t + 8]).any())

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from wattprint.sampling import EnergyIntegrator, Gap, Sampler
+from wattprint.records import Gap, IntervalRecord
+from wattprint.sampling import EnergyIntegrator, Sampler
 from wattprint.sensors.base import DeviceInfo, Reading
-from wattprint.store import IntervalRecord
 from wattprint.testing.sensors import FakeClock, ScriptedSensor
 
 

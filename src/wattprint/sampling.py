@@ -33,7 +33,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from wattprint.attribution import (
     CPU_KINDS,
@@ -44,24 +43,16 @@ from wattprint.attribution import (
     CpuShare,
     ProcessTree,
 )
-from wattprint.sensors.base import DeviceInfo, ProcessEnergySource, Reading, Sensor
-from wattprint.store import IntervalRecord
+from wattprint.records import DeviceInfo, Gap, IntervalRecord
+from wattprint.sensors.base import ProcessEnergySource, Reading, Sensor
+
+__all__ = ["MIN_INTERVAL_S", "SHARE_PERIOD_S", "EnergyIntegrator", "Gap", "IntervalSink", "Sampler"]
 
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 0.01
 #: shortest span a CPU-time share is measured over (see :mod:`wattprint.attribution`)
 SHARE_PERIOD_S = 0.5
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A span where one device could not be read."""
-
-    device_id: str
-    t_start: float
-    t_end: float
-    reason: str
 
 
 class EnergyIntegrator:

@@ -23,11 +23,24 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from wattprint.errors import RunNotFound, StoreError
+from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
+
+#: The records are defined in :mod:`wattprint.records`; their names stay
+#: importable from here.
+__all__ = [
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "DeviceRecord",
+    "IntervalRecord",
+    "RunRecord",
+    "Store",
+    "hostname",
+    "new_run_id",
+]
 
 SCHEMA_VERSION = 1
 
@@ -127,64 +140,6 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 RUN_STATUSES = ("running", "finished", "failed", "interrupted", "imported")
-
-
-@dataclass(frozen=True)
-class DeviceRecord:
-    """A device as stored for one run."""
-
-    device_id: str
-    kind: str
-    name: str
-    source: str
-    measured: bool
-    counter: bool
-    model: str | None
-    share_rule: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class IntervalRecord(NamedTuple):
-    """One device's energy over one sampling interval (times are UTC epoch seconds).
-
-    A named tuple rather than a dataclass: one is made per device per tick,
-    up to 100 times a second, and tuples are several times cheaper to build.
-    """
-
-    device_id: str
-    t_start: float
-    t_end: float
-    energy_j: float
-    attributed_j: float
-    paused: bool = False
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A stored run's header row."""
-
-    id: str
-    project: str
-    name: str | None
-    phase: str
-    status: str
-    started_at: float
-    ended_at: float | None
-    exit_code: int | None
-    attribution: str
-    interval_s: float
-    command: str | None
-    host: str
-    pid: int
-    region: str | None
-    tool: str
-    error: str | None
-    info: dict[str, Any]
-
-    @property
-    def duration_s(self) -> float | None:
-        """Wall-clock duration, or ``None`` while running without an end."""
-        return None if self.ended_at is None else self.ended_at - self.started_at
 
 
 def new_run_id() -> str:

@@ -49,7 +49,8 @@ from wattprint.accounting.pue import resolve_pue
 from wattprint.accounting.series import Provenance, load_series
 from wattprint.catalogue.data import hardware_constants
 from wattprint.errors import HardwareError, IntensityError
-from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
+from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
+from wattprint.store import Store
 from wattprint.units import H_PER_YEAR
 
 

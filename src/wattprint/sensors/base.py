@@ -23,48 +23,20 @@ accounting from the driver).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
-#: Device kinds. ``cpu`` is a CPU package (or the whole CPU for a model),
-#: ``dram`` memory measured by RAPL, ``ram`` memory from a model, ``gpu`` an
-#: accelerator (or a MIG instance), ``psys`` the RAPL platform domain, ``node``
-#: whole-node power (IPMI/BMC).
-DEVICE_KINDS = ("cpu", "dram", "ram", "gpu", "psys", "node")
+from wattprint.records import DEVICE_KINDS, DeviceInfo
 
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """Identity of one device a sensor reports on.
-
-    Attributes:
-        id: stable id within the machine, ``"<source>:<local id>"``, e.g.
-            ``"rapl:package-0"``, ``"nvml:GPU-5f2c..."``, ``"model:cpu"``.
-        kind: one of :data:`DEVICE_KINDS`.
-        name: human-readable name (``"Intel Xeon Gold 6338 (package 0)"``).
-        source: the sensor that reads it (``"rapl"``, ``"nvml"``, ``"amdsmi"``,
-            ``"model"``).
-        measured: ``True`` for a hardware counter or power meter, ``False``
-            for a power model (then :attr:`model` names the model).
-        counter: ``True`` if readings are cumulative joules, ``False`` if watts.
-        max_energy_j: wrap range of the counter in joules (RAPL
-            ``max_energy_range_uj``); ``None`` if unknown, in which case a
-            decreasing counter drops the interval instead of guessing.
-        model: for estimated devices, the power model and its parameters in
-            words (``"CCF coefficients: Cascade Lake 0.64-3.97 W/vCPU x 2 vCPU"``).
-        extra: free-form details (``{"mig": "1g.10gb", "uuid": ...}``).
-    """
-
-    id: str
-    kind: str
-    name: str
-    source: str
-    measured: bool
-    counter: bool
-    max_energy_j: float | None = None
-    model: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
-
+__all__ = [
+    "DEVICE_KINDS",
+    "DeviceInfo",
+    "ProcessBreakdownSource",
+    "ProcessEnergySource",
+    "Reading",
+    "Sensor",
+    "SkippedSensor",
+]
 
 class Reading(NamedTuple):
     """One raw reading of one device (a named tuple: one is made per device per tick).

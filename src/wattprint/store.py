@@ -26,6 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from wattprint import procfs
 from wattprint.errors import RunNotFound, StoreError
 from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
 
@@ -152,20 +153,18 @@ def hostname() -> str:
     return os.uname().nodename
 
 
-def _pid_started_at(pid: int) -> float | None:
+def _pid_started_at(pid: int, proc_root: str = "/proc") -> float | None:
     """When a process started (its identity beside the pid, which the kernel reuses).
 
     Seconds since boot from /proc/<pid>/stat on Linux (no psutil import on the
     start path), else psutil's creation time; ``None`` if the process is gone.
     """
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        return int(data[data.rfind(b")") + 2:].split()[19]) / _CLK_TCK
+        return procfs.pid_start_s(pid, proc_root)
     except FileNotFoundError:
-        if os.path.isdir("/proc/self"):
+        if os.path.isdir(f"{proc_root}/self"):
             return None  # Linux, and the process is gone
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         pass
     import psutil
 
@@ -175,7 +174,6 @@ def _pid_started_at(pid: int) -> float | None:
         return None
 
 
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class Store:

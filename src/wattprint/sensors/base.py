@@ -11,13 +11,19 @@ per device (:meth:`Sensor.read`):
   returns instantaneous watts in :attr:`Reading.power_w`; the sampler
   integrates over time (trapezoid rule).
 
-A device whose read failed is simply absent from the returned mapping (or
-present with both fields ``None``): the sampler records a *gap* for that
-interval, never 0 J.
+A device whose read failed is absent from the returned mapping, or present
+with both values ``None`` and, better, the reason in :attr:`Reading.failure`:
+the sampler records a *gap* for that interval with the reason, never 0 J.
+Sensors do not keep score of failures: the sampler counts failed reads in a
+row per device and, after too many (or at once for a failure marked
+:attr:`Reading.permanent`, such as a GPU the driver reports lost), drops the
+device with one warning and tells the sensor through
+:meth:`DeviceDropper.drop`, where it has that ability.
 
 Optional abilities are separate small protocols, so a sensor only implements
 what its hardware can do: :class:`ProcessEnergySource` (per-process GPU
-accounting from the driver).
+accounting from the driver), :class:`ProcessBreakdownSource`,
+:class:`DeviceDropper`.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from wattprint.records import DEVICE_KINDS, DeviceInfo
 
 __all__ = [
     "DEVICE_KINDS",
+    "DeviceDropper",
     "DeviceInfo",
     "ProcessBreakdownSource",
     "ProcessEnergySource",
@@ -43,11 +50,15 @@ class Reading(NamedTuple):
 
     Exactly one of ``energy_j`` (counter devices, cumulative joules) or
     ``power_w`` (power devices, instantaneous watts) is set; both ``None``
-    means the read failed and the interval is a gap.
+    means the read failed and the interval is a gap, ``failure`` saying why.
+    ``permanent`` marks a failure that will not go away (a GPU the driver
+    reports lost): the sampler drops the device at once.
     """
 
     energy_j: float | None = None
     power_w: float | None = None
+    failure: str | None = None
+    permanent: bool = False
 
 
 @runtime_checkable
@@ -64,9 +75,10 @@ class Sensor(Protocol):
     def read(self) -> Mapping[str, Reading]:
         """Read every device once; keys are :attr:`DeviceInfo.id`.
 
-        Must not raise for a failed device: leave it out (a gap). May raise
-        only if the whole sensor is broken, in which case the sampler drops
-        the sensor with one warning.
+        Must not raise for a failed device: return a :class:`Reading` with
+        its ``failure`` (or leave the device out): a gap. May raise only if
+        the whole sensor is broken, in which case the sampler drops the
+        sensor with one warning, its devices' gaps carrying the error.
         """
         ...
 
@@ -101,6 +113,19 @@ class ProcessBreakdownSource(Protocol):
 
     def process_breakdown(self) -> Mapping[str, Mapping[int, float]]:
         """Device id -> pid -> share (shares of a device sum to 1) since the last call."""
+        ...
+
+
+@runtime_checkable
+class DeviceDropper(Protocol):
+    """Optional ability: stop reading a device the sampler gave up on.
+
+    Saves the driver calls (and their timeouts) a broken device would cost on
+    every later tick.
+    """
+
+    def drop(self, device_id: str) -> None:
+        """Stop reading ``device_id``: later reads and shares leave it out."""
         ...
 
 

@@ -5,6 +5,11 @@ appendix: CPU model and counts, memory, GPU names (from the sensors), OS and
 Python, versions of key ML frameworks (read from installed package metadata,
 without importing them), the wattprint version, and the git commit of the
 working directory when it is inside a repository.
+
+It is also the one reader of ``/proc/cpuinfo``'s identity fields
+(:func:`read_cpuinfo`: model name, CPUID family/model/stepping, Arm part,
+sockets, threads per package), which the CPU power model and the hardware
+catalogue use to recognise a CPU.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from wattprint.errors import RunNotFound, StoreError
-from wattprint.store import SCHEMA_VERSION, DeviceRecord, IntervalRecord, Store
+from wattprint.records import DeviceRecord, IntervalRecord
+from wattprint.store import SCHEMA_VERSION, Store
 
 CHILD = Path(__file__).parent / "helpers" / "tracked_child.py"
 

@@ -30,6 +30,8 @@ import logging
 import os
 from collections.abc import Callable
 
+from wattprint.procfs import CLK_TCK, pid_cpu_s
+
 log = logging.getLogger(__name__)
 
 CPU_TIME_SHARE = "cpu-time-share"
@@ -39,9 +41,6 @@ WHOLE_DEVICE = "whole-device"
 
 #: device kinds whose share follows CPU time
 CPU_KINDS = frozenset({"cpu", "dram", "ram", "psys", "node"})
-
-
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def machine_busy_s(proc_root: str = "/proc") -> float:
@@ -58,7 +57,7 @@ def machine_busy_s(proc_root: str = "/proc") -> float:
         with open(f"{proc_root}/stat", "rb") as fh:
             first = fh.readline().split()
         user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in first[1:8])
-        return (user + nice + system + irq + softirq) / _CLK_TCK
+        return (user + nice + system + irq + softirq) / CLK_TCK
     except (OSError, ValueError):
         import psutil
 
@@ -68,25 +67,6 @@ def machine_busy_s(proc_root: str = "/proc") -> float:
             raise OSError(str(exc)) from exc
         return float(t.user + getattr(t, "nice", 0.0) + t.system + getattr(t, "irq", 0.0)
                      + getattr(t, "softirq", 0.0))
-
-
-def _stat_cpu_s(pid: int, proc_root: str = "/proc") -> float | None:
-    """CPU seconds of a process (utime + stime + cutime + cstime) from /proc/<pid>/stat.
-
-    Read directly (a few microseconds) rather than through psutil, which
-    parses more than needed; ``None`` if the process is gone.
-    """
-    try:
-        with open(f"{proc_root}/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    # fields after the command name (which may hold spaces and parentheses)
-    fields = data[data.rfind(b")") + 2:].split()
-    try:
-        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _CLK_TCK
-    except (IndexError, ValueError):
-        return None
 
 
 def _children(pid: int, proc_root: str = "/proc") -> list[int] | None:
@@ -118,15 +98,23 @@ class ProcessTree:
     from ``/proc/<pid>/stat`` on each call, the tracking process's own through
     :func:`os.times`. Reaped children are counted through their parent's
     ``cutime``/``cstime``, so short-lived workers are not lost.
+
+    Args:
+        root_pid: the root of the tree.
+        refresh_s: how often the members are re-listed, seconds.
+        proc_root: root of procfs (a mounted host ``/proc`` in a container, a
+            fake tree in tests). With another root than ``/proc`` the tracking
+            process's own time is read from there too, not from :func:`os.times`.
     """
 
-    def __init__(self, root_pid: int, refresh_s: float = 1.0) -> None:
+    def __init__(self, root_pid: int, refresh_s: float = 1.0, proc_root: str = "/proc") -> None:
         self.root_pid = root_pid
         self.refresh_s = refresh_s
+        self.proc_root = proc_root
         self._members: set[int] = {root_pid}
         self._listed_at = -1e18
         self._high_s = 0.0
-        self._own = root_pid == os.getpid()
+        self._own = root_pid == os.getpid() and proc_root == "/proc"
 
     def pids(self) -> frozenset[int]:
         """The pids currently known in the tree."""
@@ -138,7 +126,7 @@ class ProcessTree:
         frontier = [self.root_pid]
         while frontier:
             pid = frontier.pop()
-            kids = _children(pid)
+            kids = _children(pid, self.proc_root)
             if kids is None:  # no children lists here: one full scan through psutil
                 members = self._psutil_members()
                 break
@@ -167,7 +155,7 @@ class ProcessTree:
                 t = os.times()
                 total += t.user + t.system + t.children_user + t.children_system
                 continue
-            value = _stat_cpu_s(pid)
+            value = pid_cpu_s(pid, self.proc_root)
             if value is None:
                 self._members.discard(pid)
                 continue
@@ -191,7 +179,7 @@ class CpuShare:
                  busy_fn: Callable[[], float | None] | None = None,
                  min_period_s: float = 0.0) -> None:
         self.tree = tree
-        self._busy_fn = busy_fn or machine_busy_s
+        self._busy_fn = busy_fn or (lambda: machine_busy_s(tree.proc_root))
         self.min_period_s = min_period_s
         self._sampled_at = -1e18
         self._last: float | None = None

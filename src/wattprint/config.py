@@ -22,6 +22,8 @@ from typing import Any
 from wattprint.errors import ConfigError
 
 ATTRIBUTIONS = ("machine", "process")
+#: RAPL domains a run may count the CPU with: ``package`` (packages + DRAM) or
+#: ``psys`` (the platform domain, where the firmware exposes it).
 RAPL_MODES = ("package", "psys")
 PROJECT_FILE = "wattprint.toml"
 

@@ -5,6 +5,11 @@ appendix: CPU model and counts, memory, GPU names (from the sensors), OS and
 Python, versions of key ML frameworks (read from installed package metadata,
 without importing them), the wattprint version, and the git commit of the
 working directory when it is inside a repository.
+
+It is also the one reader of ``/proc/cpuinfo``'s identity fields
+(:func:`read_cpuinfo`: model name, CPUID family/model/stepping, Arm part,
+sockets, threads per package), which the CPU power model and the hardware
+catalogue use to recognise a CPU.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +25,9 @@ from typing import Any
 KEY_PACKAGES = ("torch", "tensorflow", "jax", "transformers", "lightning", "pytorch-lightning",
                 "numpy", "scikit-learn", "optuna", "flwr", "accelerate", "deepspeed",
                 "nvidia-ml-py", "wattprint")
+
+#: Arm Ltd (implementer 0x41) ``CPU part`` numbers of server cores -> core name.
+ARM_CORES = {0xD0C: "Neoverse-N1", 0xD40: "Neoverse-V1", 0xD4F: "Neoverse-V2"}
 
 
 def cpu_model(proc_root: Path = Path("/proc")) -> str:
@@ -30,6 +39,86 @@ def cpu_model(proc_root: Path = Path("/proc")) -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    """What ``/proc/cpuinfo`` says about the CPU (the first processor's fields).
+
+    Attributes:
+        model_name: ``model name`` (x86), or ``Arm <core>`` built from the Arm
+            ``CPU part``; ``None`` if absent.
+        vendor: ``vendor_id`` (``GenuineIntel``, ``AuthenticAMD``) or ``None``.
+        family: CPUID ``cpu family``.
+        model: CPUID ``model``.
+        stepping: CPUID ``stepping``.
+        arm_part: Arm ``CPU part`` (e.g. ``0xd0c``) where the implementer is Arm Ltd.
+        sockets: distinct ``physical id`` values (1 when absent).
+        siblings: logical CPUs per package (``siblings``).
+        cores_per_package: ``cpu cores``.
+    """
+
+    model_name: str | None = None
+    vendor: str | None = None
+    family: int | None = None
+    model: int | None = None
+    stepping: int | None = None
+    arm_part: int | None = None
+    sockets: int = 1
+    siblings: int | None = None
+    cores_per_package: int | None = None
+
+
+def _int(text: str | None, base: int = 10) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text, base)
+    except ValueError:
+        return None
+
+
+def read_cpuinfo(proc_root: Path) -> CpuInfo:
+    """Parse ``<proc_root>/cpuinfo``; missing fields stay ``None``.
+
+    Args:
+        proc_root: root of procfs.
+
+    Returns:
+        The fields of the first processor and the number of sockets; an
+        empty :class:`CpuInfo` if the file cannot be read.
+    """
+    try:
+        text = (proc_root / "cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return CpuInfo()
+    first: dict[str, str] = {}
+    sockets: set[str] = set()
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip().lower(), value.strip()
+        if key == "physical id":
+            sockets.add(value)
+        first.setdefault(key, value)
+    arm_part: int | None = None
+    model_name = first.get("model name")
+    if first.get("cpu implementer", "").lower() == "0x41":
+        arm_part = _int(first.get("cpu part"), 16)
+        if arm_part in ARM_CORES:
+            model_name = f"Arm {ARM_CORES[arm_part]}"
+    return CpuInfo(
+        model_name=model_name,
+        vendor=first.get("vendor_id"),
+        family=_int(first.get("cpu family")),
+        model=_int(first.get("model")),
+        stepping=_int(first.get("stepping")),
+        arm_part=arm_part,
+        sockets=max(1, len(sockets)),
+        siblings=_int(first.get("siblings")),
+        cores_per_package=_int(first.get("cpu cores")),
+    )
 
 
 def _norm(name: str) -> str:

@@ -18,7 +18,18 @@ interval since its previous good reading:
 A failed read leaves a *gap* (recorded with its reason, never 0 J); for a
 counter device the next good read recovers the whole energy since the last
 good one, for a power device the span across the gap is interpolated
-linearly and the gap stays recorded.
+linearly and the gap stays recorded. A read fails when the sensor says so
+(:attr:`~wattprint.sensors.base.Reading.failure`), leaves the device out, or
+returns something that is not a finite, non-negative number.
+
+Failures are counted here, once for every sensor: after
+:data:`MAX_CONSECUTIVE_FAILURES` failed reads of a device in a row (or at
+once for a failure the sensor marks permanent) the device is dropped for the
+rest of the run with one warning, and its gap runs to the end. A sensor whose
+``read`` raises is broken as a whole and dropped at once, with one warning;
+its devices' gaps carry the error. Any other exception inside a tick becomes
+a gap for the devices concerned, with the error as the reason, and sampling
+goes on: tracking never ends the work it tracks, nor itself.
 
 Wall-clock (UTC) times are derived from one wall-clock reading at start plus
 the monotonic clock, so intervals never overlap or jump with NTP changes.
@@ -30,10 +41,10 @@ handed to the sink, which writes them to the store as they are taken.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from wattprint.attribution import (
     CPU_KINDS,
@@ -44,24 +55,48 @@ from wattprint.attribution import (
     CpuShare,
     ProcessTree,
 )
-from wattprint.sensors.base import DeviceInfo, ProcessEnergySource, Reading, Sensor
-from wattprint.store import IntervalRecord
+from wattprint.records import DeviceInfo, Gap, IntervalRecord
+from wattprint.sensors.base import DeviceDropper, ProcessEnergySource, Reading, Sensor
+
+__all__ = ["MAX_CONSECUTIVE_FAILURES", "MIN_INTERVAL_S", "SHARE_PERIOD_S", "EnergyIntegrator",
+           "Gap", "IntervalSink", "Sampler", "read_failure"]
 
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 0.01
 #: shortest span a CPU-time share is measured over (see :mod:`wattprint.attribution`)
 SHARE_PERIOD_S = 0.5
+#: failed reads of a device in a row after which it is dropped for the run
+MAX_CONSECUTIVE_FAILURES = 10
+#: why a device left out of a sensor's answer has no interval
+READ_FAILED = "read failed"
 
 
-@dataclass(frozen=True)
-class Gap:
-    """A span where one device could not be read."""
+def read_failure(reading: object, counter: bool) -> str | None:
+    """Why ``reading`` gives no usable value, or ``None`` if it does.
 
-    device_id: str
-    t_start: float
-    t_end: float
-    reason: str
+    Args:
+        reading: what the sensor returned for the device (``None`` if it left
+            the device out).
+        counter: whether the device is a counter (joules) or a power device (watts).
+
+    Returns:
+        The sensor's own failure, ``"read failed"``, or ``"invalid reading
+        ..."`` for anything but a finite, non-negative number; ``None`` for a
+        usable reading.
+    """
+    if reading is None:
+        return READ_FAILED
+    if not isinstance(reading, Reading):
+        return f"invalid reading {reading!r}"
+    value = reading.energy_j if counter else reading.power_w
+    if value is None:
+        return reading.failure or READ_FAILED
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"invalid reading {value!r}"
+    if not math.isfinite(value) or value < 0:  # NaN, infinite or negative: a broken reading
+        return f"invalid reading {value!r}"
+    return None
 
 
 class EnergyIntegrator:
@@ -80,13 +115,15 @@ class EnergyIntegrator:
             reading, or a string giving why no interval could be formed (the
             first reading, a failed read, an impossible counter step).
         """
-        value = None
-        if reading is not None:
-            value = reading.energy_j if self.device.counter else reading.power_w
-        if value is None:
-            return "read failed"
-        if value != value or value < 0:  # NaN or negative: a broken reading
-            return f"invalid reading {value!r}"
+        failure = read_failure(reading, self.device.counter)
+        if failure is not None or reading is None:
+            return failure or READ_FAILED
+        value = reading.energy_j if self.device.counter else reading.power_w
+        assert value is not None  # read_failure checked it
+        return self.advance(float(value), t)
+
+    def advance(self, value: float, t: float) -> tuple[float, float, float] | str:
+        """Feed a value already checked by :func:`read_failure` (see :meth:`update`)."""
         last_value, last_t = self._last_value, self._last_t
         self._last_value, self._last_t = value, t
         if last_value is None or last_t is None:
@@ -124,6 +161,8 @@ class Sampler:
         wall: wall clock, UTC epoch seconds (injectable for tests).
         busy_fn: cumulative busy CPU seconds of the scope the CPU power covers
             (default the whole machine; a container's cgroup when modelled so).
+        max_consecutive_failures: failed reads of a device in a row after
+            which it is dropped for the run.
     """
 
     def __init__(
@@ -136,9 +175,12 @@ class Sampler:
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         busy_fn: Callable[[], float | None] | None = None,
+        max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
     ) -> None:
         if interval_s < MIN_INTERVAL_S:
             raise ValueError(f"interval_s must be at least {MIN_INTERVAL_S} s")
+        if max_consecutive_failures < 1:
+            raise ValueError("max_consecutive_failures must be at least 1")
         self.sensors = list(sensors)
         self.sink = sink
         self.interval_s = interval_s
@@ -147,10 +189,14 @@ class Sampler:
         self._wall0 = wall()
         self.devices: dict[str, DeviceInfo] = {}
         self._owner: dict[str, Sensor] = {}
+        self._sensor_devices: list[tuple[Sensor, list[str]]] = []
         for sensor in self.sensors:
+            ids: list[str] = []
             for device in sensor.devices():
                 self.devices[device.id] = device
                 self._owner[device.id] = sensor
+                ids.append(device.id)
+            self._sensor_devices.append((sensor, ids))
         self._integrators = {d: EnergyIntegrator(info) for d, info in self.devices.items()}
         self.tree = ProcessTree(root_pid) if root_pid is not None else None
         self._cpu_share = (CpuShare(self.tree, busy_fn, min_period_s=SHARE_PERIOD_S)
@@ -164,6 +210,13 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed_sensors: set[str] = set()
+        self.max_consecutive_failures = max_consecutive_failures
+        #: failed reads in a row per device (absent: the last read was good)
+        self._failures: dict[str, int] = {}
+        #: devices given up on for the rest of the run
+        self.dropped: set[str] = set()
+        self._tick_failed = False
+        self._last_tick_t = self._mono0
         self._sink_failed = False
         self.paused = False
         #: running totals per device: [energy_j, attributed_j, covered_s]
@@ -187,16 +240,22 @@ class Sampler:
         return self._wall0 + (t_mono - self._mono0)
 
     # -- one tick -------------------------------------------------------------
-    def _read_all(self) -> dict[str, Reading]:
+    def _read_all(self, t: float) -> dict[str, Reading]:
         readings: dict[str, Reading] = {}
-        for sensor in self.sensors:
-            if sensor.name in self._failed_sensors:
+        for sensor, device_ids in self._sensor_devices:
+            if sensor.name in self._failed_sensors or (
+                    device_ids and all(d in self.dropped for d in device_ids)):
                 continue
             try:
                 readings.update(sensor.read())
             except Exception as exc:  # a broken sensor is dropped, never raised
                 self._failed_sensors.add(sensor.name)
                 log.warning("sensor %s failed and is no longer read: %s", sensor.name, exc)
+                reason = f"sensor {sensor.name} failed: {type(exc).__name__}: {exc}"
+                for device_id in device_ids:
+                    if device_id not in self.dropped:
+                        self._open_gap(device_id, t, reason)
+                        self.dropped.add(device_id)
         return readings
 
     def _shares(self, gpu_ids: list[str]) -> dict[str, float]:
@@ -212,39 +271,98 @@ class Sampler:
                     log.debug("process shares of %s failed", sensor.name, exc_info=True)
         return {d: s for d, s in shares.items() if d in gpu_ids}
 
+    def _sample_cpu_share(self, t: float) -> float | None:
+        if self._cpu_share is None:
+            return None
+        try:
+            return self._cpu_share.sample(t)
+        except Exception:  # unknowable this tick: the whole device, as on the first tick
+            log.debug("CPU-time share failed", exc_info=True)
+            return None
+
+    def _open_gap(self, device_id: str, t: float, reason: str) -> None:
+        if device_id not in self._gap_since:
+            self._gap_since[device_id] = (t, reason)
+
+    def _failed_read(self, device_id: str, t: float, reason: str, permanent: bool) -> None:
+        """Record a failed read: open the device's gap, count it, drop the device after too many."""
+        self._open_gap(device_id, t, reason)
+        count = self._failures.get(device_id, 0) + 1
+        self._failures[device_id] = count
+        if not permanent and count < self.max_consecutive_failures:
+            log.debug("device %s: %s (a gap)", device_id, reason)
+            return
+        self.dropped.add(device_id)
+        since, first = self._gap_since[device_id]
+        how = "at once" if permanent else f"after {count} failed reads in a row"
+        self._gap_since[device_id] = (since, f"{first}; device dropped {how}")
+        log.warning("%s (%s) dropped %s, last: %s; its energy is a gap for the rest of the run",
+                    device_id, self.devices[device_id].name, how, reason)
+        owner = self._owner.get(device_id)
+        if isinstance(owner, DeviceDropper):
+            try:
+                owner.drop(device_id)
+            except Exception:
+                log.debug("sensor %s could not drop %s", owner.name, device_id, exc_info=True)
+
     def tick(self) -> tuple[list[IntervalRecord], list[Gap]]:
         """Read every sensor once and emit the intervals since the last tick.
 
         Public so that tests (and the idle measurement) can step the sampler
-        deterministically without the thread.
+        deterministically without the thread. An error with one device
+        becomes a gap for that device; the others go on.
         """
         t = self._monotonic()
-        readings = self._read_all()
-        cpu_share = self._cpu_share.sample(t) if self._cpu_share is not None else None
+        self._last_tick_t = t
+        readings = self._read_all(t)
+        cpu_share = self._sample_cpu_share(t)
         proc_shares = self._shares(self._gpu_ids) if self._has_process_source else {}
         intervals: list[IntervalRecord] = []
         gaps: list[Gap] = []
         for device_id, integrator in self._integrators.items():
-            result = integrator.update(readings.get(device_id), t)
-            if isinstance(result, str):
-                if result not in ("first reading",) and device_id not in self._gap_since:
-                    self._gap_since[device_id] = (t, result)
+            if device_id in self.dropped:
                 continue
-            t0, t1, energy_j = result
-            if device_id in self._gap_since:
-                since, reason = self._gap_since.pop(device_id)
-                gaps.append(Gap(device_id, self.to_wall(since), self.to_wall(t1), reason))
-            share = self._share_for(self.devices[device_id], cpu_share, proc_shares)
-            record = IntervalRecord(device_id, self.to_wall(t0), self.to_wall(t1), energy_j,
-                                    energy_j * share, self.paused)
-            intervals.append(record)
-            if not self.paused:
-                total = self.totals[device_id]
-                total[0] += energy_j
-                total[1] += record.attributed_j
-                total[2] += t1 - t0
+            try:
+                self._step(integrator, readings.get(device_id), t, cpu_share, proc_shares,
+                           intervals, gaps)
+            except Exception as exc:  # never let one device end the tick, or the thread
+                log.debug("sampling %s failed", device_id, exc_info=True)
+                self._failed_read(device_id, t, f"sampler error: {type(exc).__name__}: {exc}",
+                                  permanent=False)
         self.ticks += 1
         return intervals, gaps
+
+    def _step(self, integrator: EnergyIntegrator, reading: Reading | None, t: float,
+              cpu_share: float | None, proc_shares: Mapping[str, float],
+              intervals: list[IntervalRecord], gaps: list[Gap]) -> None:
+        """One device's part of a tick: a failed read, or an interval (closing its gap)."""
+        device = integrator.device
+        failure = read_failure(reading, device.counter)
+        if failure is not None or reading is None:
+            self._failed_read(device.id, t, failure or READ_FAILED,
+                              permanent=isinstance(reading, Reading) and reading.permanent)
+            return
+        value = reading.energy_j if device.counter else reading.power_w
+        assert value is not None  # read_failure checked it
+        result = integrator.advance(float(value), t)
+        self._failures.pop(device.id, None)  # a good read ends a run of failures
+        if isinstance(result, str):
+            if result != "first reading":
+                self._open_gap(device.id, t, result)
+            return
+        t0, t1, energy_j = result
+        if device.id in self._gap_since:
+            since, reason = self._gap_since.pop(device.id)
+            gaps.append(Gap(device.id, self.to_wall(since), self.to_wall(t1), reason))
+        share = self._share_for(device, cpu_share, proc_shares)
+        record = IntervalRecord(device.id, self.to_wall(t0), self.to_wall(t1), energy_j,
+                                energy_j * share, self.paused)
+        intervals.append(record)
+        if not self.paused:
+            total = self.totals[device.id]
+            total[0] += energy_j
+            total[1] += record.attributed_j
+            total[2] += t1 - t0
 
     def _share_for(self, device: DeviceInfo, cpu_share: float | None,
                    proc_shares: Mapping[str, float]) -> float:
@@ -271,10 +389,34 @@ class Sampler:
                 self._sink_failed = True
                 log.warning("could not store energy intervals (tracking continues): %s", exc)
 
+    def open_gaps(self) -> list[Gap]:
+        """The gaps not closed yet (devices unread since), as if they ended now."""
+        end = self.to_wall(self._monotonic())
+        return [Gap(device_id, self.to_wall(since), end, reason)
+                for device_id, (since, reason) in self._gap_since.items()]
+
+    def _safe_tick(self) -> tuple[list[IntervalRecord], list[Gap]]:
+        """:meth:`tick`, with an error of the sampler itself made a gap of every device."""
+        try:
+            return self.tick()
+        except Exception as exc:
+            if not self._tick_failed:
+                self._tick_failed = True
+                log.warning("sampling failed (recorded as a gap; sampling goes on): %s", exc,
+                            exc_info=True)
+            try:
+                t = self._monotonic()
+            except Exception:  # the clock itself failed: the gap starts at the last tick
+                t = self._last_tick_t
+            for device_id in self.devices:
+                if device_id not in self.dropped:
+                    self._open_gap(device_id, t, f"sampler error: {type(exc).__name__}: {exc}")
+            return [], []
+
     # -- thread ---------------------------------------------------------------
     def prime(self) -> None:
         """Take the first reading (the baseline of the first interval)."""
-        self._emit(*self.tick())
+        self._emit(*self._safe_tick())
 
     def _loop(self) -> None:
         next_t = self._monotonic() + self.interval_s
@@ -282,7 +424,7 @@ class Sampler:
             delay = next_t - self._monotonic()
             if delay > 0 and self._stop.wait(delay):
                 break
-            self._emit(*self.tick())
+            self._emit(*self._safe_tick())
             next_t += self.interval_s
             now = self._monotonic()
             if next_t < now:  # fell behind (suspended machine, overloaded host): skip ahead
@@ -295,15 +437,13 @@ class Sampler:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread and emit the last partial interval; idempotent."""
+        """Stop the thread and emit the last partial interval and every open gap; idempotent."""
         if self._thread is None:
             return
         self._stop.set()
         self._thread.join()
         self._thread = None
-        intervals, gaps = self.tick()
-        end = self._monotonic()
-        for device_id, (since, reason) in self._gap_since.items():
-            gaps.append(Gap(device_id, self.to_wall(since), self.to_wall(end), reason))
+        intervals, gaps = self._safe_tick()
+        gaps.extend(self.open_gaps())
         self._gap_since.clear()
         self._emit(intervals, gaps)

@@ -23,11 +23,25 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from wattprint import procfs
 from wattprint.errors import RunNotFound, StoreError
+from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
+
+#: The records are defined in :mod:`wattprint.records`; their names stay
+#: importable from here.
+__all__ = [
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "DeviceRecord",
+    "IntervalRecord",
+    "RunRecord",
+    "Store",
+    "hostname",
+    "new_run_id",
+]
 
 SCHEMA_VERSION = 1
 
@@ -129,64 +143,6 @@ _MIGRATIONS: dict[int, str] = {
 RUN_STATUSES = ("running", "finished", "failed", "interrupted", "terminated", "imported")
 
 
-@dataclass(frozen=True)
-class DeviceRecord:
-    """A device as stored for one run."""
-
-    device_id: str
-    kind: str
-    name: str
-    source: str
-    measured: bool
-    counter: bool
-    model: str | None
-    share_rule: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class IntervalRecord(NamedTuple):
-    """One device's energy over one sampling interval (times are UTC epoch seconds).
-
-    A named tuple rather than a dataclass: one is made per device per tick,
-    up to 100 times a second, and tuples are several times cheaper to build.
-    """
-
-    device_id: str
-    t_start: float
-    t_end: float
-    energy_j: float
-    attributed_j: float
-    paused: bool = False
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A stored run's header row."""
-
-    id: str
-    project: str
-    name: str | None
-    phase: str
-    status: str
-    started_at: float
-    ended_at: float | None
-    exit_code: int | None
-    attribution: str
-    interval_s: float
-    command: str | None
-    host: str
-    pid: int
-    region: str | None
-    tool: str
-    error: str | None
-    info: dict[str, Any]
-
-    @property
-    def duration_s(self) -> float | None:
-        """Wall-clock duration, or ``None`` while running without an end."""
-        return None if self.ended_at is None else self.ended_at - self.started_at
-
-
 def new_run_id() -> str:
     """A new run id: sortable by time (hex seconds) then random."""
     return f"{int(time.time()):08x}{os.urandom(4).hex()}"
@@ -197,20 +153,18 @@ def hostname() -> str:
     return os.uname().nodename
 
 
-def _pid_started_at(pid: int) -> float | None:
+def _pid_started_at(pid: int, proc_root: str = "/proc") -> float | None:
     """When a process started (its identity beside the pid, which the kernel reuses).
 
     Seconds since boot from /proc/<pid>/stat on Linux (no psutil import on the
     start path), else psutil's creation time; ``None`` if the process is gone.
     """
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        return int(data[data.rfind(b")") + 2:].split()[19]) / _CLK_TCK
+        return procfs.pid_start_s(pid, proc_root)
     except FileNotFoundError:
-        if os.path.isdir("/proc/self"):
+        if os.path.isdir(f"{proc_root}/self"):
             return None  # Linux, and the process is gone
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         pass
     import psutil
 
@@ -220,7 +174,6 @@ def _pid_started_at(pid: int) -> float | None:
         return None
 
 
-_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class Store:

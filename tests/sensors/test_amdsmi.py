@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from wattprint.errors import SensorUnavailable
+from wattprint.sampling import MAX_CONSECUTIVE_FAILURES, Sampler
 from wattprint.sensors import amdsmi as amd_sensor
-from wattprint.sensors.base import Sensor, SkippedSensor
+from wattprint.sensors.base import DeviceDropper, Reading, Sensor, SkippedSensor
 from wattprint.sensors.context import SensorContext
 from wattprint.testing.fake_amdsmi import (
     AMDSMI_STATUS_BUSY,
@@ -131,20 +132,28 @@ def test_error_mid_run_is_a_gap_then_recovers() -> None:
     device_id = f"amdsmi:{UUID0}"
 
     assert sensor.read()[device_id].energy_j == pytest.approx(1.0)
-    assert sensor.read() == {}
+    assert sensor.read() == {
+        device_id: Reading(failure="amdsmi read failed: Error code: 30 | AMDSMI_STATUS_BUSY")}
     assert sensor.read()[device_id].energy_j == pytest.approx(3.0)
 
 
 def test_device_dropped_after_consecutive_failures(caplog: pytest.LogCaptureFixture) -> None:
-    limit = amd_sensor.MAX_CONSECUTIVE_FAILURES
+    limit = MAX_CONSECUTIVE_FAILURES
     errors = {read: AMDSMI_STATUS_BUSY for read in range(1, limit + 5)}
     smi = FakeAMDSMI([FakeAMDGPU(uuid=UUID0, errors=errors)])
     sensor = open_amd(smi)
-    with caplog.at_level(logging.WARNING, logger="wattprint.sensors.amdsmi"):
-        for _ in range(limit + 2):
-            assert sensor.read() == {}
+    assert isinstance(sensor, DeviceDropper)
+    clock = [0.0]
+    sampler = Sampler([sensor], lambda i, g: None, monotonic=lambda: clock[0], wall=lambda: 0.0)
+    with caplog.at_level(logging.WARNING, logger="wattprint.sampling"):
+        sampler.prime()
+        for _ in range(limit + 1):
+            clock[0] += 1.0
+            sampler.tick()
     assert smi.read_count(0) == 1 + limit
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    assert sampler.dropped == {f"amdsmi:{UUID0}"}
+    assert sensor.read() == {}
 
 
 def test_gpu_with_nothing_readable_is_noted() -> None:

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from wattprint.catalogue.ccf import cpu_architecture
+from wattprint.catalogue.cpus import lookup_cpu_tdp
 from wattprint.errors import SensorUnavailable
+from wattprint.hostinfo import CpuInfo, read_cpuinfo
 from wattprint.sensors import model
 from wattprint.sensors.base import Sensor, SkippedSensor
 from wattprint.sensors.context import SensorContext
@@ -124,29 +127,29 @@ def test_ram_power_by_hand() -> None:
     ],
 )
 def test_architecture_from_name(name: str, arch: str | None) -> None:
-    assert model.cpu_architecture(name) == arch
+    assert cpu_architecture(name) == arch
 
 
 def test_architecture_from_cpuid_when_name_is_generic() -> None:
     name = "Intel(R) Xeon(R) CPU @ 2.20GHz"
-    info = model.CpuInfo(vendor="GenuineIntel", family=6, model=79, stepping=0)
-    assert model.cpu_architecture(name, info) == "Broadwell"
-    info = model.CpuInfo(vendor="GenuineIntel", family=6, model=85, stepping=7)
-    assert model.cpu_architecture(name, info) == "Cascade Lake"
-    info = model.CpuInfo(vendor="GenuineIntel", family=6, model=85, stepping=4)
-    assert model.cpu_architecture(name, info) == "Skylake"
-    info = model.CpuInfo(vendor="AuthenticAMD", family=23, model=49)
-    assert model.cpu_architecture("AMD EPYC Processor (with IBPB)", info) == "EPYC 2nd Gen"
-    assert model.cpu_architecture(name, None) is None
+    info = CpuInfo(vendor="GenuineIntel", family=6, model=79, stepping=0)
+    assert cpu_architecture(name, info) == "Broadwell"
+    info = CpuInfo(vendor="GenuineIntel", family=6, model=85, stepping=7)
+    assert cpu_architecture(name, info) == "Cascade Lake"
+    info = CpuInfo(vendor="GenuineIntel", family=6, model=85, stepping=4)
+    assert cpu_architecture(name, info) == "Skylake"
+    info = CpuInfo(vendor="AuthenticAMD", family=23, model=49)
+    assert cpu_architecture("AMD EPYC Processor (with IBPB)", info) == "EPYC 2nd Gen"
+    assert cpu_architecture(name, None) is None
 
 
 def test_arm_neoverse_from_cpuinfo(tmp_path: Path) -> None:
     (tmp_path / "cpuinfo").write_text(
         "processor\t: 0\nBogoMIPS\t: 243.75\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
         "CPU variant\t: 0x3\nCPU part\t: 0xd0c\nCPU revision\t: 1\n\n")
-    info = model.read_cpuinfo(tmp_path)
+    info = read_cpuinfo(tmp_path)
     assert info.model_name == "Arm Neoverse-N1"
-    assert model.cpu_architecture(info.model_name, info) == "Graviton2"
+    assert cpu_architecture(info.model_name, info) == "Graviton2"
     curve = model.cpu_power_curve(info.model_name, info)
     assert (curve.min_w_per_vcpu, curve.max_w_per_vcpu) == ccf("Graviton2")
 
@@ -160,7 +163,7 @@ def test_curve_from_ccf_architecture() -> None:
 
 def test_curve_from_tdp_with_cores_and_smt() -> None:
     # Green Algorithms: Ryzen 9 3950X, 105 W, 16 cores; 2 threads per core here
-    info = model.CpuInfo(siblings=32, cores_per_package=16)
+    info = CpuInfo(siblings=32, cores_per_package=16)
     curve = model.cpu_power_curve("AMD Ryzen 9 3950X 16-Core Processor", info)
     fraction = sum(lo / hi for lo, hi in aws_rows()) / len(aws_rows())
     assert curve.basis == "tdp"
@@ -170,7 +173,7 @@ def test_curve_from_tdp_with_cores_and_smt() -> None:
 
 def test_curve_from_tdp_without_cores_uses_siblings() -> None:
     # codecarbon only: Ryzen 9 5950X, 105 W; siblings from /proc/cpuinfo
-    info = model.CpuInfo(siblings=32, cores_per_package=16)
+    info = CpuInfo(siblings=32, cores_per_package=16)
     curve = model.cpu_power_curve("AMD Ryzen 9 5950X 16-Core Processor", info)
     assert curve.basis == "tdp"
     assert curve.max_w_per_vcpu == pytest.approx(105 / 32)
@@ -188,11 +191,11 @@ def test_curve_falls_back_to_ccf_average() -> None:
 
 
 def test_tdp_lookup_spellings() -> None:
-    found = model.lookup_cpu_tdp("Intel(R) Xeon(R) CPU E5-2690 v4 @ 2.60GHz")
+    found = lookup_cpu_tdp("Intel(R) Xeon(R) CPU E5-2690 v4 @ 2.60GHz")
     assert found is not None and found.tdp_w == 135
-    found = model.lookup_cpu_tdp("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz (KVM guest)")
+    found = lookup_cpu_tdp("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz (KVM guest)")
     assert found is not None and (found.tdp_w, found.cores) == (150, 20)
-    assert model.lookup_cpu_tdp("Totally Unknown Chip") is None
+    assert lookup_cpu_tdp("Totally Unknown Chip") is None
 
 
 # ---------------------------------------------------------------- the sensor on a host

@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 
 from wattprint.errors import SensorError, SensorUnavailable
+from wattprint.records import Gap
+from wattprint.sampling import MAX_CONSECUTIVE_FAILURES, Sampler
 from wattprint.sensors import nvml as nvml_sensor
 from wattprint.sensors.base import (
+    DeviceDropper,
     ProcessBreakdownSource,
     ProcessEnergySource,
+    Reading,
     Sensor,
     SkippedSensor,
 )
@@ -132,6 +136,19 @@ def test_gpu_with_neither_energy_nor_power_is_noted_and_others_kept() -> None:
 # --- failures at run time --------------------------------------------------------------
 
 
+def sample(sensor: nvml_sensor.NvmlSensor, ticks: int) -> tuple[Sampler, list[Gap]]:
+    """Run ``ticks`` sampler ticks (the first one primes) one second apart."""
+    clock = [0.0]
+    gaps: list[Gap] = []
+    sampler = Sampler([sensor], lambda i, g: gaps.extend(g), monotonic=lambda: clock[0],
+                      wall=lambda: 0.0)
+    sampler.prime()
+    for _ in range(ticks - 1):
+        clock[0] += 1.0
+        sampler._emit(*sampler.tick())
+    return sampler, gaps
+
+
 def test_error_mid_run_is_a_gap_then_recovers() -> None:
     nvml = FakeNVML(
         [FakeGPU(uuid=UUID0, energy_mj=[0, 10_000, 0, 30_500], errors={2: NVML_ERROR_UNKNOWN})]
@@ -140,7 +157,7 @@ def test_error_mid_run_is_a_gap_then_recovers() -> None:
     device_id = f"nvml:{UUID0}"
 
     assert sensor.read()[device_id].energy_j == pytest.approx(10.0)
-    assert device_id not in sensor.read()
+    assert sensor.read() == {device_id: Reading(failure="NVML read failed: Unknown Error")}
     assert sensor.read()[device_id].energy_j == pytest.approx(30.5)
 
 
@@ -152,8 +169,22 @@ def test_gap_on_one_gpu_keeps_the_other() -> None:
         ]
     )
     readings = open_nvml(nvml).read()
-    assert set(readings) == {f"nvml:{UUID1}"}
+    assert set(readings) == {f"nvml:{UUID0}", f"nvml:{UUID1}"}
+    assert readings[f"nvml:{UUID0}"] == Reading(failure="NVML read failed: Unknown Error")
     assert readings[f"nvml:{UUID1}"].energy_j == pytest.approx(2.0)
+
+
+def test_gpu_lost_is_a_permanent_failure_and_never_read_again() -> None:
+    nvml = FakeNVML([FakeGPU(uuid=UUID0, energy_mj=[0, 1_000], lost_from=2)])
+    sensor = open_nvml(nvml)
+    device_id = f"nvml:{UUID0}"
+
+    assert device_id in sensor.read()
+    lost = sensor.read()[device_id]
+    assert lost.energy_j is None and lost.permanent
+    assert lost.failure is not None and "lost" in lost.failure
+    assert sensor.read() == {}
+    assert nvml.read_count(0) == 3  # probe, one good read, the read that found it lost
 
 
 def test_gpu_lost_is_dropped_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -161,29 +192,34 @@ def test_gpu_lost_is_dropped_with_one_warning(caplog: pytest.LogCaptureFixture) 
     sensor = open_nvml(nvml)
     device_id = f"nvml:{UUID0}"
 
-    assert device_id in sensor.read()
-    with caplog.at_level(logging.WARNING, logger="wattprint.sensors.nvml"):
-        assert sensor.read() == {}
-        assert sensor.read() == {}
+    with caplog.at_level(logging.WARNING, logger="wattprint.sampling"):
+        sampler, _ = sample(sensor, 4)  # a good read, the lost read, two more ticks
+    assert sampler.dropped == {device_id}
     assert nvml.read_count(0) == 3  # probe, one good read, the read that found it lost
     assert len([r for r in caplog.records if "lost" in r.getMessage()]) == 1
+    [gap] = sampler.open_gaps()
+    assert gap.device_id == device_id and "lost" in gap.reason and "dropped at once" in gap.reason
 
 
 def test_device_dropped_after_consecutive_failures(caplog: pytest.LogCaptureFixture) -> None:
-    limit = nvml_sensor.MAX_CONSECUTIVE_FAILURES
+    limit = MAX_CONSECUTIVE_FAILURES
     errors = {read: NVML_ERROR_UNKNOWN for read in range(1, limit + 5)}
     nvml = FakeNVML([FakeGPU(uuid=UUID0, errors=errors)])
     sensor = open_nvml(nvml)
+    assert isinstance(sensor, DeviceDropper)
 
-    with caplog.at_level(logging.WARNING, logger="wattprint.sensors.nvml"):
-        for _ in range(limit + 3):
-            assert sensor.read() == {}
+    with caplog.at_level(logging.WARNING, logger="wattprint.sampling"):
+        sampler, _ = sample(sensor, limit + 3)
     assert nvml.read_count(0) == 1 + limit
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    assert sensor.read() == {}  # the sampler told the sensor: no more NVML calls
+    [gap] = sampler.open_gaps()
+    assert gap.reason == (f"NVML read failed: Unknown Error; device dropped after {limit} "
+                          "failed reads in a row")
 
 
 def test_failures_not_in_a_row_do_not_drop_the_device() -> None:
-    limit = nvml_sensor.MAX_CONSECUTIVE_FAILURES
+    limit = MAX_CONSECUTIVE_FAILURES
     # every other read fails, for twice the limit
     errors = {read: NVML_ERROR_UNKNOWN for read in range(1, 2 * limit * 2, 2)}
     nvml = FakeNVML([FakeGPU(uuid=UUID0, errors=errors, energy_mj=lambda k: 1_000 * k)])
@@ -537,7 +573,8 @@ def test_real_nvml_counter_does_not_decrease() -> None:
         assert all(d.id.startswith("nvml:GPU-") for d in devices)
         first, second = sensor.read(), sensor.read()
         for device in devices:
-            if device.counter and device.id in first and device.id in second:
+            if (device.counter and device.id in first and device.id in second
+                    and first[device.id].failure is None and second[device.id].failure is None):
                 before, after = first[device.id].energy_j, second[device.id].energy_j
                 assert before is not None and after is not None
                 assert after >= before

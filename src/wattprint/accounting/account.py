@@ -47,9 +47,10 @@ from wattprint.accounting.intensity import (
 from wattprint.accounting.location import ResolvedRegion, resolve_region
 from wattprint.accounting.pue import resolve_pue
 from wattprint.accounting.series import Provenance, load_series
+from wattprint.catalogue.data import hardware_constants
 from wattprint.errors import HardwareError, IntensityError
-from wattprint.sensors.model import hardware_constants
-from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
+from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
+from wattprint.store import Store
 from wattprint.units import H_PER_YEAR
 
 
@@ -245,10 +246,8 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
         has_gpu = any(d.kind == "gpu" for d in devices)
         server = servers[0] if has_gpu else servers[-1]
         cpu_rows = [u for u in uses if u.kind in ("cpu", "psys", "node")]
-        node_share = (float(np.mean([u.embodied_share for u in cpu_rows])) if process and cpu_rows
-                      else 1.0)
-        if process and cpu_rows:
-            node_share = _energy_share(store, run.id, [u.device_id for u in cpu_rows])
+        node_share = (_energy_share(store, run.id, [u.device_id for u in cpu_rows])
+                      if process and cpu_rows else 1.0)
         embodied = EmbodiedParams(a.lifetime_years, a.utilization, server.embodied_kg,
                                   node_share=node_share,
                                   source=f"{server.name}: {server.source}; lifetime and "

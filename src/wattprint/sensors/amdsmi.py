@@ -30,9 +30,10 @@ left, with the rules of :mod:`wattprint.sensors.visible`. Indices follow
 HIP's numbering (``hip_id`` from ``amdsmi_get_gpu_enumeration_info`` where
 the library has it, else amdsmi's order).
 
-**Failures** are handled as for NVML: a failed read is a gap, never 0 J;
-after :data:`MAX_CONSECUTIVE_FAILURES` in a row the GPU is dropped for the
-run with one warning. Per-process accounting is not implemented for AMD.
+**Failures** are handled as for NVML: a failed read is a reading with the
+library's error as its ``failure`` (a gap, never 0 J); the sampler drops a
+GPU that fails too often in a row, with one warning, and calls
+:meth:`AmdSmiSensor.drop`. Per-process accounting is not implemented for AMD.
 
 ``amdsmi`` is imported only when the sensor opens (it prints to stdout when
 its shared library is missing; wattprint swallows that); tests pass
@@ -60,8 +61,6 @@ log = logging.getLogger(__name__)
 
 #: Registry name of this sensor.
 SOURCE = "amdsmi"
-#: Failed reads in a row after which a GPU is dropped for the run.
-MAX_CONSECUTIVE_FAILURES = 10
 #: ``amdsmi_get_power_info`` fields holding socket power in watts, in preference order.
 POWER_FIELDS = ("average_socket_power", "socket_power", "current_socket_power")
 
@@ -85,7 +84,6 @@ class _AmdGpu:
     hip_uuid: str
     info: DeviceInfo | None = None
     power_field: str | None = None
-    failures: int = 0
     dropped: bool = False
 
     def identifiers(self) -> list[str]:
@@ -124,11 +122,9 @@ class AmdSmiSensor:
         self,
         smi: Any,
         gpus: list[_AmdGpu],
-        max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
     ) -> None:
         self._smi = smi
         self._gpus = gpus
-        self._max_failures = max_consecutive_failures
         self._error: type[BaseException] = getattr(smi, "AmdSmiException", Exception)
         self._closed = False
 
@@ -140,8 +136,8 @@ class AmdSmiSensor:
         """Read every GPU once: joules from the accumulator, or watts.
 
         Returns:
-            Readings by device id; a GPU whose read failed, or that was
-            dropped, is absent (a gap).
+            Readings by device id; a GPU whose read failed has a reading with
+            the reason as its ``failure`` (a gap); a dropped GPU is absent.
         """
         readings: dict[str, Reading] = {}
         for gpu in self._gpus:
@@ -150,11 +146,17 @@ class AmdSmiSensor:
             try:
                 reading = self._read_one(gpu)
             except (self._error, ValueError) as exc:
-                self._failed(gpu, exc)
-                continue
-            gpu.failures = 0
+                log.debug("amdsmi read of GPU %s failed: %s (a gap)", gpu.position, exc)
+                # the library's messages span lines ("Error code:\n\t30 | ...")
+                reading = Reading(failure=f"amdsmi read failed: {' '.join(str(exc).split())}")
             readings[gpu.info.id] = reading
         return readings
+
+    def drop(self, device_id: str) -> None:
+        """Stop reading a GPU the sampler gave up on (its energy stays a gap)."""
+        for gpu in self._gpus:
+            if gpu.info is not None and gpu.info.id == device_id:
+                gpu.dropped = True
 
     def _read_one(self, gpu: _AmdGpu) -> Reading:
         if gpu.power_field is None:
@@ -165,21 +167,6 @@ class AmdSmiSensor:
         if watts is None:
             raise ValueError(f"{gpu.power_field} is not available")
         return Reading(power_w=watts)
-
-    def _failed(self, gpu: _AmdGpu, exc: BaseException) -> None:
-        gpu.failures += 1
-        if gpu.failures >= self._max_failures:
-            gpu.dropped = True
-            log.warning(
-                "amdsmi failed %d reads in a row on GPU %s (%s), last: %s; "
-                "dropping it: its energy is a gap for the rest of the run",
-                gpu.failures,
-                gpu.position,
-                gpu.bdf,
-                exc,
-            )
-        else:
-            log.debug("amdsmi read of GPU %s failed: %s (a gap)", gpu.position, exc)
 
     def close(self) -> None:
         """Shut amdsmi down (once; later calls do nothing)."""
@@ -361,4 +348,4 @@ def _open(
     return AmdSmiSensor(smi, gpus)
 
 
-__all__ = ["MAX_CONSECUTIVE_FAILURES", "POWER_FIELDS", "AmdSmiSensor", "open_sensor"]
+__all__ = ["POWER_FIELDS", "AmdSmiSensor", "open_sensor"]

@@ -11,71 +11,54 @@ per device (:meth:`Sensor.read`):
   returns instantaneous watts in :attr:`Reading.power_w`; the sampler
   integrates over time (trapezoid rule).
 
-A device whose read failed is simply absent from the returned mapping (or
-present with both fields ``None``): the sampler records a *gap* for that
-interval, never 0 J.
+A device whose read failed is absent from the returned mapping, or present
+with both values ``None`` and, better, the reason in :attr:`Reading.failure`:
+the sampler records a *gap* for that interval with the reason, never 0 J.
+Sensors do not keep score of failures: the sampler counts failed reads in a
+row per device and, after too many (or at once for a failure marked
+:attr:`Reading.permanent`, such as a GPU the driver reports lost), drops the
+device with one warning and tells the sensor through
+:meth:`DeviceDropper.drop`, where it has that ability.
 
 Optional abilities are separate small protocols, so a sensor only implements
 what its hardware can do: :class:`ProcessEnergySource` (per-process GPU
-accounting from the driver).
+accounting from the driver), :class:`ProcessBreakdownSource`,
+:class:`DeviceDropper`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
-#: Device kinds. ``cpu`` is a CPU package (or the whole CPU for a model),
-#: ``dram`` memory measured by RAPL, ``ram`` memory from a model, ``gpu`` an
-#: accelerator (or a MIG instance), ``psys`` the RAPL platform domain, ``node``
-#: whole-node power (IPMI/BMC).
-DEVICE_KINDS = ("cpu", "dram", "ram", "gpu", "psys", "node")
+from wattprint.records import DEVICE_KINDS, DeviceInfo
 
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """Identity of one device a sensor reports on.
-
-    Attributes:
-        id: stable id within the machine, ``"<source>:<local id>"``, e.g.
-            ``"rapl:package-0"``, ``"nvml:GPU-5f2c..."``, ``"model:cpu"``.
-        kind: one of :data:`DEVICE_KINDS`.
-        name: human-readable name (``"Intel Xeon Gold 6338 (package 0)"``).
-        source: the sensor that reads it (``"rapl"``, ``"nvml"``, ``"amdsmi"``,
-            ``"model"``).
-        measured: ``True`` for a hardware counter or power meter, ``False``
-            for a power model (then :attr:`model` names the model).
-        counter: ``True`` if readings are cumulative joules, ``False`` if watts.
-        max_energy_j: wrap range of the counter in joules (RAPL
-            ``max_energy_range_uj``); ``None`` if unknown, in which case a
-            decreasing counter drops the interval instead of guessing.
-        model: for estimated devices, the power model and its parameters in
-            words (``"CCF coefficients: Cascade Lake 0.64-3.97 W/vCPU x 2 vCPU"``).
-        extra: free-form details (``{"mig": "1g.10gb", "uuid": ...}``).
-    """
-
-    id: str
-    kind: str
-    name: str
-    source: str
-    measured: bool
-    counter: bool
-    max_energy_j: float | None = None
-    model: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
-
+__all__ = [
+    "DEVICE_KINDS",
+    "DeviceDropper",
+    "DeviceInfo",
+    "ProcessBreakdownSource",
+    "ProcessEnergySource",
+    "Reading",
+    "Sensor",
+    "SkippedSensor",
+]
 
 class Reading(NamedTuple):
     """One raw reading of one device (a named tuple: one is made per device per tick).
 
     Exactly one of ``energy_j`` (counter devices, cumulative joules) or
     ``power_w`` (power devices, instantaneous watts) is set; both ``None``
-    means the read failed and the interval is a gap.
+    means the read failed and the interval is a gap, ``failure`` saying why.
+    ``permanent`` marks a failure that will not go away (a GPU the driver
+    reports lost): the sampler drops the device at once.
     """
 
     energy_j: float | None = None
     power_w: float | None = None
+    failure: str | None = None
+    permanent: bool = False
 
 
 @runtime_checkable
@@ -92,9 +75,10 @@ class Sensor(Protocol):
     def read(self) -> Mapping[str, Reading]:
         """Read every device once; keys are :attr:`DeviceInfo.id`.
 
-        Must not raise for a failed device: leave it out (a gap). May raise
-        only if the whole sensor is broken, in which case the sampler drops
-        the sensor with one warning.
+        Must not raise for a failed device: return a :class:`Reading` with
+        its ``failure`` (or leave the device out): a gap. May raise only if
+        the whole sensor is broken, in which case the sampler drops the
+        sensor with one warning, its devices' gaps carrying the error.
         """
         ...
 
@@ -129,6 +113,19 @@ class ProcessBreakdownSource(Protocol):
 
     def process_breakdown(self) -> Mapping[str, Mapping[int, float]]:
         """Device id -> pid -> share (shares of a device sum to 1) since the last call."""
+        ...
+
+
+@runtime_checkable
+class DeviceDropper(Protocol):
+    """Optional ability: stop reading a device the sampler gave up on.
+
+    Saves the driver calls (and their timeouts) a broken device would cost on
+    every later tick.
+    """
+
+    def drop(self, device_id: str) -> None:
+        """Stop reading ``device_id``: later reads and shares leave it out."""
         ...
 
 

@@ -40,6 +40,10 @@ CPU: a linear curve per vCPU
        (1) avoids it for every server CPU it recognises.
     3. **CCF's average** over all architectures of the AWS table.
 
+    The tables and the architecture rules are the hardware catalogue's
+    (:mod:`wattprint.catalogue.ccf`, :mod:`wattprint.catalogue.cpus`); this
+    module only applies them.
+
     Utilisation is the busy share of CPU time between two reads:
     ``user + nice + system + irq + softirq`` over those plus ``idle + iowait
     + steal`` (steal is time the hypervisor gave to other guests), from the
@@ -66,21 +70,18 @@ reports can show what was assumed.
 from __future__ import annotations
 
 import contextlib
-import csv
-import difflib
-import functools
-import io
-import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from wattprint.catalogue.ccf import ccf_coefficients, cpu_architecture
+from wattprint.catalogue.cpus import CpuTdp, lookup_cpu_tdp
+from wattprint.catalogue.data import constant, hardware_constants
 from wattprint.errors import SensorUnavailable
+from wattprint.hostinfo import CpuInfo, read_cpuinfo
 from wattprint.sensors import cgroup
 from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
 from wattprint.sensors.context import SensorContext
@@ -90,352 +91,8 @@ log = logging.getLogger(__name__)
 #: Bytes in one GB of memory as memory is sold (GiB).
 BYTES_PER_GB = float(1 << 30)
 
-#: CCF coefficient tables, in the order they are consulted.
-PROVIDER_ORDER = ("aws", "azure", "gcp")
-
 CPU_DEVICE_ID = "model:cpu"
 RAM_DEVICE_ID = "model:ram"
-
-
-# ---------------------------------------------------------------- shipped data
-
-
-_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-
-
-def data_text(name: str) -> str:
-    """Text of a shipped hardware table (``wattprint/data/hardware/<name>``).
-
-    Args:
-        name: file name, e.g. ``"constants.json"``.
-
-    Returns:
-        The file's text.
-    """
-    local = _DATA_DIR / "hardware" / name
-    if local.is_file():  # the usual install: plain files (importlib.resources costs ~10 ms)
-        return local.read_text(encoding="utf-8")
-    from importlib import resources
-
-    package = resources.files("wattprint")
-    return (package / "data" / "hardware" / name).read_text(encoding="utf-8")
-
-
-@functools.lru_cache(maxsize=1)
-def hardware_constants() -> Mapping[str, Mapping[str, Any]]:
-    """The single constants of ``constants.json``: key -> value, unit, source...
-
-    Returns:
-        Each constant's ``value``, ``unit``, ``source``, ``licence`` and
-        ``method`` (how the build script obtained it).
-    """
-    data: dict[str, dict[str, Any]] = json.loads(data_text("constants.json"))
-    return data
-
-
-def constant(key: str) -> float:
-    """The value of one shipped constant, e.g. ``constant("ram_power_w_per_gb")``."""
-    return float(hardware_constants()[key]["value"])
-
-
-@functools.lru_cache(maxsize=1)
-def _ccf_rows() -> dict[str, dict[str, tuple[str, float, float]]]:
-    """Table of provider -> lower-case architecture -> (architecture, min W, max W)."""
-    table: dict[str, dict[str, tuple[str, float, float]]] = {}
-    for row in csv.DictReader(io.StringIO(data_text("ccf_cpu_coefficients.csv"))):
-        table.setdefault(row["provider"], {})[row["architecture"].lower()] = (
-            row["architecture"], float(row["min_w_per_vcpu"]), float(row["max_w_per_vcpu"]))
-    return table
-
-
-@dataclass(frozen=True)
-class CpuTdp:
-    """A CPU model's thermal design power from a shipped table.
-
-    Attributes:
-        name: the model as the table writes it.
-        tdp_w: thermal design power of one package, in watts.
-        cores: physical cores per package, where the table gives them.
-        source: table and upstream reference.
-    """
-
-    name: str
-    tdp_w: float
-    cores: int | None
-    source: str
-
-
-_DROP_WORDS = re.compile(
-    r"\((?:r|tm|c)\)|[®™]|@.*$|\b(?:\d+|dual|quad|six|eight|twelve|sixteen)[- ]core\b"
-    r"|\b(?:intel|amd|cpu|processor)\b"
-)
-
-
-def normalise_cpu_name(name: str) -> str:
-    """A CPU model name reduced to comparable lower-case tokens.
-
-    Drops vendor names, trademark marks, "CPU"/"Processor", the clock after
-    ``@`` and "N-Core"; punctuation becomes spaces (``+`` is kept, as in
-    ``8480+``). ``"Intel(R) Xeon(R) CPU E5-2690 v4 @ 2.60GHz"`` and
-    ``"Intel Xeon E5-2690 v4"`` both become ``"xeon e5 2690 v4"``.
-
-    Args:
-        name: a model name as ``/proc/cpuinfo`` or a table writes it.
-
-    Returns:
-        The normalised name (may be empty).
-    """
-    text = _DROP_WORDS.sub(" ", name.lower())
-    return " ".join(re.sub(r"[^a-z0-9+]+", " ", text).split())
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_tables() -> tuple[dict[str, CpuTdp], ...]:
-    """(Green Algorithms, codecarbon): normalised name -> CpuTdp, first row wins."""
-    ga: dict[str, CpuTdp] = {}
-    for row in csv.DictReader(io.StringIO(data_text("cpu_tdp_green_algorithms.csv"))):
-        key = normalise_cpu_name(row["name"])
-        ga.setdefault(key, CpuTdp(
-            row["name"], float(row["tdp_w"]), int(row["cores"]) if row["cores"] else None,
-            f"Green Algorithms TDP_cpu.csv (CC BY 4.0), {row['source']}".rstrip(", ")))
-    cc: dict[str, CpuTdp] = {}
-    for row in csv.DictReader(io.StringIO(data_text("cpu_tdp_codecarbon.csv"))):
-        key = normalise_cpu_name(row["name"])
-        cc.setdefault(key, CpuTdp(row["name"], float(row["tdp_w"]), None,
-                                  "codecarbon 3.3.2 cpu_power.csv (MIT)"))
-    return ga, cc
-
-
-def lookup_cpu_tdp(model_name: str) -> CpuTdp | None:
-    """Find a CPU model's TDP in the shipped tables.
-
-    An exact match of the normalised name wins (Green Algorithms before
-    codecarbon); otherwise the table entry with the most tokens, all of them
-    in the query and one of them a model number, e.g. ``"Xeon Gold 6248"``
-    for ``"Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz (KVM)"``.
-
-    Args:
-        model_name: a CPU model name in any of the usual spellings.
-
-    Returns:
-        The entry, or ``None`` if no table knows the model.
-    """
-    query = normalise_cpu_name(model_name)
-    if not query:
-        return None
-    tables = _cpu_tables()
-    for table in tables:
-        if query in table:
-            return table[query]
-    tokens = set(query.split())
-    best: CpuTdp | None = None
-    best_size = 0
-    for table in tables:
-        for key, entry in table.items():
-            parts = key.split()
-            if (len(parts) > best_size and tokens.issuperset(parts)
-                    and any(ch.isdigit() for ch in key)):
-                best, best_size = entry, len(parts)
-    return best
-
-
-def suggest_cpu_names(model_name: str, count: int = 5) -> list[str]:
-    """Names in the CPU tables closest to ``model_name``, for error messages."""
-    names: dict[str, str] = {}
-    for table in _cpu_tables():
-        for key, entry in table.items():
-            names.setdefault(key, entry.name)
-    close = difflib.get_close_matches(normalise_cpu_name(model_name), list(names), n=count,
-                                      cutoff=0.6)
-    return [names[key] for key in close]
-
-
-# ---------------------------------------------------------------- architecture
-
-_SCALABLE = r"\bxeon (?:platinum|gold|silver|bronze) \d"
-#: Name patterns (on normalised names) -> CCF architecture. Order matters.
-_ARCH_PATTERNS: tuple[tuple[str, str], ...] = (
-    # code names, as hypervisors (QEMU/KVM CPU models) and some vendors write them
-    (r"sapphire ?rapids", "Sapphire Rapids"),
-    (r"emerald ?rapids", "Emerald Rapids"),
-    (r"granite ?rapids", "Granite Rapids"),
-    (r"cascade ?lake|cooper ?lake", "Cascade Lake"),
-    (r"ice ?lake", "Ice Lake"),
-    (r"sky ?lake", "Skylake"),
-    (r"coffee ?lake", "Coffee Lake"),
-    (r"broadwell", "Broadwell"),
-    (r"haswell", "Haswell"),
-    (r"ivy ?bridge", "Ivy Bridge"),
-    (r"sandy ?bridge", "Sandy Bridge"),
-    (r"\bepyc (?:v\d )?naples\b", "EPYC 1st Gen"),
-    (r"\bepyc (?:v\d )?rome\b", "EPYC 2nd Gen"),
-    (r"\bepyc (?:v\d )?milan\b", "EPYC 3rd Gen"),
-    (r"\bepyc (?:v\d )?(?:genoa|bergamo)\b", "EPYC 4th Gen"),
-    (r"\bepyc (?:v\d )?turin\b", "EPYC 5th Gen"),
-    (r"\bgraviton ?2\b", "Graviton2"),
-    (r"\bgraviton ?3e\b", "Graviton3E"),
-    (r"\bgraviton ?3\b", "Graviton3"),
-    (r"\bgraviton ?4\b", "Graviton4"),
-    # Xeon Scalable: the second digit of the number is the generation;
-    # 3rd-gen "H"/"HL" parts are Cooper Lake, a Cascade Lake derivative
-    (_SCALABLE + r"1\d\d", "Skylake"),
-    (_SCALABLE + r"2\d\d", "Cascade Lake"),
-    (_SCALABLE + r"3\d\dhl?\b", "Cascade Lake"),
-    (_SCALABLE + r"3\d\d", "Ice Lake"),
-    (_SCALABLE + r"4\d\d", "Sapphire Rapids"),
-    (_SCALABLE + r"5\d\d", "Emerald Rapids"),
-    (r"\bxeon 6\d\d\dp\b", "Granite Rapids"),
-    # Xeon E5/E7 v2, v3, v4; an E5 without a version is Sandy Bridge
-    (r"\bxeon e[57] \d{4}[a-z]* v2\b", "Ivy Bridge"),
-    (r"\bxeon e[57] \d{4}[a-z]* v3\b", "Haswell"),
-    (r"\bxeon e[57] \d{4}[a-z]* v4\b", "Broadwell"),
-    (r"\bxeon e5 \d{4}[a-z]*(?! v\d)\b", "Sandy Bridge"),
-    (r"\bxeon e 2[12]\d\d", "Coffee Lake"),
-    # 8th and 9th generation Core desktop parts
-    (r"\bcore i[3579] [89]\d{3}", "Coffee Lake"),
-    # EPYC: the last digit of the number is the generation (7B13, 9R14 too)
-    (r"\bepyc \d[0-9a-z]{2}1\b", "EPYC 1st Gen"),
-    (r"\bepyc \d[0-9a-z]{2}2\b", "EPYC 2nd Gen"),
-    (r"\bepyc \d[0-9a-z]{2}3\b", "EPYC 3rd Gen"),
-    (r"\bepyc \d[0-9a-z]{2}4\b", "EPYC 4th Gen"),
-    (r"\bepyc \d[0-9a-z]{2}5\b", "EPYC 5th Gen"),
-)
-
-
-@functools.cache
-def _arch_by_name() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """The patterns compiled once, when first needed (not at import: start-up cost)."""
-    return tuple((re.compile(pattern), arch) for pattern, arch in _ARCH_PATTERNS)
-
-#: Intel family 6 CPUID models of Xeon server parts -> architecture.
-_INTEL_XEON_MODELS = {
-    45: "Sandy Bridge", 62: "Ivy Bridge", 63: "Haswell", 79: "Broadwell", 86: "Broadwell",
-    106: "Ice Lake", 108: "Ice Lake", 143: "Sapphire Rapids", 207: "Emerald Rapids",
-    173: "Granite Rapids",
-}
-
-#: Arm Ltd (implementer 0x41) CPU parts -> CCF's Graviton rows, which CCF
-#: uses for these cores.
-_ARM_PARTS = {0xD0C: ("Neoverse-N1", "Graviton2"), 0xD40: ("Neoverse-V1", "Graviton3"),
-              0xD4F: ("Neoverse-V2", "Graviton4")}
-
-
-@dataclass(frozen=True)
-class CpuInfo:
-    """What ``/proc/cpuinfo`` says about the CPU (the first processor's fields).
-
-    Attributes:
-        model_name: ``model name`` (x86), or ``Arm <core>`` built from the Arm
-            ``CPU part``; ``None`` if absent.
-        vendor: ``vendor_id`` (``GenuineIntel``, ``AuthenticAMD``) or ``None``.
-        family: CPUID ``cpu family``.
-        model: CPUID ``model``.
-        stepping: CPUID ``stepping``.
-        arm_part: Arm ``CPU part`` (e.g. ``0xd0c``) where the implementer is Arm Ltd.
-        sockets: distinct ``physical id`` values (1 when absent).
-        siblings: logical CPUs per package (``siblings``).
-        cores_per_package: ``cpu cores``.
-    """
-
-    model_name: str | None = None
-    vendor: str | None = None
-    family: int | None = None
-    model: int | None = None
-    stepping: int | None = None
-    arm_part: int | None = None
-    sockets: int = 1
-    siblings: int | None = None
-    cores_per_package: int | None = None
-
-
-def _int(text: str | None, base: int = 10) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text, base)
-    except ValueError:
-        return None
-
-
-def read_cpuinfo(proc_root: Path) -> CpuInfo:
-    """Parse ``<proc_root>/cpuinfo``; missing fields stay ``None``.
-
-    Args:
-        proc_root: root of procfs.
-
-    Returns:
-        The fields of the first processor and the number of sockets; an
-        empty :class:`CpuInfo` if the file cannot be read.
-    """
-    try:
-        text = (proc_root / "cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return CpuInfo()
-    first: dict[str, str] = {}
-    sockets: set[str] = set()
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if not sep:
-            continue
-        key, value = key.strip().lower(), value.strip()
-        if key == "physical id":
-            sockets.add(value)
-        first.setdefault(key, value)
-    arm_part: int | None = None
-    model_name = first.get("model name")
-    if first.get("cpu implementer", "").lower() == "0x41":
-        arm_part = _int(first.get("cpu part"), 16)
-        if arm_part in _ARM_PARTS:
-            model_name = f"Arm {_ARM_PARTS[arm_part][0]}"
-    return CpuInfo(
-        model_name=model_name,
-        vendor=first.get("vendor_id"),
-        family=_int(first.get("cpu family")),
-        model=_int(first.get("model")),
-        stepping=_int(first.get("stepping")),
-        arm_part=arm_part,
-        sockets=max(1, len(sockets)),
-        siblings=_int(first.get("siblings")),
-        cores_per_package=_int(first.get("cpu cores")),
-    )
-
-
-def cpu_architecture(model_name: str | None, info: CpuInfo | None = None) -> str | None:
-    """The CCF micro-architecture of a CPU, from its name, else its CPUID.
-
-    Args:
-        model_name: CPU model name (any spelling).
-        info: ``/proc/cpuinfo`` fields of the same CPU, used when the name is
-            generic (``Intel Xeon CPU @ 2.20GHz``, ``AMD EPYC Processor``).
-
-    Returns:
-        An architecture of the CCF tables (``"Cascade Lake"``,
-        ``"EPYC 3rd Gen"``, ``"Graviton2"``...) or ``None``.
-    """
-    name = normalise_cpu_name(model_name or "")
-    for pattern, arch in _arch_by_name():
-        if pattern.search(name):
-            return arch
-    if info is None:
-        return None
-    if info.arm_part in _ARM_PARTS:
-        return _ARM_PARTS[info.arm_part][1]
-    if info.vendor == "GenuineIntel" and info.family == 6 and "xeon" in name:
-        if info.model == 85:  # Skylake-SP; steppings 5-7 Cascade Lake, 10-11 Cooper Lake
-            return "Skylake" if (info.stepping or 0) < 5 else "Cascade Lake"
-        return _INTEL_XEON_MODELS.get(info.model or -1)
-    if info.vendor == "AuthenticAMD" and "epyc" in name and info.model is not None:
-        if info.family == 23:
-            return {1: "EPYC 1st Gen", 49: "EPYC 2nd Gen"}.get(info.model)
-        if info.family == 25:
-            if info.model < 16:
-                return "EPYC 3rd Gen"
-            if info.model < 32 or 160 <= info.model < 176:
-                return "EPYC 4th Gen"
-            return None
-        if info.family == 26:
-            return "EPYC 5th Gen"
-    return None
 
 
 # ---------------------------------------------------------------- the curve
@@ -474,13 +131,10 @@ def cpu_power_curve(model_name: str | None, info: CpuInfo | None = None,
         The curve, from CCF by architecture, else TDP, else CCF's average.
     """
     arch = cpu_architecture(model_name, info)
-    if arch is not None:
-        table = _ccf_rows()
-        for provider in PROVIDER_ORDER:
-            row = table.get(provider, {}).get(arch.lower())
-            if row is not None:
-                return CpuPowerCurve(row[1], row[2], "ccf-architecture",
-                                     f"CCF coefficients ({provider}), {row[0]}")
+    ccf = ccf_coefficients(arch) if arch is not None else None
+    if ccf is not None:
+        return CpuPowerCurve(ccf.min_w_per_vcpu, ccf.max_w_per_vcpu, "ccf-architecture",
+                             f"CCF coefficients ({ccf.provider}), {ccf.architecture}")
     tdp = lookup_cpu_tdp(model_name) if model_name else None
     if tdp is not None:
         threads = _threads_per_package(tdp, info, threads_per_package)

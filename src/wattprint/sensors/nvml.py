@@ -61,12 +61,13 @@ none of the pids NVML reports exists under ``/proc`` of this process's pid
 namespace: inside a container NVML reports host pids, which cannot be
 matched, and "none of them is ours" would then be a silent zero.
 
-**Failures.** A failed read is a gap for that device (absent from
-:meth:`NvmlSensor.read`), never 0 J and never an exception. After
-:data:`MAX_CONSECUTIVE_FAILURES` failed reads in a row, or at once when NVML
-says the GPU is lost, the device is dropped for the rest of the run with one
-warning (every later interval is a gap). ``nvmlShutdown`` is called once on
-:meth:`NvmlSensor.close`.
+**Failures.** A failed read is a gap for that device: :meth:`NvmlSensor.read`
+returns a :class:`~wattprint.sensors.base.Reading` with no value and NVML's
+error as its ``failure``, never 0 J and never an exception. When NVML says
+the GPU is lost the failure is ``permanent`` and the sensor stops touching
+that GPU. The sampler counts failures in a row and drops a device (with one
+warning) after too many, calling :meth:`NvmlSensor.drop`. ``nvmlShutdown``
+is called once on :meth:`NvmlSensor.close`.
 
 The ``pynvml`` module (package ``nvidia-ml-py``) is imported only when the
 sensor opens; tests pass :class:`wattprint.testing.fake_nvml.FakeNVML`
@@ -93,8 +94,6 @@ log = logging.getLogger(__name__)
 
 #: Registry name of this sensor.
 SOURCE = "nvml"
-#: Failed reads in a row after which a device is dropped for the run.
-MAX_CONSECUTIVE_FAILURES = 10
 #: Keys this sensor sets in :attr:`DeviceInfo.extra`.
 EXTRA_MIG_SHARE = "mig_share"
 EXTRA_MIG_SLICES = "mig_slices"
@@ -135,7 +134,6 @@ class _Gpu:
     total_slices: int | None
     info: DeviceInfo | None = None
     counter: bool = True
-    failures: int = 0
     dropped: bool = False
     last_sample_us: int = 0
     breakdown_sample_us: int = 0
@@ -170,12 +168,10 @@ class NvmlSensor:
         nvml: Any,
         gpus: list[_Gpu],
         proc_root: Path = Path("/proc"),
-        max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
     ) -> None:
         self._nvml = nvml
         self._gpus = gpus
         self._proc_root = proc_root
-        self._max_failures = max_consecutive_failures
         self._error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
         self._lost_code = getattr(nvml, "NVML_ERROR_GPU_IS_LOST", _NVML_ERROR_GPU_IS_LOST)
         self._closed = False
@@ -188,8 +184,8 @@ class NvmlSensor:
         """Read every GPU once: joules from the counter, or watts.
 
         Returns:
-            Readings by device id; a GPU whose read failed, or that was
-            dropped, is absent (a gap).
+            Readings by device id; a GPU whose read failed has a reading with
+            the reason as its ``failure`` (a gap); a dropped GPU is absent.
         """
         readings: dict[str, Reading] = {}
         for gpu in self._gpus:
@@ -203,36 +199,24 @@ class NvmlSensor:
                     power_mw = self._nvml.nvmlDeviceGetPowerUsage(gpu.handle)
                     reading = Reading(power_w=float(power_mw) / _MW_PER_W)
             except self._error as exc:
-                self._failed(gpu, exc)
-                continue
-            gpu.failures = 0
+                reading = self._failure(gpu, exc)
             readings[gpu.info.id] = reading
         return readings
 
-    def _failed(self, gpu: _Gpu, exc: BaseException) -> None:
-        gpu.failures += 1
-        assert gpu.info is not None
+    def _failure(self, gpu: _Gpu, exc: BaseException) -> Reading:
         if _error_code(exc) == self._lost_code:
-            gpu.dropped = True
-            log.warning(
-                "NVML reports GPU %s (%s) lost: %s; its energy is a gap from now on. "
-                "The GPU needs a reset (nvidia-smi -r) or a reboot.",
-                gpu.index,
-                gpu.uuid,
-                exc,
-            )
-        elif gpu.failures >= self._max_failures:
-            gpu.dropped = True
-            log.warning(
-                "NVML failed %d reads in a row on GPU %s (%s), last: %s; "
-                "dropping it: its energy is a gap for the rest of the run",
-                gpu.failures,
-                gpu.index,
-                gpu.uuid,
-                exc,
-            )
-        else:
-            log.debug("NVML read of GPU %s failed: %s (a gap)", gpu.index, exc)
+            gpu.dropped = True  # a lost GPU never answers again: stop calling NVML on it
+            return Reading(failure=f"NVML reports GPU {gpu.index} ({gpu.uuid}) lost: {exc}; "
+                                   "it needs a reset (nvidia-smi -r) or a reboot",
+                           permanent=True)
+        log.debug("NVML read of GPU %s failed: %s (a gap)", gpu.index, exc)
+        return Reading(failure=f"NVML read failed: {exc}")
+
+    def drop(self, device_id: str) -> None:
+        """Stop reading a GPU the sampler gave up on (its energy stays a gap)."""
+        for gpu in self._gpus:
+            if gpu.info is not None and gpu.info.id == device_id:
+                gpu.dropped = True
 
     def process_shares(self, pids: frozenset[int]) -> Mapping[str, float]:
         """Share (0..1) of each GPU's recent activity due to ``pids``.
@@ -659,7 +643,6 @@ __all__ = [
     "EXTRA_MIG_PROFILE",
     "EXTRA_MIG_SHARE",
     "EXTRA_MIG_SLICES",
-    "MAX_CONSECUTIVE_FAILURES",
     "NvmlSensor",
     "open_sensor",
 ]

@@ -78,6 +78,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wattprint.config import RAPL_MODES
 from wattprint.errors import ConfigError, SensorUnavailable
 from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
 from wattprint.sensors.context import SensorContext
@@ -86,9 +87,6 @@ from wattprint.units import uj_to_j
 log = logging.getLogger(__name__)
 
 __all__ = ["RAPL_MODES", "RAPL_UDEV_RULE", "RaplSensor", "open_sensor"]
-
-#: Values of :attr:`SensorContext.rapl_mode`.
-RAPL_MODES = ("package", "psys")
 
 #: A udev rule that makes every RAPL ``energy_uj`` readable by all users at
 #: boot. Put it in ``/etc/udev/rules.d/99-wattprint-rapl.rules`` and run

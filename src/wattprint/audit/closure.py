@@ -61,18 +61,22 @@ def closure(graph: Mapping[str, Iterable[str]], start: Iterable[str]) -> set[str
     return seen
 
 
-def classify(graph: Mapping[str, Iterable[str]], used: Iterable[str]) -> dict[str, str]:
+def classify(graph: Mapping[str, Iterable[str]], used: Iterable[str],
+             keep: Iterable[str] = ()) -> dict[str, str]:
     """The status of every package: ``used``, ``dependency`` or ``unused``.
 
     Args:
         graph: package key -> installed requirements (:func:`dependency_graph`).
         used: keys of the packages the trace shows in use.
+        keep: keys the system needs whatever the workload does (dpkg's
+            ``Essential: yes`` packages); they and their requirements count as
+            dependencies unless used.
 
     Returns:
         package key -> status.
     """
     direct = {k for k in used if k in graph}
-    kept = closure(graph, direct)
+    kept = closure(graph, direct | set(keep))
     return {key: USED if key in direct else DEPENDENCY if key in kept else UNUSED
             for key in graph}
 

@@ -76,7 +76,7 @@ def oci_archive(path: Path, layers: list[Layer], *, gzip_layers: bool = True,
         _add(tar, "index.json", index)
         for data in (config, manifest):
             _add(tar, "blobs/sha256/" + _digest(data).split(":")[1], data)
-        for blob, data in zip(blobs, stored):
+        for blob, data in zip(blobs, stored, strict=True):
             _add(tar, "blobs/sha256/" + _digest(blob).split(":")[1], data)
     return stored
 
@@ -91,6 +91,6 @@ def docker_archive(path: Path, layers: list[Layer], *, tag: str = "example:1") -
     with tarfile.open(path, "w") as tar:
         _add(tar, "manifest.json", manifest)
         _add(tar, config_name, config)
-        for name, data in zip(names, tars):
+        for name, data in zip(names, tars, strict=True):
             _add(tar, name, data)
     return tars

@@ -82,7 +82,8 @@ def file_kind(path: str, *, platform: str = "linux",
     if platform == "win32" and (lower.endswith(".so") or ".so." in lower):
         return "other-platform"
     tagged = _TAGGED_SO.search(lower)
-    if tagged and ext_suffixes is not None and not any(lower.endswith(s) for s in ext_suffixes):
+    own_tags = [s for s in ext_suffixes or () if s.count(".") > 1]  # not the bare ".so"
+    if tagged and own_tags and not any(lower.endswith(s) for s in own_tags):
         return "other-platform"
     if lower.endswith((".so", ".pyd", ".dll", ".dylib")) or ".so." in lower:
         return "native"

@@ -178,11 +178,11 @@ class _Archive:
         except IsADirectoryError as exc:
             raise AuditError(f"{path} is a directory, not an image archive; {_FIX}") from exc
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            raise AuditError(f"{path} is not a tar archive ({exc}); {_FIX}") from exc
+            raise AuditError(f"{path} is not a tar archive ({_why(exc)}); {_FIX}") from exc
         try:
             self.members = {_norm(m.name).lstrip("/"): m for m in self.tar.getmembers()}
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            raise AuditError(f"{path} is a truncated or corrupted tar archive ({exc}); "
+            raise AuditError(f"{path} is a truncated or corrupted tar archive ({_why(exc)}); "
                              f"{_FIX}") from exc
 
     def has(self, name: str) -> bool:
@@ -200,11 +200,17 @@ class _Archive:
         try:
             return json.loads(self.open(name).read())
         except (ValueError, tarfile.TarError, OSError, EOFError) as exc:
-            raise AuditError(f"{name} in {self.path} is not valid JSON ({exc}); the archive is "
-                             f"corrupted; {_FIX}") from exc
+            raise AuditError(f"{name} in {self.path} is not valid JSON ({_why(exc)}); the "
+                             f"archive is corrupted; {_FIX}") from exc
 
     def size(self, name: str) -> int:
         return int(self.members[name].size) if name in self.members else 0
+
+
+def _why(exc: BaseException) -> str:
+    """An exception as one short line (tarfile's messages span several)."""
+    lines = [line.strip(" -:") for line in str(exc).splitlines() if line.strip(" -:")]
+    return "; ".join(lines[:1] + lines[1:3]) or type(exc).__name__
 
 
 def _blob(digest: str) -> str:
@@ -292,7 +298,7 @@ def _read_layer(archive: _Archive, layer: Layer, member: str, media_type: str,
                     layer.files[path] = 0  # a hard link shares the bytes of its target
         reader.drain()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise AuditError(f"{where} is corrupted ({exc}); export the image again") from exc
+        raise AuditError(f"{where} is corrupted ({_why(exc)}); export the image again") from exc
     algorithm, _, expected = layer.digest.partition(":")
     got = reader.sha256.hexdigest()
     if algorithm == "sha256" and expected and got != expected:

@@ -31,9 +31,10 @@ The factors and their sources:
   Footprint, "Methodology: Storage" (6 W per 5 TB drive, 2020 projections of
   the 2016 U.S. Data Center Energy Usage Report), i.e. 1.2e-6 kWh per GB-hour.
 
-The MMLB study (the research this audit follows) reports that bloat slows
-container provisioning by up to 3.7 times; the time here is transfer time
-only, a lower bound of that cost.
+The MMLB study this audit follows (Zhang et al., "Machine Learning Systems
+are Bloated and Vulnerable", arXiv:2212.09437, ACM SIGMETRICS 2024) reports
+that debloating speeds container provisioning by up to 3.7 times; the time
+here is transfer time only, a lower bound of that cost.
 """
 
 from __future__ import annotations

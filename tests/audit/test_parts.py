@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from wattprint.audit.closure import classify, dependency_graph, required_by
@@ -104,3 +106,22 @@ def test_usage_pairs_sources_with_their_bytecode() -> None:
     assert usage.files == {"/site/pkg/__init__.py",
                            "/site/pkg/__pycache__/__init__.cpython-311.pyc"}
     assert usage.evidence["lazy-dist"] == ["lazymod"]
+
+
+def test_html_without_matplotlib_draws_plain_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wattprint.audit.analysis import audit_environment
+    from wattprint.audit.distributions import Environment
+    from wattprint.audit.report import render_html
+
+    used = make_distribution("used-pkg", "1.0", "/site", [], [("used_pkg.py", 3_000)])
+    unused = make_distribution("big-pkg", "2.0", "/site", [], [("big_pkg.py", 1_500_000)])
+    env = Environment({"executable": "/venv/bin/python", "version": "3.11.7"}, (used, unused))
+    doc = audit_environment(env, Trace([["python", "x.py"]], {"used_pkg": None}, set(), 1))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
+    html = render_html(doc)
+    assert "<svg" not in html
+    assert 'class="bar-row"' in html
+    # the largest bar is full width, the other in proportion: 3,000 / 1,500,000 = 0.2 %
+    assert "width:100.0%;background:#d1495b" in html
+    assert "width:0.5%;background:#2e933c" in html    # drawn at least 0.5 % wide
+    assert "1.5 MB unused" in html and "3 kB used" in html

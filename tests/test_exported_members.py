@@ -8,7 +8,7 @@ import sys
 import wattprint
 
 PUBLIC = {
-    "AccountingOptions", "ConfigError", "DeviceEnergy", "EnergyMeter", "ExportError",
+    "AccountingOptions", "AuditError", "ConfigError", "DeviceEnergy", "EnergyMeter", "ExportError",
     "HardwareError", "HttpError", "IntensityDataError", "IntensityError", "NaiveTimestampError",
     "PeerLogError", "RegionError", "RunNotFound", "SensorError", "SensorPermissionError",
     "SensorUnavailable", "Store", "StoreError", "TimestampError", "Tracker", "WattprintError",

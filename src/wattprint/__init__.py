@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from wattprint._version import __version__
 from wattprint.errors import (
+    AuditError,
     ConfigError,
     ExportError,
     HardwareError,
@@ -61,6 +62,7 @@ _LAZY = {
 
 __all__ = [
     "AccountingOptions",
+    "AuditError",
     "ConfigError",
     "DeviceEnergy",
     "EnergyMeter",

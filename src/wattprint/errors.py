@@ -17,7 +17,8 @@ Every error wattprint raises on purpose is a :class:`WattprintError`::
     │   └── NaiveTimestampError    the time names no zone; the message shows how to add one
     ├── PeerLogError           a peer tool's log cannot be read (names the file, line and fix)
     ├── ExportError            an export cannot be rendered (e.g. its library is missing)
-    └── HttpError              a web API gave no usable answer (``kind`` says why)
+    ├── HttpError              a web API gave no usable answer (``kind`` says why)
+    └── AuditError             an environment or image audit cannot be made (bad archive...)
 
 Vendor errors (NVML, amdsmi, sqlite3, OS errors) are chained with
 ``raise ... from``, so the original cause is always in the traceback.
@@ -110,3 +111,7 @@ class HttpError(WattprintError):
         super().__init__(message)
         self.kind = kind
         self.reason = reason or message
+
+
+class AuditError(WattprintError):
+    """An audit cannot be made: bad archive, a Python that will not start, no trace..."""

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from wattprint.audit.errors import AuditError
 from wattprint.audit.image import read_image
 from wattprint.audit.imageaudit import audit_image
 from wattprint.audit.trace import Trace
+from wattprint.errors import AuditError
 
 from .clirun import wattprint
 from .imagebuild import docker_archive, layer_tar, oci_archive

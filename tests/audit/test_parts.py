@@ -14,10 +14,10 @@ from wattprint.audit.distributions import (
     parse_record,
     requirement_name,
 )
-from wattprint.audit.errors import AuditError
 from wattprint.audit.filekinds import file_kind
 from wattprint.audit.trace import Trace, parse_trace_lines
 from wattprint.audit.usage import trace_usage
+from wattprint.errors import AuditError
 
 
 def test_closure_statuses() -> None:

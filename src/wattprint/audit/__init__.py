@@ -22,6 +22,6 @@ Submodules are imported where used, so ``import wattprint.audit`` is cheap.
 
 from __future__ import annotations
 
-from wattprint.audit.errors import AuditError
+from wattprint.errors import AuditError
 
 __all__ = ["AuditError"]

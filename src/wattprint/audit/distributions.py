@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wattprint.audit.errors import AuditError
+from wattprint.errors import AuditError
 
 #: run under the target interpreter; prints one JSON document on stdout
 HELPER = r'''

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from wattprint.audit.errors import AuditError
+from wattprint.errors import AuditError
 
 _FIX = ("give the file written by `docker save IMAGE -o FILE`, or a tar of an OCI image "
         "layout (`skopeo copy docker://IMAGE oci-archive:FILE`)")

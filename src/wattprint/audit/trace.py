@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wattprint.audit.errors import AuditError
+from wattprint.errors import AuditError
 
 #: environment variable naming the directory where traced processes write
 TRACE_DIR_ENV = "WATTPRINT_AUDIT_TRACE_DIR"

@@ -7,15 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wattprint.accounting.intensity import (
-    AnnualIntensity,
+from wattprint.accounting.hourly import (
     HourlyIntensity,
-    IntensitySource,
     SeriesIntensity,
-    annual_intensity,
-    canonical_region,
     hourly_regions,
     hourly_series,
+)
+from wattprint.accounting.intensity import (
+    AnnualIntensity,
+    IntensitySource,
+    annual_intensity,
+    canonical_region,
 )
 from wattprint.accounting.series import IntensitySeries, Provenance
 from wattprint.errors import IntensityError, RegionError

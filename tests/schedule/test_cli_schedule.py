@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from wattprint.accounting.intensity import hourly_series
+from wattprint.accounting.hourly import hourly_series
 from wattprint.store import IntervalRecord, Store
 
 H = 3600.0

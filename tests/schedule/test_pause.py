@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from wattprint.accounting.intensity import hourly_series
+from wattprint.accounting.hourly import hourly_series
 from wattprint.accounting.live import (
     ElectricityMapsClient,
     UKCarbonIntensityClient,

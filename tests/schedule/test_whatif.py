@@ -489,7 +489,7 @@ EIA_2022 = Path("grid_ci_hourly_us_eia_2022", "us_ba_hourly_2022.csv")
 @pytest.fixture(scope="module")
 def us_2022(shared_data: Path | None) -> dict[str, Series]:
     if shared_data is None:  # no reference folder: the same series as shipped in the package
-        from wattprint.accounting.intensity import hourly_series
+        from wattprint.accounting.hourly import hourly_series
 
         out = {}
         for ba in ("CISO", "ERCO", "BPAT", "PJM", "MISO", "NYIS", "SOCO", "AZPS"):

@@ -37,13 +37,8 @@ from wattprint.accounting.footprint import (
     Footprint,
     compute_footprint,
 )
-from wattprint.accounting.intensity import (
-    AnnualIntensity,
-    HourlyIntensity,
-    IntensitySource,
-    SeriesIntensity,
-    annual_intensity,
-)
+from wattprint.accounting.hourly import HourlyIntensity, SeriesIntensity
+from wattprint.accounting.intensity import AnnualIntensity, IntensitySource, annual_intensity
 from wattprint.accounting.location import ResolvedRegion, resolve_region
 from wattprint.accounting.pue import resolve_pue
 from wattprint.accounting.series import Provenance, load_series

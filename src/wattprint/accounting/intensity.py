@@ -13,11 +13,11 @@ Sources in this module (live API clients are in :mod:`wattprint.accounting.live`
   inside the year is ignored: an annual average is the right default when
   nothing better is known, but it hides the daily and seasonal swing (a
   factor of two or more on grids with much solar or wind).
-* :class:`HourlyIntensity` -- the shipped hourly 2022 series of eight US
-  balancing authorities (EIA-930), for time-resolved accounting and what-if
+* :class:`~wattprint.accounting.hourly.HourlyIntensity` -- the shipped hourly
+  2022 series of eight US balancing authorities (EIA-930), for time-resolved accounting and what-if
   studies.
-* :class:`SeriesIntensity` -- any :class:`IntensitySeries`, e.g. a user file
-  read by :func:`load_series`.
+* :class:`~wattprint.accounting.hourly.SeriesIntensity` -- any
+  :class:`IntensitySeries`, e.g. a user file read by :func:`load_series`.
 
 **Region codes** (case-insensitive). An unprefixed code is looked up in this
 order and the first table that has it wins:
@@ -64,14 +64,12 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from wattprint.accounting.replay import replay_intervals, series_year
 from wattprint.accounting.series import (
     IntensitySeries,
     IntensityValue,
     IntensityValues,
     Provenance,
     load_series,
-    make_series,
     series_intensity,
 )
 from wattprint.errors import IntensityError, RegionError
@@ -81,17 +79,13 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "WORLD",
     "AnnualIntensity",
-    "HourlyIntensity",
     "IntensitySeries",
     "IntensitySource",
     "IntensityValue",
     "IntensityValues",
     "Provenance",
-    "SeriesIntensity",
     "annual_intensity",
     "canonical_region",
-    "hourly_regions",
-    "hourly_series",
     "load_series",
     "series_intensity",
 ]
@@ -138,7 +132,7 @@ class IntensitySource(Protocol):
         ...
 
 
-def _one(values: IntensityValues) -> IntensityValue:
+def single_value(values: IntensityValues) -> IntensityValue:
     return IntensityValue(float(values.g_per_kwh[0]), values.provenance)
 
 
@@ -155,7 +149,7 @@ class _Dataset:
     citation: str
 
 
-_DATASETS = {
+DATASETS = {
     "owid": _Dataset(
         source="Ember, with major processing by Our World in Data",
         file="countries_owid_ember.csv",
@@ -280,7 +274,7 @@ def _grouped(rows: Iterable[dict[str, str]], key: str) -> dict[str, list[dict[st
 
 
 #: EIA balancing-authority codes of the hourly series -> Electricity Maps zone keys.
-_BA_ZONES = {
+BA_ZONES = {
     "AZPS": "US-SW-AZPS",
     "BPAT": "US-NW-BPAT",
     "CISO": "US-CAL-CISO",
@@ -354,7 +348,7 @@ def _catalogue() -> _Catalogue:
         name = f"{providers[provider]} {r['region']} ({r['location']})"
         cat.add(_Region(f"{provider}:{r['code']}", name, "cloud", "ccf", country or None, (value,)))
     # 4. Electricity Maps zones (ODbL); em:<zone> always reaches them.
-    ba_of_zone = {zone: ba for ba, zone in _BA_ZONES.items()}
+    ba_of_zone = {zone: ba for ba, zone in BA_ZONES.items()}
     for zone, rows in _grouped(_rows("electricitymaps_yearly.csv"), "zone").items():
         values = tuple(
             _Value(int(r["year"]), float(r["g_per_kwh"]), "lifecycle")
@@ -421,7 +415,7 @@ def _region(code: str) -> _Region:
 
 
 def _provenance(region: _Region, value: _Value, *, fallback: str | None = None) -> Provenance:
-    ds = _DATASETS[region.dataset]
+    ds = DATASETS[region.dataset]
     dataset = ds.file + (f" ({value.note})" if value.note else "")
     return Provenance(
         source=ds.source,
@@ -496,7 +490,7 @@ def _marginal(reg: _Region, average: _Value, year: int | None) -> IntensityValue
         )
     if year is not None and year != 2021:
         notes.append(f"marginal factors exist for 2021 only; used 2021 for {year}")
-    ds = _DATASETS["ifi"]
+    ds = DATASETS["ifi"]
     provenance = Provenance(
         source=ds.source,
         dataset=ds.file + " (operating margin)",
@@ -511,7 +505,7 @@ def _marginal(reg: _Region, average: _Value, year: int | None) -> IntensityValue
     return IntensityValue(g, provenance)
 
 
-def _intervals(starts_s: np.ndarray, ends_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def interval_arrays(starts_s: np.ndarray, ends_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.asarray(starts_s, dtype=np.float64)
     ends = np.asarray(ends_s, dtype=np.float64)
     if starts.shape != ends.shape:
@@ -554,209 +548,19 @@ class AnnualIntensity:
             RegionError: unknown region (with suggestions).
             IntensityError: starts and ends differ in shape.
         """
-        starts, _ = _intervals(starts_s, ends_s)
+        starts, _ = interval_arrays(starts_s, ends_s)
         value = annual_intensity(region, method=self.method, year=self.year)
         return IntensityValues(np.full(starts.shape, value.g_per_kwh), value.provenance)
 
 
-# --------------------------------------------------------------------------- hourly series
-
-
-@functools.lru_cache(maxsize=1)
-def _hourly_table() -> dict[str, IntensitySeries]:
-    path = resources.files("wattprint") / "data" / "intensity" / "hourly_us_eia_2022.npz"
-    with path.open("rb") as f, np.load(f, allow_pickle=False) as npz:
-        bas = [str(b) for b in npz["ba"]]
-        zones = [str(z) for z in npz["zone"]]
-        start_s = float(npz["start_s"])
-        step_s = float(npz["step_s"])
-        table = npz["g_per_kwh_x10"]
-    ds = _DATASETS["eia"]
-    result: dict[str, IntensitySeries] = {}
-    times = start_s + step_s * np.arange(table.shape[1])
-    for i, (ba, zone) in enumerate(zip(bas, zones, strict=True)):
-        raw = table[i].astype(np.float64)
-        values = np.where(raw < 0, np.nan, raw / 10.0)
-        provenance = Provenance(
-            source=ds.source,
-            dataset=f"{ds.file} ({ba}; missing and low-generation hours interpolated)",
-            year=2022,
-            method="average",
-            basis=ds.basis,
-            licence=ds.licence,
-            citation=ds.citation,
-            region=zone,
-        )
-        result[zone] = make_series(
-            times, values, region=zone, method="average", provenance=provenance
-        )
-    return result
-
-
-def hourly_regions() -> list[str]:
-    """Region codes (Electricity Maps keys) that have a shipped hourly series.
-
-    Each also answers to its EIA balancing-authority code (``CISO`` for
-    ``US-CAL-CISO``).
-    """
-    return sorted(_hourly_table())
-
-
-def hourly_series(region: str) -> IntensitySeries:
-    """The shipped hourly 2022 average-intensity series of a US balancing authority.
-
-    Hourly EIA-930 generation by fuel times IPCC AR5 lifecycle factors
-    (production-based: imports are not counted), UTC, hour-starting stamps
-    (EIA labels hours by their end, so treat the boundary as +/- 1 h).
-    Missing hours and hours flagged as reporting gaps are filled by linear
-    interpolation and counted in ``provenance.filled_gaps``.
-
-    Args:
-        region: ``US-CAL-CISO``, ``US-TEX-ERCO``, ``US-MIDA-PJM``,
-            ``US-MIDW-MISO``, ``US-NY-NYIS``, ``US-NW-BPAT``, ``US-SE-SOCO``,
-            ``US-SW-AZPS`` or the bare EIA code (``CISO``, ``ERCO``, ``PJM``,
-            ``MISO``, ``NYIS``, ``BPAT``, ``SOCO``, ``AZPS``); case-insensitive.
-
-    Returns:
-        The series (8,760 hourly steps of 2022), read-only and shared between calls.
-
-    Raises:
-        RegionError: the region is unknown or has no shipped hourly series.
-    """
-    table = _hourly_table()
-    key = region.strip().upper()
-    if key.startswith("EM:"):
-        key = key[3:]
-    zone = _BA_ZONES.get(key, key)
-    if zone in table:
-        return table[zone]
-    code = canonical_region(region)  # raises RegionError with suggestions if unknown
-    available = ", ".join(f"{z} ({ba})" for ba, z in sorted(_BA_ZONES.items()))
-    raise RegionError(
-        f"no shipped hourly series for {code}; hourly series exist for {available}. "
-        "Use the annual value (AnnualIntensity) or load your own series with load_series()"
-    )
-
-
-class SeriesIntensity:
-    """An :class:`IntensitySeries` as an :class:`IntensitySource`.
-
-    Args:
-        series: the series (e.g. from :func:`load_series` or :func:`hourly_series`).
-        replay_year: if true, intervals outside the series are mapped to the
-            same time of year (UTC) in the series' year -- a "typical year"
-            approximation that keeps the daily and seasonal shape but not the
-            weekday (:mod:`wattprint.accounting.replay`); the provenance's
-            ``fallback`` says how many intervals were replayed. If false, such
-            intervals are an error.
-    """
-
-    name = "series"
-
-    def __init__(self, series: IntensitySeries, *, replay_year: bool = False) -> None:
-        self.series = series
-        self.method = series.method
-        self.replay_year = replay_year
-
-    def _check_region(self, region: str) -> None:
-        mine = self.series.region
-        if not mine or region.strip().casefold() == mine.casefold():
-            return
-        try:
-            same = canonical_region(region) == canonical_region(mine)
-        except RegionError:
-            same = False
-        if not same:
-            raise IntensityError(
-                f"this series is for region {mine!r}, not {region!r}; load a series for "
-                f"{region!r} or account with region {mine!r}"
-            )
-
-    def intensities(self, region: str, starts_s: np.ndarray, ends_s: np.ndarray) -> IntensityValues:
-        """Time-weighted mean intensity of the series over each interval.
-
-        Raises:
-            IntensityError: the series is for another region, or intervals lie
-                outside it (and ``replay_year`` is false).
-        """
-        self._check_region(region)
-        starts, ends = _intervals(starts_s, ends_s)
-        provenance = self.series.provenance
-        if self.replay_year and starts.size:
-            starts, ends, replayed = replay_intervals(self.series, starts, ends)
-            if replayed:
-                year = series_year(self.series)
-                provenance = provenance.with_fallback(
-                    f"{replayed} of {starts.size} intervals lie outside the series; mapped to "
-                    f"the same time of year in {year} (typical-year replay)"
-                )
-        return IntensityValues(series_intensity(self.series, starts, ends), provenance)
-
-    def intensity(self, region: str, start_s: float, end_s: float) -> IntensityValue:
-        """Time-weighted mean intensity of the series over one interval.
-
-        Raises:
-            IntensityError: as :meth:`intensities`.
-        """
-        return _one(self.intensities(region, np.array([start_s]), np.array([end_s])))
-
-
-class HourlyIntensity:
-    """The shipped hourly series (:func:`hourly_series`) as an :class:`IntensitySource`.
-
-    Args:
-        replay_year: map intervals outside 2022 to the same time of year in
-            2022 (default true; see :class:`SeriesIntensity`).
-        fallback: source for regions without a shipped hourly series (e.g.
-            ``AnnualIntensity()``); ``None`` makes them a :class:`RegionError`.
-    """
-
-    name = "hourly"
-    method = "average"
-
-    def __init__(
-        self, *, replay_year: bool = True, fallback: IntensitySource | None = None
-    ) -> None:
-        self.replay_year = replay_year
-        self.fallback = fallback
-
-    def intensities(self, region: str, starts_s: np.ndarray, ends_s: np.ndarray) -> IntensityValues:
-        """Hourly-resolved intensities of each interval.
-
-        Raises:
-            RegionError: no hourly series for the region and no fallback.
-            IntensityError: intervals outside 2022 with ``replay_year`` false.
-        """
-        try:
-            series = hourly_series(region)
-        except RegionError as exc:
-            if self.fallback is None:
-                raise
-            values = self.fallback.intensities(region, starts_s, ends_s)
-            reason = f"no hourly series for {region}; used the {self.fallback.name} source"
-            logger.debug("%s (%s)", reason, exc)
-            return IntensityValues(values.g_per_kwh, values.provenance.with_fallback(reason))
-        source = SeriesIntensity(series, replay_year=self.replay_year)
-        return source.intensities(series.region, starts_s, ends_s)
-
-    def intensity(self, region: str, start_s: float, end_s: float) -> IntensityValue:
-        """Hourly-resolved intensity of one interval.
-
-        Raises:
-            RegionError: as :meth:`intensities`.
-            IntensityError: as :meth:`intensities`.
-        """
-        return _one(self.intensities(region, np.array([start_s]), np.array([end_s])))
-
-
 def _region_infos() -> list[tuple[_Region, bool]]:
     """Every catalogued region with whether it has an hourly series (for location.py)."""
-    hourly = set(_BA_ZONES.values())
+    hourly = set(BA_ZONES.values())
     return [(r, r.code in hourly) for r in _catalogue().regions.values()]
 
 
 def _dataset_label(region: _Region) -> str:
-    ds = _DATASETS[region.dataset]
+    ds = DATASETS[region.dataset]
     return f"{ds.source} ({ds.licence.split(' (')[0]})"
 
 

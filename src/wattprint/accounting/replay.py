@@ -22,7 +22,7 @@ every day from 1 March on keeps its date across leap and common years (so
 that crosses New Year wraps to the start of the series' year.
 
 This module is the one place that does the mapping. Accounting uses it
-through :class:`~wattprint.accounting.intensity.SeriesIntensity`
+through :class:`~wattprint.accounting.hourly.SeriesIntensity`
 (``replay_year=True``) for stored intervals; the scheduler uses it for the
 live pausing signal (:class:`wattprint.schedule.signals.SeriesSignal`) and
 for plans (:func:`typical_year_window`).

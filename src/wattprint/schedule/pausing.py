@@ -296,7 +296,7 @@ def prepare_pausing(
 def _shipped_hourly(region: str | None) -> IntensitySeries:
     """The shipped hourly series of ``region`` (a region is needed for one)."""
     if not region:
-        from wattprint.accounting.intensity import hourly_regions
+        from wattprint.accounting.hourly import hourly_regions
 
         raise ConfigError(
             "live pausing needs a region: pass --region with a shipped hourly series "

@@ -12,7 +12,7 @@ job's horizon). Three kinds of answer come with wattprint:
   pause starts and ends on the series' own grid. A series that ends before
   the deadline leaves the job running unpaused from then on.
 * **the shipped hourly series** of a region (the 2022 US data,
-  :func:`~wattprint.accounting.intensity.hourly_series`), also a
+  :func:`~wattprint.accounting.hourly.hourly_series`), also a
   :class:`SeriesSignal`, read by *typical-year replay*
   (:mod:`wattprint.accounting.replay`): the value at the same date and time
   (UTC) of 2022. The daily and seasonal shape is kept; the weather of the
@@ -439,7 +439,8 @@ def shipped_hourly(region: str, *, instead: str) -> IntensitySeries:
         RegionError: the region is unknown (with suggestions) or has no
             shipped hourly series.
     """
-    from wattprint.accounting.intensity import canonical_region, hourly_regions, hourly_series
+    from wattprint.accounting.hourly import hourly_regions, hourly_series
+    from wattprint.accounting.intensity import canonical_region
 
     try:
         return hourly_series(region)

@@ -993,5 +993,5 @@ def series_for_regions(regions: Sequence[str]) -> dict[str, IntensitySeries]:
             module).
         IntensityError: the hourly data cannot be read.
     """
-    intensity = importlib.import_module("wattprint.accounting.intensity")
-    return {region: intensity.hourly_series(region) for region in regions}
+    hourly = importlib.import_module("wattprint.accounting.hourly")
+    return {region: hourly.hourly_series(region) for region in regions}

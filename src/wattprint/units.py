@@ -82,12 +82,6 @@ _POWER_UNITS: tuple[tuple[float, str], ...] = (
 
 
 def _check_precision(precision: int) -> None:
-    if isinstance(precision, bool) or not isinstance(precision, int) or precision < 1:
-        raise ValueError(f"precision must be a whole number of significant figures >= 1, "
-                         f"not {precision!r}")
-
-
-def _check_precision(precision: int) -> None:
     if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 17:
         raise ValueError("precision must be a whole number of significant figures from 1 to "
                          f"17, not {precision!r}")

@@ -270,3 +270,69 @@ def format_percent(fraction: float, precision: int = DEFAULT_PRECISION) -> str:
         The text; ``"n/a"`` for NaN or an infinity.
     """
     return f"{format_number(float(fraction) * 100.0, precision)} %"
+
+
+_LADDERS: dict[str, tuple[tuple[tuple[float, str], ...], float]] = {
+    # quantity -> (ladder, factor from the quantity's own unit to the ladder's base unit)
+    "J": (_ENERGY_UNITS, 1.0), "kWh": (_ENERGY_UNITS, J_PER_KWH),
+    "g": (_MASS_UNITS, 1.0), "kg": (_MASS_UNITS, 1000.0), "kgCO2e": (_MASS_UNITS, 1000.0),
+    "gCO2e": (_MASS_UNITS, 1.0), "W": (_POWER_UNITS, 1.0), "B": (_BYTE_UNITS, 1.0),
+}
+
+
+def format_in(value: float, unit: str, precision: int = DEFAULT_PRECISION) -> str:
+    """A value given in ``unit`` for people, scaled when the unit has a ladder.
+
+    ``unit`` is how the value is stored: ``J``, ``kWh``, ``g``, ``kg``/``kgCO2e``,
+    ``gCO2e``, ``W`` and ``B`` are scaled (``format_in(0.0015, "kWh")`` ->
+    ``"1.5 Wh"``); ``s`` is a duration; ``gCO2e/kWh`` an intensity; ``%`` a
+    fraction; anything else is a plain number followed by ``unit``.
+
+    Args:
+        value: the value, in ``unit``.
+        unit: the stored unit.
+        precision: significant figures (1 to 17).
+
+    Returns:
+        The text; ``"n/a"`` for NaN or an infinity.
+    """
+    if unit in _LADDERS:
+        ladder, factor = _LADDERS[unit]
+        return _scaled(float(value) * factor, ladder, precision)
+    if unit == "s":
+        return format_duration_s(value, precision)
+    if unit in ("gCO2e/kWh", "g/kWh"):
+        return format_intensity(value, precision)
+    if unit == "%":
+        return format_percent(value, precision)
+    number = format_number(float(value), precision)
+    return f"{number} {unit}" if unit and number != "n/a" else number
+
+
+def axis_unit(largest: float, unit: str) -> tuple[float, str]:
+    """The one unit for an axis (or a column) whose largest magnitude is ``largest``.
+
+    Every tick of a plot axis must be in the same unit; this picks the unit
+    :func:`format_in` would give the largest value, and the divisor that turns
+    values in ``unit`` into it: ``axis_unit(3e-5, "kWh")`` -> ``(1/36000, "J")``
+    (3e-5 kWh is 108 J). A unit without a ladder is kept as it is (divisor 1).
+
+    Args:
+        largest: the largest absolute value to show, in ``unit``.
+        unit: the values' stored unit.
+
+    Returns:
+        ``(divisor, shown_unit)``: show ``value / divisor`` followed by ``shown_unit``.
+    """
+    if unit not in _LADDERS:
+        return 1.0, unit
+    ladder, factor = _LADDERS[unit]
+    size = abs(float(largest)) * factor
+    index = 1 if ladder[0][0] < 1 else 0  # zero or nothing: the base unit
+    if math.isfinite(size) and size > 0:
+        index = 0
+        for i, (step, _name) in enumerate(ladder):
+            if size >= step:
+                index = i
+    step, name = ladder[index]
+    return step / factor, name

@@ -336,14 +336,17 @@ def runs(
     if as_json:
         print_json({"runs": docs})
         return
-    rows = [[d["id"], d["project"], d["name"] or "", d["phase"], d["status"], d["tool"] or "",
+    # phase and tool only with --wide: at 80 columns the rest needs the room
+    rows = [[d["id"], d["project"], d["name"] or "",
+             *((d["phase"], d["tool"] or "") if wide else ()), d["status"],
              (d["started_at"] or "")[:16].replace("T", " "),
              "—" if d["duration_s"] is None else format_duration_s(d["duration_s"], precision),
              format_energy_j(d["energy_j"], precision)] for d in docs]
     print_table(out, f"runs in {settings.db_path}",
-                [Column("id", "id"), Column("project"), Column("name"), Column("phase"),
-                 Column("status"), Column("tool"), Column("started (UTC)", "id"),
-                 Column("duration", "num"), Column("energy", "num")], rows, wide=wide)
+                [Column("id", "id"), Column("project"), Column("name"),
+                 *((Column("phase"), Column("tool")) if wide else ()), Column("status"),
+                 Column("started (UTC)", "id"), Column("duration", "num"),
+                 Column("energy", "num")], rows, wide=wide)
 
 
 @app.command()

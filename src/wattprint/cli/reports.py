@@ -33,7 +33,7 @@ from wattprint.cli.app import (
     settings_from,
     setup_logging,
 )
-from wattprint.cli.tables import Column, PrecisionOpt, WideOpt, print_table
+from wattprint.cli.tables import Column, Notes, PrecisionOpt, WideOpt, print_table
 from wattprint.errors import WattprintError
 from wattprint.report.appendix import ProgressFn, fmt_duration, fmt_num, fmt_qty
 from wattprint.store import Store
@@ -262,14 +262,20 @@ def _print_compare(cmp: dict[str, Any], precision: int, wide: bool) -> None:
     from wattprint.report.render_md import compare_cells
 
     runs = cmp["runs"]
-    columns = [Column("quantity", "id")] + [
-        Column(r["id"] + (f"\n{r['name']}" if r["name"] else ""), "num") for r in runs]
+    notes = Notes()
+    columns = [Column("quantity")] + [
+        Column(r["id"] + (f"\n{r['name']}" if wide and r["name"] else ""), "num")
+        for r in runs]
+    if not wide:  # a long run name would widen a column of figures: names go below
+        for r in runs:
+            if r["name"]:
+                notes.mark(f"{r['id']}: {r['name']}")
     rows = []
     for row in cmp["rows"]:
         cells = compare_cells(row, precision)
         # the change goes on its own line, so a column is as wide as its widest figure
         rows.append([row["quantity"], *(c.replace(" (", "\n(", 1) for c in cells)])
-    print_table(out, f"compared with {cmp['baseline']}", columns, rows, wide=wide)
+    print_table(out, f"compared with {cmp['baseline']}", columns, rows, notes=notes, wide=wide)
 
 
 @app.command()

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from wattprint import units
 from wattprint.units import format_bytes, format_energy_j, format_mass_g, format_number
 
 # one decade at a time from 1 mJ to 1 GWh; 1 Wh = 3,600 J, 1 kWh = 3.6e6 J
@@ -85,3 +86,70 @@ def test_format_number() -> None:
     assert format_number(2.675) == "2.67"   # the binary value is just below 2.675
     assert format_number(1e20) == "100,000,000,000,000,000,000"
     assert format_number(0) == "0"
+
+
+# --- the cases of the issue, the rest of the quantities, and --precision --------------
+
+ISSUE_AND_EDGES = [
+    (1.6, "1.6 J"),                 # the 1.6 J run that showed "0.000000 kWh"
+    (6.200568, "6.2 J"),            # 1.72238e-06 kWh
+    (3_599.0, "3.6 kJ"),            # joules up to one watt-hour
+    (3_599_856.0, "1 kWh"),         # 999.96 Wh
+    (1e-6, "0.001 mJ"),
+]
+
+
+@pytest.mark.parametrize(("energy_j", "text"), ISSUE_AND_EDGES)
+def test_energy_of_the_issue_and_unit_edges(energy_j: float, text: str) -> None:
+    assert format_energy_j(energy_j) == text
+
+
+def test_kwh_and_kg_inputs_scale_the_same_way() -> None:
+    assert units.format_energy_kwh(1.72238e-06) == "6.2 J"
+    assert units.format_energy_kwh(0.001) == "1 Wh"
+    assert units.format_energy_kwh(4.125) == "4.13 kWh"   # halves away from zero
+    assert units.format_mass_kg(9.62947e-06) == "9.63 mg"
+    assert units.format_mass_kg(0.4625) == "463 g"
+    assert units.format_mass_kg(1_500.0) == "1.5 t"
+    assert format_mass_g(999.5) == "1 kg"
+
+
+def test_power_intensity_duration_percent() -> None:
+    assert units.format_power_w(0.25) == "250 mW"
+    assert units.format_power_w(41.96) == "42 W"
+    assert units.format_power_w(1_500.0) == "1.5 kW"
+    assert units.format_power_w(2.5e6) == "2.5 MW"
+    assert units.format_power_w(0.0) == "0 W"
+    assert units.format_intensity(412.4) == "412 g/kWh"
+    assert units.format_intensity(1_234.5) == "1,230 g/kWh"
+    assert units.format_intensity(0.5) == "0.5 g/kWh"
+    assert units.format_duration_s(1.234) == "1.23 s"
+    assert units.format_duration_s(0.0004) == "0.0004 s"
+    assert units.format_duration_s(59.96) == "0:01:00"
+    assert units.format_duration_s(3_725.0) == "1:02:05"
+    assert units.format_duration_s(90_000.0) == "25:00:00"
+    assert units.format_percent(0.1234) == "12.3 %"
+    assert units.format_percent(1.0) == "100 %"
+    assert units.format_percent(0.000012) == "0.0012 %"
+    assert units.format_percent(-0.5) == "-50 %"
+
+
+def test_precision_gives_more_or_fewer_figures() -> None:
+    assert format_energy_j(1e7, precision=5) == "2.7778 kWh"
+    assert format_energy_j(1e7, precision=1) == "3 kWh"
+    assert format_energy_j(999.0, precision=1) == "1 kJ"
+    assert format_energy_j(4.5e6, precision=6) == "1.25 kWh"
+    assert format_mass_g(9.62947e-3, precision=6) == "9.62947 mg"
+    assert format_number(12_345.678, precision=6) == "12,345.7"
+    assert format_number(12_345.678, precision=8) == "12,345.678"
+    assert format_bytes(1_234_567, precision=5) == "1.2346 MB"
+    assert units.format_power_w(41.96, precision=4) == "41.96 W"
+    assert units.format_intensity(412.44, precision=4) == "412.4 g/kWh"
+    assert units.format_duration_s(12.3456, precision=5) == "12.346 s"
+    assert units.format_percent(0.123456, precision=2) == "12 %"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 18])
+def test_precision_out_of_range_is_refused(bad: int) -> None:
+    with pytest.raises(ValueError, match="precision"):
+        format_energy_j(1.0, precision=bad)

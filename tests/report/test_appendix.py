@@ -22,7 +22,7 @@ import pytest
 from wattprint.accounting import hardware
 from wattprint.accounting.account import AccountingOptions
 from wattprint.errors import ConfigError, RunNotFound
-from wattprint.report.appendix import fmt_num, project_appendix, run_appendix
+from wattprint.report.appendix import project_appendix, run_appendix
 from wattprint.report.render_md import appendix_markdown
 from wattprint.store import DeviceRecord, IntervalRecord, Store
 
@@ -216,16 +216,17 @@ def test_markdown_appendix_shows_the_numbers_and_embeds_the_document(store: Stor
     idle_w = hardware.default_catalogue().gpu(GPU).idle_w
     gpu_idle_kwh = 3 * idle_w * 600 / 3.6e6
     # the carbon breakdown row of the infrastructure term: 2.75 kWh × 0.5, 925 g × 0.5
-    assert f"| infrastructure | {fmt_num(1.375)} | {fmt_num(0.4625)} |" in text
-    assert f"| idle | {fmt_num(gpu_idle_kwh)} |" in text
-    assert f"| total | {fmt_num(4.125)} |" in text
-    assert "**4.125 kWh**" in text
+    assert gpu_idle_kwh == pytest.approx(0.025)  # 3 × 50 W × 600 s = 25 Wh
+    assert "| infrastructure | 1.38 kWh | 463 g |" in text
+    assert "| idle | 25 Wh |" in text
+    assert "| total | 4.13 kWh |" in text
+    assert "**4.13 kWh**" in text
     assert "| cpu | cpu | model | estimated (tdp-utilisation) | cpu-time-share |" in text
     assert f"| {GPU} | gpu | nvml | measured | whole-device |" in text
     assert "| CPU | Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz |" in text
     assert "| git commit of the code | 0123456789abcdef (uncommitted changes) |" in text
     assert "| `torch` | 2.3.1 |" in text
-    assert "| sample | 1000 |" in text
+    assert "| sample | 1,000 |" in text
     assert "| accuracy | 0.75 |" in text
     # GitHub pipe tables: every table row starts and ends with a pipe
     for line in text.splitlines():
@@ -310,7 +311,7 @@ def test_project_appendix_groups_by_phase(store: Store, tmp_path: Path) -> None:
     assert calls[0] == (0, 4) and calls[-1] == (4, 4) and len(calls) == 5
     assert "energy" not in {a["factor"] for a in doc["assumptions"]}
     text = appendix_markdown(doc)
-    assert f"| training | 2 | 3600 | {fmt_num(groups['training']['energy_kwh']['total'])} |" in text
+    assert "| training | 2 | 1:00:00 | 8.25 kWh |" in text
 
 
 def test_project_grouping_must_be_known(store: Store) -> None:
@@ -345,7 +346,7 @@ def test_cli_report_markdown_json_and_project(store: Store, tmp_path: Path) -> N
     md = cli("report", rid, "--intensity", series, "--pue", "1.5")
     assert md.returncode == 0, md.stderr
     assert md.stdout.startswith(f"# Energy and carbon appendix: run `{rid}` (resnet)")
-    assert f"| infrastructure | {fmt_num(1.375)} | {fmt_num(0.4625)} |" in md.stdout
+    assert "| infrastructure | 1.38 kWh | 463 g |" in md.stdout
     assert md.stderr == ""
     as_json = cli("report", rid, "--format", "json", "--intensity", series, "--no-embodied")
     assert as_json.returncode == 0, as_json.stderr
@@ -360,7 +361,7 @@ def test_cli_report_markdown_json_and_project(store: Store, tmp_path: Path) -> N
     assert f"wrote {out}" in project.stderr
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Life-cycle energy and carbon: project `paper`")
-    assert f"| inference | 1 | 1800 | {fmt_num(2.75 * 0.5)} |" in text
+    assert "| inference | 1 | 0:30:00 | 1.38 kWh |" in text
     quiet = cli("report", "--project", "paper", "--format", "json", "--quiet",
                 "--intensity", series)
     assert quiet.returncode == 0 and quiet.stderr == ""
@@ -389,7 +390,7 @@ def test_html_appendix_is_self_contained(store: Store, tmp_path: Path) -> None:
     embedded = re.search(r'<script type="application/json" id="wattprint-data">(.*?)</script>',
                          page, re.S)
     assert embedded is not None and json.loads(embedded.group(1)) == doc
-    assert f"<td class=\"num\">{fmt_num(0.4625)}</td>" in page  # infrastructure kgCO2e
+    assert "<td class=\"num\">463 g</td>" in page  # infrastructure CO2e, 0.4625 kg
 
 
 def test_pauses_are_shown_in_the_appendix(tmp_path: Path) -> None:
@@ -413,7 +414,7 @@ def test_pauses_are_shown_in_the_appendix(tmp_path: Path) -> None:
     doc = run_appendix(store, rid, AccountingOptions(region="DE", pue=1.0, embodied=False))
     md = run_markdown(doc)
     assert "## Pauses" in md and "intensity 412 g/kWh > 300" in md
-    assert "| 2023-11-14T22:14:20.000+00:00 | 2023-11-14T22:15:20.000+00:00 | 60 |" in md
+    assert "| 2023-11-14T22:14:20.000+00:00 | 2023-11-14T22:15:20.000+00:00 | 0:01:00 |" in md
     html = run_html(doc)
     assert "<h2>Pauses" in html and "intensity 412 g/kWh &gt; 300" in html
     # the paused interval's 60 J is not in the energy: 1200 J = 1/3000 kWh

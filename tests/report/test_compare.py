@@ -98,7 +98,7 @@ def test_differences_and_ratios_against_the_first(store: Store, tmp_path: Path) 
     assert [r["quantity"] for r in cmp["rows"]][:3] == [  # type: ignore[union-attr]
         "duration_s", "device_kwh.cpu", "device_kwh.gpu"]
     text = compare_markdown(cmp)
-    assert "| device_kwh.gpu | kWh | 3 | 1.5 (-1.5, ×0.5) | — |" in text
+    assert "| device_kwh.gpu | 3 kWh | 1.5 kWh (-1.5 kWh, ×0.5) | — |" in text
 
 
 def test_needs_two_runs(store: Store) -> None:

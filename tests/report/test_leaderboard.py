@@ -14,7 +14,6 @@ import pytest
 
 from wattprint.accounting.account import AccountingOptions
 from wattprint.errors import ConfigError
-from wattprint.report.appendix import fmt_num
 from wattprint.report.leaderboard import leaderboard, parse_costs
 from wattprint.report.render_md import leaderboard_markdown
 from wattprint.store import DeviceRecord, IntervalRecord, Store
@@ -138,9 +137,9 @@ def test_markdown_marks_the_front(store: Store, sweep: dict[str, str], tmp_path:
     opts = AccountingOptions(intensity_file=constant_intensity(tmp_path), embodied=False)
     board = leaderboard(store, "sweep", "accuracy", costs=["energy"], opts=opts)
     text = leaderboard_markdown(board)
-    assert (f"| 4 | `{sweep['C']}` | C | 0.8 | 1.2 | {fmt_num(1.2 * 0.3)} | 600 | 0 "
+    assert (f"| 4 | `{sweep['C']}` | C | 0.8 | 1.2 kWh | 360 g | 0:10:00 | 0 g "
             "| *dominated* |") in text
-    assert f"| 3 | `{sweep['B']}` | B | 0.85 | 1 | 0.3 | 600 | 0 | **front** |" in text
+    assert f"| 3 | `{sweep['B']}` | B | 0.85 | 1 kWh | 300 g | 0:10:00 | 0 g | **front** |" in text
     assert f"| `{sweep['G']}` | G | still running |" in text
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from wattprint.cli.app import (
     HourlyOpt,
@@ -24,50 +22,66 @@ from wattprint.cli.app import (
     print_json,
     settings_from,
 )
+from wattprint.cli.tables import Column, Notes, PrecisionOpt, WideOpt, print_table
 from wattprint.errors import WattprintError
+from wattprint.units import DEFAULT_PRECISION, format_in, format_intensity, format_number
 
 
-def _fmt(x: float, digits: int = 6) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
-
-
-def footprint_table(fp: dict[str, Any], title: str) -> Table:
-    """The carbon breakdown as a table."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("term")
-    table.add_column("kWh", justify="right")
-    table.add_column("kgCO2e", justify="right")
-    for term in ("dynamic", "idle", "infrastructure", "embodied"):
+def footprint_rows(fp: dict[str, Any], precision: int = DEFAULT_PRECISION) -> list[list[str]]:
+    """The carbon breakdown as table rows: term, energy, CO2e (the total last)."""
+    rows = []
+    for term in ("dynamic", "idle", "infrastructure", "embodied", "total"):
         kwh = fp["energy_kwh"].get(term)
-        table.add_row(term, "" if kwh is None else _fmt(kwh), _fmt(fp["co2e_kg"][term]))
-    table.add_section()
-    table.add_row("total", _fmt(fp["energy_kwh"]["total"]), _fmt(fp["co2e_kg"]["total"]))
-    return table
+        co2 = fp["co2e_kg"][term]
+        rows.append([term, "" if kwh is None else format_in(kwh, "kWh", precision),
+                     "n/a" if co2 is None else format_in(co2, "kgCO2e", precision)])
+    return rows
 
 
-def intensity_line(fp: dict[str, Any]) -> str:
-    """One line saying which intensity was used and from where."""
+def _g_per_kwh(value: float | None, precision: int) -> str:
+    return "n/a" if value is None else format_intensity(value, precision)
+
+
+def intensity_line(fp: dict[str, Any], precision: int = DEFAULT_PRECISION) -> str:
+    """One line saying which intensity was used (mean and range); the source is a note."""
     i = fp["intensity"]
-    text = (f"grid intensity {i['region']} ({i['method']}, {i['source']}): "
-            f"{_fmt(i['mean_g_per_kwh'], 4)} gCO2e/kWh"
-            f" [{_fmt(i['min_g_per_kwh'], 4)}-{_fmt(i['max_g_per_kwh'], 4)}]"
-            f" from {i.get('provenance')}; PUE {fp['pue']:g}")
-    if i.get("fallback"):
-        text += f"; note: {i['fallback']}"
-    return text
+    low, high = _g_per_kwh(i["min_g_per_kwh"], precision), _g_per_kwh(i["max_g_per_kwh"],
+                                                                       precision)
+    spread = f" (range {low} to {high})" if low != high else ""
+    return (f"grid intensity {i['region']} ({i['method']}): "
+            f"{_g_per_kwh(i['mean_g_per_kwh'], precision)}{spread}; "
+            f"PUE {format_number(fp['pue'], precision)}")
 
 
 def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
-                    to_err: bool = False) -> None:
-    """Show a footprint in the terminal."""
+                    to_err: bool = False, precision: int = DEFAULT_PRECISION,
+                    wide: bool = False) -> None:
+    """Show a footprint in the terminal: the breakdown, the intensity, SCI, and notes."""
     console = err if to_err else out
-    console.print(footprint_table(fp, f"carbon, region {region_label}"))
-    console.print(intensity_line(fp))
+    i = fp["intensity"]
+    notes = Notes()
+    source = f"intensity source: {i['source']}" + (
+        f", {i['provenance']}" if i.get("provenance") else "")
+    line = intensity_line(fp, precision)
+    if wide:
+        line += f"; {source}"
+    else:
+        line += " " + notes.mark(source)
+    if i.get("fallback"):
+        line += f"; note: {i['fallback']}" if wide else " " + notes.mark(f"note: {i['fallback']}")
+    rows = footprint_rows(fp, precision)
+    print_table(console, f"carbon, region {region_label}",
+                [Column("term", "id"), Column("energy", "num"), Column("CO2e", "num")],
+                rows, wide=wide, sections=(len(rows) - 1,))
+    console.print(line, soft_wrap=wide)
     for row in fp.get("sci", []):
-        console.print(f"SCI: {row['co2e_g_per_unit']:.6g} gCO2e per {row['unit']} "
-                      f"({row['count']:g} {row['unit']}s)")
+        console.print(f"SCI: {format_in(row['co2e_g_per_unit'], 'g', precision)} CO2e per "
+                      f"{row['unit']} ({format_number(row['count'], precision)} "
+                      f"{row['unit']}s)", soft_wrap=wide)
+    for note in notes.lines():
+        console.print(note, soft_wrap=wide, overflow="fold")
     if hint:
-        console.print(f"hint: {hint}")
+        console.print(f"hint: {hint}", soft_wrap=wide)
 
 
 def options(region: str | None = None, intensity: Path | None = None, method: str = "average",
@@ -115,6 +129,8 @@ def account(
     year: Annotated[int | None, typer.Option(
         "--year", help="Data year of the annual tables (default: the newest).")] = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """Re-account a stored run: another region, series, method or PUE; nothing stored changes."""
     from wattprint.accounting.account import account_run
@@ -131,7 +147,8 @@ def account(
                     "region_how": accounted.region.how, "co2e_kg": fp["co2e_kg"]["total"],
                     "footprint": fp})
         return
-    print_footprint(fp, accounted.region.label, accounted.region.hint)
+    print_footprint(fp, accounted.region.label, accounted.region.hint, precision=precision,
+                    wide=wide)
 
 
 @app.command()
@@ -158,6 +175,8 @@ def estimate(
     utilization: Annotated[float | None, typer.Option(
         help="Hardware utilisation over its life (0-1].")] = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """Estimate a job's footprint without running it: power × hours × PUE × intensity."""
     from wattprint.accounting.account import estimate as do_estimate
@@ -175,7 +194,7 @@ def estimate(
         print_json({"co2e_kg": fp["co2e_kg"]["total"], "footprint": fp})
         return
     region_label = fp["intensity"]["region"]
-    print_footprint(fp, region_label, None)
+    print_footprint(fp, region_label, None, precision=precision, wide=wide)
     out.print("estimated: no measurement; every input is listed in --json provenance")
 
 
@@ -185,6 +204,8 @@ def regions(
     hourly: Annotated[bool, typer.Option(
         "--hourly", help="Only regions with a shipped hourly series.")] = False,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """List and search the known region codes with their source."""
     from wattprint.accounting.location import list_regions
@@ -193,10 +214,11 @@ def regions(
     if as_json:
         print_json({"regions": [vars(r) for r in found]})
         return
-    table = Table(title=f"{len(found)} regions", title_justify="left")
-    for col in ("code", "name", "kind", "gCO2e/kWh", "year", "hourly", "source"):
-        table.add_column(col)
-    for r in found:
-        table.add_row(r.code, r.name, r.kind, f"{r.g_per_kwh:.0f}", str(r.year or ""),
-                      "yes" if r.has_hourly else "", r.source)
-    out.print(table)
+    notes = Notes()
+    rows = [[r.code, r.name, r.kind, format_intensity(r.g_per_kwh, precision),
+             str(r.year or ""), "yes" if r.has_hourly else "",
+             r.source if wide else notes.mark(r.source)] for r in found]
+    print_table(out, f"{len(found)} regions",
+                [Column("code", "id"), Column("name"), Column("kind", "id"),
+                 Column("intensity", "num"), Column("year", "num"), Column("hourly", "id"),
+                 Column("source", "text" if wide else "id")], rows, notes=notes, wide=wide)

@@ -13,7 +13,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from wattprint.cli.app import (
     JsonOpt,
@@ -27,38 +26,61 @@ from wattprint.cli.app import (
     settings_from,
     setup_logging,
 )
+from wattprint.cli.tables import Column, Notes, PrecisionOpt, WideOpt, print_table
 from wattprint.config import Settings
 from wattprint.errors import WattprintError
 from wattprint.report.runview import device_rows, run_document, run_energy_j
 from wattprint.run import DeviceEnergy, Tracker, open_sensors
 from wattprint.store import Store
 from wattprint.time import iso_utc as iso
-from wattprint.units import j_to_kwh
+from wattprint.units import (
+    DEFAULT_PRECISION,
+    format_duration_s,
+    format_energy_j,
+    format_number,
+    format_power_w,
+    j_to_kwh,
+)
 
 if TYPE_CHECKING:  # pausing loads only when asked for
+    from rich.console import Console
+
     from wattprint.schedule.controller import PauseController
     from wattprint.schedule.pausing import PauseSetup
 
 
-def device_table(devices: list[DeviceEnergy] | list[dict[str, Any]], title: str) -> Table:
-    """The per-device energy table shown after a run and by ``show``."""
-    table = Table(title=title, title_justify="left")
-    for col, justify in (("device", "left"), ("kind", "left"), ("source", "left"),
-                         ("basis", "left"), ("mean W", "right"), ("kWh", "right"),
-                         ("attributed kWh", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+def device_table(devices: list[DeviceEnergy] | list[dict[str, Any]], title: str, *,
+                 console: Console | None = None, precision: int = DEFAULT_PRECISION,
+                 wide: bool = False) -> None:
+    """Print the per-device energy table shown after a run and by ``show``.
+
+    An estimated device's power model goes into a numbered note under the
+    table (inline with ``wide``).
+    """
+    notes = Notes()
+    rows: list[list[str]] = []
     total = attributed = 0.0
     for d in devices:
         row = d.as_dict() if isinstance(d, DeviceEnergy) else d
         total += row["energy_j"]
         attributed += row["attributed_energy_j"]
-        basis = "measured" if row["measured"] else f"estimated ({row.get('model') or 'model'})"
-        table.add_row(row["name"], row["kind"], row["source"], basis,
-                      f"{row['mean_power_w']:.1f}", f"{j_to_kwh(row['energy_j']):.6f}",
-                      f"{j_to_kwh(row['attributed_energy_j']):.6f}")
-    table.add_section()
-    table.add_row("total", "", "", "", "", f"{j_to_kwh(total):.6f}", f"{j_to_kwh(attributed):.6f}")
-    return table
+        if row["measured"]:
+            basis = "measured"
+        else:
+            model = f"estimated by a power model: {row.get('model') or 'model'}"
+            basis = f"estimated ({row.get('model') or 'model'})" if wide else (
+                "estimated " + notes.mark(f"{row['name']}: {model}"))
+        rows.append([row["name"], row["kind"], row["source"], basis,
+                     format_power_w(row["mean_power_w"], precision),
+                     format_energy_j(row["energy_j"], precision),
+                     format_energy_j(row["attributed_energy_j"], precision)])
+    rows.append(["total", "", "", "", "", format_energy_j(total, precision),
+                 format_energy_j(attributed, precision)])
+    print_table(console or out, title,
+                [Column("device"), Column("kind", "id"), Column("source", "id"),
+                 Column("basis", "text" if wide else "id"), Column("mean power", "num"),
+                 Column("energy", "num"), Column("attributed", "num")],
+                rows, notes=notes, wide=wide, sections=(len(rows) - 1,))
 
 
 def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
@@ -168,6 +190,8 @@ def run(
         "--live-source", help="electricitymaps, watttime or ukgrid.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """Run a command and measure its energy: wattprint run [OPTIONS] -- CMD [ARGS]...
 
@@ -227,16 +251,18 @@ def run(
     exit_code, status, reason = _outcome(code, received)
     tracker.stop(exit_code=exit_code, status=status, error=reason)
     if not quiet:
-        err.print(device_table(tracker.by_device(),
-                               f"wattprint run {tracker.id or '(not stored)'}: "
-                               f"{tracker.duration_s or 0:.1f} s, exit {exit_code}"))
+        device_table(tracker.by_device(),
+                     f"wattprint run {tracker.id or '(not stored)'}: "
+                     f"{format_duration_s(tracker.duration_s or 0, precision)}, exit {exit_code}",
+                     console=err, precision=precision, wide=wide)
         err.print(f"total ({tracker.settings.attribution} attribution): "
-                  f"{j_to_kwh(tracker.energy_j):.6f} kWh = {tracker.energy_j:.1f} J")
+                  f"{format_energy_j(tracker.energy_j, precision)}")
         _print_skips(tracker)
         if controller is not None:
             err.print(f"paused {len(controller.spans)} time(s), "
-                      f"{controller.paused_s():.0f} s in all (excluded from energy)")
-        _print_carbon(tracker)
+                      f"{format_duration_s(controller.paused_s(), precision)} in all "
+                      "(excluded from energy)")
+        _print_carbon(tracker, precision, wide)
     raise typer.Exit(exit_code)
 
 
@@ -264,7 +290,8 @@ def _prepare_pausing(settings: Settings, pause_above: float | None,
         fail(str(exc))
 
 
-def _print_carbon(tracker: Tracker) -> None:
+def _print_carbon(tracker: Tracker, precision: int = DEFAULT_PRECISION,
+                  wide: bool = False) -> None:
     if tracker.store is None or tracker.id is None:
         return
     from wattprint.accounting.account import account_run
@@ -276,7 +303,7 @@ def _print_carbon(tracker: Tracker) -> None:
         err.print(f"carbon not computed: {exc}")
         return
     print_footprint(accounted.footprint.to_dict(), accounted.region.label, accounted.region.hint,
-                    to_err=True)
+                    to_err=True, precision=precision, wide=wide)
 
 
 def _print_skips(tracker: Tracker) -> None:
@@ -289,6 +316,8 @@ def runs(
     project: ProjectOpt = None,
     limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """List stored runs, newest first."""
     settings = settings_from()
@@ -307,20 +336,25 @@ def runs(
     if as_json:
         print_json({"runs": docs})
         return
-    table = Table(title=f"runs in {settings.db_path}", title_justify="left")
-    for col in ("id", "project", "name", "phase", "status", "started (UTC)", "s", "kWh"):
-        table.add_column(col)
-    for d in docs:
-        table.add_row(d["id"], d["project"], d["name"] or "", d["phase"], d["status"],
-                      (d["started_at"] or "")[:19], f"{d['duration_s'] or 0:.1f}",
-                      f"{d['energy_kwh']:.6f}")
-    out.print(table)
+    # phase and tool only with --wide: at 80 columns the rest needs the room
+    rows = [[d["id"], d["project"], d["name"] or "",
+             *((d["phase"], d["tool"] or "") if wide else ()), d["status"],
+             (d["started_at"] or "")[:16].replace("T", " "),
+             "—" if d["duration_s"] is None else format_duration_s(d["duration_s"], precision),
+             format_energy_j(d["energy_j"], precision)] for d in docs]
+    print_table(out, f"runs in {settings.db_path}",
+                [Column("id", "id"), Column("project"), Column("name"),
+                 *((Column("phase"), Column("tool")) if wide else ()), Column("status"),
+                 Column("started (UTC)", "id"), Column("duration", "num"),
+                 Column("energy", "num")], rows, wide=wide)
 
 
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix, or 'last'.")],
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """Show one run: devices, energy, metrics."""
     from wattprint.accounting.account import account_run
@@ -344,23 +378,29 @@ def show(
         return
     out.print(f"run {doc['id']}  project={doc['project']}  name={doc['name']}  "
               f"phase={doc['phase']}  status={doc['status']}")
+    duration = "—" if doc["duration_s"] is None else format_duration_s(doc["duration_s"],
+                                                                          precision)
     out.print(f"started {doc['started_at']}  ended {doc['ended_at']}  "
-              f"duration {doc['duration_s'] or 0:.1f} s  exit {doc['exit_code']}")
+              f"duration {duration}  exit {doc['exit_code']}")
     if doc["command"]:
         out.print(f"command: {doc['command']}")
-    out.print(device_table(doc["devices"], "energy by device"))
-    out.print(f"total ({doc['attribution']} attribution): {doc['energy_kwh']:.6f} kWh")
+    device_table(doc["devices"], "energy by device", precision=precision, wide=wide)
+    out.print(f"total ({doc['attribution']} attribution): "
+              f"{format_energy_j(doc['energy_j'], precision)}")
     if doc["metrics"]:
-        out.print("metrics: " + ", ".join(f"{m['name']}={m['value']:g}" for m in doc["metrics"]))
+        out.print("metrics: " + ", ".join(f"{m['name']}={format_number(m['value'], precision)}"
+                                          for m in doc["metrics"]))
     if doc["units"]:
-        out.print("units: " + ", ".join(f"{v:g} {k}" for k, v in doc["units"].items()))
+        out.print("units: " + ", ".join(f"{format_number(v, precision)} {k}"
+                                        for k, v in doc["units"].items()))
     from wattprint.cli.accounting import print_footprint
 
-    print_footprint(footprint, accounted.region.label, accounted.region.hint)
+    print_footprint(footprint, accounted.region.label, accounted.region.hint,
+                    precision=precision, wide=wide)
 
 
 @app.command("sensors")
-def sensors_cmd(as_json: JsonOpt = False) -> None:
+def sensors_cmd(as_json: JsonOpt = False, wide: WideOpt = False) -> None:
     """Show the sensors found on this machine, what was skipped, and why."""
     settings = settings_from()
     try:
@@ -378,34 +418,35 @@ def sensors_cmd(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json({"sensors": [s.name for s in found], "devices": devices, "skipped": skips})
         return
-    table = Table(title="devices", title_justify="left")
-    for col in ("sensor", "id", "kind", "name", "basis"):
-        table.add_column(col)
+    notes = Notes()
+    rows = []
     for d in devices:
-        table.add_row(d["sensor"], d["id"], d["kind"], d["name"],
-                      "measured" if d["measured"] else f"estimated: {d['model']}")
-    out.print(table)
+        if d["measured"]:
+            basis = "measured"
+        elif wide:
+            basis = f"estimated: {d['model']}"
+        else:
+            basis = "estimated " + notes.mark(f"{d['name']}: estimated by {d['model']}")
+        rows.append([d["sensor"], d["id"], d["kind"], d["name"], basis])
+    print_table(out, "devices",
+                [Column("sensor", "id"), Column("id", "id"), Column("kind", "id"),
+                 Column("name"), Column("basis", "text" if wide else "id")],
+                rows, notes=notes, wide=wide)
     if skips:
-        st = Table(title="skipped", title_justify="left")
-        st.add_column("sensor")
-        st.add_column("reason")
-        for k in skips:
-            st.add_row(str(k["sensor"]) + ("" if k["whole_sensor"] else " (domain)"),
-                       str(k["reason"]))
-        out.print(st)
+        print_table(out, "skipped",
+                    [Column("sensor", "id"), Column("reason")],
+                    [[str(k["sensor"]) + ("" if k["whole_sensor"] else " (domain)"),
+                      str(k["reason"])] for k in skips], wide=wide)
 
 
 @app.command("config")
-def config_cmd(as_json: JsonOpt = False) -> None:
+def config_cmd(as_json: JsonOpt = False, wide: WideOpt = False) -> None:
     """Print the effective settings and where each came from."""
     settings = settings_from()
     eff = settings.effective()
     if as_json:
         print_json({k: {"value": v, "origin": o} for k, (v, o) in eff.items()})
         return
-    table = Table(title="effective settings", title_justify="left")
-    for col in ("setting", "value", "from"):
-        table.add_column(col)
-    for k, (v, o) in eff.items():
-        table.add_row(k, str(v), o)
-    out.print(table)
+    print_table(out, "effective settings",
+                [Column("setting", "id"), Column("value"), Column("from")],
+                [[k, str(v), o] for k, (v, o) in eff.items()], wide=wide)

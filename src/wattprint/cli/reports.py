@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from wattprint.accounting.account import AccountingOptions
 from wattprint.cli.app import (
@@ -34,9 +33,11 @@ from wattprint.cli.app import (
     settings_from,
     setup_logging,
 )
+from wattprint.cli.tables import Column, Notes, PrecisionOpt, WideOpt, print_table
 from wattprint.errors import WattprintError
-from wattprint.report.appendix import ProgressFn, fmt_num
+from wattprint.report.appendix import ProgressFn, fmt_duration, fmt_num, fmt_qty
 from wattprint.store import Store
+from wattprint.units import DEFAULT_PRECISION
 
 EmbodiedOpt = Annotated[bool, typer.Option(
     "--embodied/--no-embodied", help="Include embodied (manufacturing) carbon.")]
@@ -129,6 +130,7 @@ def report(
     hourly: HourlyOpt = False,
     embodied: EmbodiedOpt = True,
     quiet: QuietOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """The standard appendix of a run, or the life-cycle report of a project.
 
@@ -159,11 +161,11 @@ def report(
         elif chosen == "html":
             from wattprint.report.render_html import appendix_html
 
-            text = appendix_html(doc)
+            text = appendix_html(doc, precision)
         else:
             from wattprint.report.render_md import appendix_markdown
 
-            text = appendix_markdown(doc)
+            text = appendix_markdown(doc, precision)
     except WattprintError as exc:
         handle_error(exc)
     finally:
@@ -171,25 +173,22 @@ def report(
     _emit(text, output, quiet)
 
 
-def _leaderboard_table(board: dict[str, Any]) -> Table:
-    table = Table(title=f"leaderboard: {board['metric']} "
-                        f"({'higher' if board['maximize'] else 'lower'} is better)",
-                  title_justify="left")
+def _print_leaderboard(board: dict[str, Any], precision: int, wide: bool) -> None:
+    p = precision
     extra = [c for c in board["costs"] if c["column"] not in
              ("energy_kwh", "co2e_kg", "duration_s", "embodied_kg")]
-    for col in ("rank", "run", "name", board["metric"], "kWh", "kgCO2e", "s",
-                *(c["name"] for c in extra), "Pareto"):
-        if col == "run":
-            table.add_column(col, no_wrap=True, min_width=16)
-        else:
-            table.add_column(col, justify="left" if col in ("name", "Pareto") else "right")
-    for r in board["runs"]:
-        table.add_row(str(r["rank"]), r["id"], r["name"] or "", fmt_num(r["metric"]),
-                      fmt_num(r["energy_kwh"]), fmt_num(r["co2e_kg"]), fmt_num(r["duration_s"]),
-                      *(fmt_num(r[c["column"]]) for c in extra),
-                      "front" if r["pareto"] else "dominated",
-                      style=None if r["pareto"] else "dim")
-    return table
+    columns = [Column("rank", "num"), Column("run", "id"), Column("name"),
+               Column(board["metric"], "num"), Column("energy", "num"), Column("CO2e", "num"),
+               Column("duration", "num"), *(Column(c["name"], "num") for c in extra),
+               Column("Pareto", "id")]
+    rows = [[str(r["rank"]), r["id"], r["name"] or "", fmt_num(r["metric"], p),
+             fmt_qty(r["energy_kwh"], "kWh", p), fmt_qty(r["co2e_kg"], "kgCO2e", p),
+             fmt_duration(r["duration_s"], p),
+             *(fmt_qty(r[c["column"]], c.get("unit") or "", p) for c in extra),
+             "front" if r["pareto"] else "dominated"] for r in board["runs"]]
+    print_table(out, f"leaderboard: {board['metric']} "
+                     f"({'higher' if board['maximize'] else 'lower'} is better)",
+                columns, rows, wide=wide)
 
 
 @app.command()
@@ -212,6 +211,8 @@ def leaderboard(
     hourly: HourlyOpt = False,
     embodied: EmbodiedOpt = True,
     quiet: QuietOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """Rank a project's runs by a task metric and mark the Pareto front over metric and costs."""
     setup_logging()
@@ -234,11 +235,11 @@ def leaderboard(
         elif chosen == "html":
             from wattprint.report.render_html import leaderboard_html
 
-            text = leaderboard_html(board)
+            text = leaderboard_html(board, precision)
         elif chosen == "md":
             from wattprint.report.render_md import leaderboard_markdown
 
-            text = leaderboard_markdown(board)
+            text = leaderboard_markdown(board, precision)
         else:
             text = ""
     except WattprintError as exc:
@@ -248,7 +249,7 @@ def leaderboard(
     if chosen == "table":
         if output is not None:
             fail("a table goes to the terminal; use --format md, html or json with -o")
-        out.print(_leaderboard_table(board))
+        _print_leaderboard(board, precision, wide)
         if board["excluded"] and not quiet:
             err.print(f"{len(board['excluded'])} run(s) excluded: "
                       + "; ".join(f"{e['id']} ({e['reason']})" for e in board["excluded"][:10])
@@ -257,23 +258,24 @@ def leaderboard(
     _emit(text, output, quiet)
 
 
-def _compare_table(cmp: dict[str, Any]) -> Table:
-    table = Table(title=f"compared with {cmp['baseline']}", title_justify="left")
-    table.add_column("quantity", no_wrap=True)
-    table.add_column("unit")
-    for r in cmp["runs"]:
-        table.add_column(r["id"] + (f"\n{r['name']}" if r["name"] else ""), justify="right")
+def _print_compare(cmp: dict[str, Any], precision: int, wide: bool) -> None:
+    from wattprint.report.render_md import compare_cells
+
+    runs = cmp["runs"]
+    notes = Notes()
+    columns = [Column("quantity")] + [
+        Column(r["id"] + (f"\n{r['name']}" if wide and r["name"] else ""), "num")
+        for r in runs]
+    if not wide:  # a long run name would widen a column of figures: names go below
+        for r in runs:
+            if r["name"]:
+                notes.mark(f"{r['id']}: {r['name']}")
+    rows = []
     for row in cmp["rows"]:
-        cells = [row["quantity"], row["unit"], fmt_num(row["values"][0])]
-        for v, d, q in zip(row["values"][1:], row["diff"][1:], row["ratio"][1:], strict=True):
-            if v is None:
-                cells.append("—")
-                continue
-            ratio = f" ×{fmt_num(q, 3)}" if q is not None else ""
-            sign = "+" if (d or 0) >= 0 else ""
-            cells.append(f"{fmt_num(v)}\n({sign}{fmt_num(d, 4)}{ratio})")
-        table.add_row(*cells)
-    return table
+        cells = compare_cells(row, precision)
+        # the change goes on its own line, so a column is as wide as its widest figure
+        rows.append([row["quantity"], *(c.replace(" (", "\n(", 1) for c in cells)])
+    print_table(out, f"compared with {cmp['baseline']}", columns, rows, notes=notes, wide=wide)
 
 
 @app.command()
@@ -291,6 +293,8 @@ def compare(
     hourly: HourlyOpt = False,
     embodied: EmbodiedOpt = True,
     quiet: QuietOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """Compare runs side by side: energy by kind, carbon, duration, metrics; diff and ratio."""
     setup_logging()
@@ -313,8 +317,8 @@ def compare(
     elif chosen == "md":
         from wattprint.report.render_md import compare_markdown
 
-        _emit(compare_markdown(cmp), output, quiet)
+        _emit(compare_markdown(cmp, precision), output, quiet)
     else:
         if output is not None:
             fail("a table goes to the terminal; use --format md or json with -o")
-        out.print(_compare_table(cmp))
+        _print_compare(cmp, precision, wide)

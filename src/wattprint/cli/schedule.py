@@ -41,7 +41,13 @@ from wattprint.cli.app import (
 from wattprint.errors import ConfigError, RegionError, WattprintError
 from wattprint.store import IntervalRecord, RunRecord, Store
 from wattprint.time import parse_duration_s, parse_timestamp_s
-from wattprint.units import S_PER_H
+from wattprint.units import (
+    S_PER_H,
+    format_intensity,
+    format_mass_g,
+    format_number,
+    format_percent,
+)
 
 if TYPE_CHECKING:  # numpy and the engines load only when a command runs
     import numpy as np
@@ -147,7 +153,7 @@ def _flat_annual(region: str, like: IntensitySeries) -> IntensitySeries:
             "region comparison is meaningful for it")
     provenance = value.provenance.with_fallback(note)
     err.print(f"note: {value.provenance.region or region}: {note} "
-              f"({value.g_per_kwh:.0f} gCO2e/kWh, {value.provenance.year or 'undated'})")
+              f"({format_intensity(value.g_per_kwh)}, {value.provenance.year or 'undated'})")
     times = np.asarray(like.start_s, dtype=np.float64)
     return make_series(times, np.full(times.shape, value.g_per_kwh),
                        region=value.provenance.region or region, method="average",
@@ -275,12 +281,12 @@ def _rows_table(result: WhatIfResult, title: str) -> Table:
         table.add_row(
             row["region"],
             row["strategy"],
-            f"{row['window_h']:g}",
-            f"{row['duration_h']:g}",
-            f"{row['mean_reduction'] * 100:.1f}",
-            f"{row['median_reduction'] * 100:.1f}",
-            f"{row['p90_reduction'] * 100:.1f}",
-            f"{row['mean_pauses']:.2f}",
+            format_number(row["window_h"]),
+            format_number(row["duration_h"]),
+            format_number(row["mean_reduction"] * 100),
+            format_number(row["median_reduction"] * 100),
+            format_number(row["p90_reduction"] * 100),
+            format_number(row["mean_pauses"]),
         )
     return table
 
@@ -428,8 +434,8 @@ def whatif(
         out.print(f"region rows: against {result.inputs['baseline_region']} at the same times")
     thresholds = result.inputs.get("threshold_g_per_kwh") or {}
     if thresholds:
-        shown = ", ".join(f"{r} {v:.0f}" for r, v in thresholds.items())
-        out.print(f"threshold (g/kWh, {result.inputs['threshold_rule']}): {shown}")
+        shown = ", ".join(f"{r} {format_intensity(v)}" for r, v in thresholds.items())
+        out.print(f"threshold ({result.inputs['threshold_rule']}): {shown}")
     for name, info in result.to_json()["provenance"].items():
         provenance = info.get("provenance") or {}
         source = provenance.get("source") if isinstance(provenance, dict) else provenance
@@ -502,22 +508,22 @@ def _print_plan(result: Plan, now_rule: str, power_given: bool) -> None:
     )
     out.print(f"now: {_iso(now)} ({now_rule})")
     grams = power_given
-    start_now = f"{result.start_now_co2e_g:.1f} gCO2e" if grams else "the baseline (give "
+    start_now = f"{format_mass_g(result.start_now_co2e_g)} CO2e" if grams else "the baseline (give "
     start_now += "" if grams else "--power-w for grams; the fractions do not depend on it)"
     out.print(f"start now: {start_now}")
     wait = result.start_s - now
     when = "now" if wait <= 0 else f"in {_hours(wait)}"
-    saving = f"{result.flexible_saving_fraction * 100:.1f} % less"
+    saving = f"{format_percent(result.flexible_saving_fraction)} less"
     if grams:
-        saving += f", {result.flexible_start_co2e_g:.1f} gCO2e"
+        saving += f", {format_mass_g(result.flexible_start_co2e_g)} CO2e"
     out.print(
         f"flexible start: start {_iso(max(result.start_s, now))} ({when}), end "
         f"{_iso(result.end_s)}: {saving}"
     )
     segments = ", ".join(f"{_iso(a)}-{_iso(b)[11:]}" for a, b in result.segments_s)
-    saving = f"{result.pause_resume_saving_fraction * 100:.1f} % less"
+    saving = f"{format_percent(result.pause_resume_saving_fraction)} less"
     if grams:
-        saving += f", {result.pause_resume_co2e_g:.1f} gCO2e"
+        saving += f", {format_mass_g(result.pause_resume_co2e_g)} CO2e"
     out.print(f"pause and resume: run {segments} ({result.pauses} pauses): {saving}")
     source = result.data_source.get("provenance")
     label = source.get("source") if isinstance(source, dict) else source

@@ -54,9 +54,14 @@ from wattprint.accounting.totals import GROUPINGS
 from wattprint.errors import ConfigError
 from wattprint.report.runview import device_rows
 from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
-from wattprint.time import format_hms
 from wattprint.time import iso_utc as iso
-from wattprint.units import j_to_kwh
+from wattprint.units import (
+    DEFAULT_PRECISION,
+    format_duration_s,
+    format_in,
+    format_number,
+    j_to_kwh,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,17 +112,30 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def fmt_num(value: float | int | None, digits: int = 6) -> str:
-    """A number for people: ``digits`` significant digits, ``—`` for a missing value.
+def fmt_num(value: float | int | None, digits: int = DEFAULT_PRECISION) -> str:
+    """A plain number for people: ``digits`` significant figures, ``—`` for a missing value.
 
-    This is the one number format of the Markdown and HTML reports, so a
-    value in the JSON shows as ``f"{value:.6g}"`` in the tables.
+    The one number format of the Markdown and HTML reports
+    (:func:`wattprint.units.format_number`: separators, never e-notation);
+    quantities with a unit go through :func:`fmt_qty`.
     """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, bool):
         return str(value)
-    return f"{value:.{digits}g}"
+    return format_number(value, digits)
+
+
+def fmt_qty(value: float | int | None, unit: str, precision: int = DEFAULT_PRECISION) -> str:
+    """A quantity stored in ``unit`` for people (:func:`~wattprint.units.format_in`), or ``—``.
+
+    ``fmt_qty(4.125, "kWh")`` is ``"4.13 kWh"``, ``fmt_qty(0.4625, "kgCO2e")``
+    is ``"463 g"``.
+    """
+    if value is None or isinstance(value, bool) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return format_in(value, unit, precision)
 
 
 def provenance_rows(provenance: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
@@ -147,11 +165,11 @@ def pause_rows(pauses: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def fmt_duration(duration_s: float | None) -> str:
-    """A duration as seconds with the h:mm:ss reading beside it (``3725 s (1:02:05)``)."""
+def fmt_duration(duration_s: float | None, precision: int = DEFAULT_PRECISION) -> str:
+    """A duration for people: ``12.3 s`` below a minute, else ``1:02:05``; ``—`` if missing."""
     if duration_s is None:
         return "—"
-    return f"{fmt_num(duration_s)} s ({format_hms(duration_s)})"
+    return format_duration_s(duration_s, precision)
 
 
 def last_metrics(metrics: Iterable[Mapping[str, Any]]) -> dict[str, float]:
@@ -321,7 +339,7 @@ def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],
     if gaps:
         lost = sum(g["t_end"] - g["t_start"] for g in gaps)
         notes.append(f"{len(gaps)} gap(s) where a device could not be read, "
-                     f"{lost:.1f} s in total; not counted as 0 J, simply not covered")
+                     f"{fmt_duration(lost)} in total; not counted as 0 J, simply not covered")
     if run.status in ("running", "interrupted", "terminated", "failed"):
         notes.append(f"the run is {run.status}")
     return notes
@@ -510,6 +528,7 @@ __all__ = [
     "accounting_block",
     "fmt_duration",
     "fmt_num",
+    "fmt_qty",
     "json_safe",
     "last_metrics",
     "project_appendix",

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from wattprint.errors import WattprintError
+from wattprint.units import axis_unit, format_number
 
 #: Most steps drawn per series; longer series are binned.
 MAX_POINTS = 600
@@ -139,7 +140,23 @@ def _steps(ax: Any, starts: np.ndarray, ends: np.ndarray, values: np.ndarray, t0
     ax.plot(xs, ys, **style)
 
 
+def _human_ticks(axis: Any) -> None:
+    """Tick labels as :func:`~wattprint.units.format_number` writes them: no offset, no 1e−5."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: format_number(value, 6)))
+
+
+def _scaled_axis(values: np.ndarray, unit: str) -> tuple[np.ndarray, str]:
+    """Values in the one unit that suits the axis (``kWh`` of 3e-5 are drawn as 108 J)."""
+    finite = np.abs(values[np.isfinite(values)])
+    divisor, shown = axis_unit(float(finite.max()) if finite.size else 0.0, unit)
+    return values / divisor, shown
+
+
 def _style(ax: Any) -> None:
+    _human_ticks(ax.xaxis)
+    _human_ticks(ax.yaxis)
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -157,16 +174,20 @@ def power_svg(appendix: Mapping[str, Any]) -> str | None:
     scale, unit = _time_scale(t1 - t0)
     fig = _figure()
     ax = fig.add_subplot()
-    for n, d in enumerate(devices):
+    series = []
+    for d in devices:
         iv = d["intervals"]
-        s, e, w = binned(np.asarray(iv["t_start"], dtype=np.float64),
-                         np.asarray(iv["t_end"], dtype=np.float64),
-                         np.asarray(iv["energy_j"], dtype=np.float64))
+        series.append(binned(np.asarray(iv["t_start"], dtype=np.float64),
+                             np.asarray(iv["t_end"], dtype=np.float64),
+                             np.asarray(iv["energy_j"], dtype=np.float64)))
+    peak_w = max((float(w.max()) for _s, _e, w in series if w.size), default=0.0)
+    divisor, power_unit = axis_unit(peak_w, "W")
+    for n, (d, (s, e, w)) in enumerate(zip(devices, series, strict=True)):
         basis = "measured" if d["measured"] else "estimated"
-        _steps(ax, s, e, w, t0, scale, color=_COLORS[n % len(_COLORS)], linewidth=1.2,
-               label=f"{d['name']} ({d['kind']}, {basis})")
+        _steps(ax, s, e, w / divisor, t0, scale, color=_COLORS[n % len(_COLORS)],
+               linewidth=1.2, label=f"{d['name']} ({d['kind']}, {basis})")
     ax.set_xlabel(f"time since start ({unit})", fontsize=9)
-    ax.set_ylabel("device power (W)", fontsize=9)
+    ax.set_ylabel(f"device power ({power_unit})", fontsize=9)
     ax.set_ylim(bottom=0)
     _style(ax)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -215,13 +236,15 @@ def breakdown_svg(groups: Sequence[Mapping[str, Any]]) -> str | None:
     ax = fig.add_subplot()
     left = np.zeros(len(groups))
     y = np.arange(len(groups))
+    totals = [sum(float(g["co2e_kg"][t] or 0.0) for t in _TERM_COLORS) for g in groups]
+    divisor, mass_unit = axis_unit(max(totals), "kg")
     for term, color in _TERM_COLORS.items():
-        widths = np.array([float(g["co2e_kg"][term] or 0.0) for g in groups])
+        widths = np.array([float(g["co2e_kg"][term] or 0.0) for g in groups]) / divisor
         ax.barh(y, widths, left=left, color=color, label=term, height=0.6)
         left += widths
     ax.set_yticks(y, labels=labels)
     ax.invert_yaxis()
-    ax.set_xlabel("kgCO2e", fontsize=9)
+    ax.set_xlabel(f"CO2e ({mass_unit})", fontsize=9)
     _style(ax)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _svg(fig, "wattprint-breakdown")
@@ -271,9 +294,9 @@ def front_svg(board: Mapping[str, Any]) -> str | None:
     if not runs or not board["costs"]:
         return None
     cost = board["costs"][0]
-    column, label = cost["column"], f"{cost['name']} ({cost['unit']})" if cost["unit"] else (
-        cost["name"])
-    x = np.array([float(r[column]) for r in runs])
+    x, unit = _scaled_axis(np.array([float(r[cost["column"]]) for r in runs]),
+                           cost["unit"] or "")
+    label = f"{cost['name']} ({unit})" if unit else cost["name"]
     y = np.array([float(r["metric"]) for r in runs])
     front = np.array([bool(r["pareto"]) for r in runs])
     fig = _figure(height_in=3.4)

@@ -24,8 +24,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from wattprint.report.appendix import fmt_duration, fmt_num, pause_rows, provenance_rows
-from wattprint.units import j_to_kwh
+from wattprint.report.appendix import (
+    fmt_duration,
+    fmt_num,
+    fmt_qty,
+    pause_rows,
+    provenance_rows,
+)
+from wattprint.units import DEFAULT_PRECISION
 
 _TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
 
@@ -66,26 +72,28 @@ ul.notes li { margin: .15rem 0; }
 """
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, precision: int = DEFAULT_PRECISION) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
-        return fmt_num(value)
+        return fmt_num(value, precision)
     return str(value)
 
 
-def _td(value: Any, cls: str = "") -> str:
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+def _td(value: Any, cls: str = "", precision: int = DEFAULT_PRECISION,
+        numeric: bool = False) -> str:
+    numeric = numeric or (isinstance(value, (int, float)) and not isinstance(value, bool))
     classes = " ".join(c for c in (cls, "num" if numeric else "") if c)
     attr = f' class="{classes}"' if classes else ""
-    return f"<td{attr}>{escape(_text(value))}</td>"
+    return f"<td{attr}>{escape(_text(value, precision))}</td>"
 
 
 def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *,
                row_classes: Sequence[str] | None = None,
-               cell_classes: Sequence[str] | None = None, numeric: str = "") -> str:
+               cell_classes: Sequence[str] | None = None, numeric: str = "",
+               precision: int = DEFAULT_PRECISION) -> str:
     """An HTML table; numbers formatted with :func:`~wattprint.report.appendix.fmt_num`.
 
     Args:
@@ -93,7 +101,8 @@ def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *,
         rows: cell values (text is escaped).
         row_classes: a CSS class per row (``total``, ``dominated``...).
         cell_classes: a CSS class per column.
-        numeric: one letter per column, ``r`` for right-aligned headers.
+        numeric: one letter per column, ``r`` for right-aligned columns (figures).
+        precision: significant figures of plain numbers.
 
     Returns:
         The ``<table>`` element.
@@ -104,14 +113,15 @@ def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *,
     body = []
     for n, row in enumerate(rows):
         cls = row_classes[n] if row_classes and n < len(row_classes) else ""
-        cells = "".join(_td(v, cell_classes[i] if cell_classes and i < len(cell_classes) else "")
+        cells = "".join(_td(v, cell_classes[i] if cell_classes and i < len(cell_classes) else "",
+                            precision, numeric[i:i + 1] == "r")
                         for i, v in enumerate(row))
         body.append(f'<tr class="{cls}">{cells}</tr>' if cls else f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>\n"
 
 
-def _kv(rows: Iterable[tuple[str, Any]]) -> str:
-    cells = "".join(f"<tr><th>{escape(k)}</th>{_td(v)}</tr>" for k, v in rows
+def _kv(rows: Iterable[tuple[str, Any]], precision: int = DEFAULT_PRECISION) -> str:
+    cells = "".join(f"<tr><th>{escape(k)}</th>{_td(v, precision=precision)}</tr>" for k, v in rows
                     if v is not None and v != "")
     return f'<table class="kv"><tbody>{cells}</tbody></table>\n'
 
@@ -152,10 +162,11 @@ def _figure(svg: str | None, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>\n")
 
 
-def _assumptions(provenance: Iterable[Mapping[str, Any]]) -> str:
+def _assumptions(provenance: Iterable[Mapping[str, Any]],
+                 precision: int = DEFAULT_PRECISION) -> str:
     return html_table(("factor", "device / region", "value", "unit", "source"),
                       provenance_rows(provenance),
-                      cell_classes=("", "", "", "", "source"))
+                      cell_classes=("", "", "", "", "source"), precision=precision)
 
 
 def _git(sw: Mapping[str, Any]) -> str:
@@ -165,8 +176,12 @@ def _git(sw: Mapping[str, Any]) -> str:
     return f"{git.get('commit')}" + (" (uncommitted changes)" if git.get("dirty") else "")
 
 
-def run_html(doc: Mapping[str, Any]) -> str:
+def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     """The HTML appendix of one run (a ``wattprint.appendix.run/1`` document).
+
+    Args:
+        doc: the document of :func:`~wattprint.report.appendix.run_appendix`.
+        precision: significant figures of the figures shown (the JSON keeps all).
 
     Raises:
         WattprintError: matplotlib is not installed (the plots need it).
@@ -174,6 +189,7 @@ def run_html(doc: Mapping[str, Any]) -> str:
     from wattprint.report import plots
 
     plots.require_matplotlib()
+    p = precision
     run, hw, sw = doc["run"], doc["hardware"], doc["software"]
     energy, fp, acc = doc["energy"], doc["footprint"], doc["accounting"]
     intensity, co2, kwh = fp["intensity"], fp["co2e_kg"], fp["energy_kwh"]
@@ -183,19 +199,23 @@ def run_html(doc: Mapping[str, Any]) -> str:
     b.append(
         f'<p class="lead">Project <b>{escape(str(run["project"]))}</b>, phase '
         f"<b>{escape(str(run['phase']))}</b>: the run took "
-        f"{escape(fmt_duration(run['duration_s']))} and used "
-        f"<b>{fmt_num(kwh['total'])} kWh</b> ({fmt_num(energy['counted_energy_kwh'])} kWh at "
+        f"{escape(fmt_duration(run['duration_s'], p))} and used "
+        f"<b>{fmt_qty(kwh['total'], 'kWh', p)}</b> "
+        f"({fmt_qty(energy['counted_energy_kwh'], 'kWh', p)} at "
         f"the devices under {escape(energy['attribution'])} attribution, PUE "
-        f"{fmt_num(fp['pue'])}), emitting <b>{fmt_num(co2['total'])} kgCO2e</b> including "
-        f"{fmt_num(co2['embodied'])} kg embodied, at a mean grid intensity of "
-        f"{fmt_num(intensity['mean_g_per_kwh'])} gCO2e/kWh ({escape(intensity['method'])}, "
+        f"{fmt_num(fp['pue'], p)}), emitting <b>{fmt_qty(co2['total'], 'kgCO2e', p)} CO2e</b> "
+        f"including {fmt_qty(co2['embodied'], 'kgCO2e', p)} embodied, at a mean grid "
+        f"intensity of {fmt_qty(intensity['mean_g_per_kwh'], 'gCO2e/kWh', p)} "
+        f"({escape(intensity['method'])}, "
         f"{escape(str(acc.get('region_label') or intensity['region']))}).</p>\n")
     b.append("<h2>Run</h2>\n")
     b.append(_kv([("command", run.get("command")), ("status", run["status"]),
                   ("tool", run["tool"]), ("started (UTC)", run["started_at"]),
                   ("ended (UTC)", run["ended_at"]),
-                  ("duration", fmt_duration(run["duration_s"])), ("exit code", run["exit_code"]),
-                  ("sampling interval (s)", run["interval_s"]), ("error", run.get("error"))]))
+                  ("duration", fmt_duration(run["duration_s"], p)),
+                  ("exit code", run["exit_code"]),
+                  ("sampling interval", fmt_qty(run["interval_s"], "s", p)),
+                  ("error", run.get("error"))], p))
     b.append("<h2>Hardware</h2>\n")
     if not hw["recorded"]:
         b.append('<p class="muted">Hardware facts were not recorded for this run.</p>\n')
@@ -206,58 +226,67 @@ def run_html(doc: Mapping[str, Any]) -> str:
                   ("memory (GB)", hw.get("memory_gb")), ("GPUs", gpus),
                   ("GPU driver", hw.get("gpu_driver") or "not recorded"), ("OS", hw.get("os")),
                   ("machine", hw.get("machine")),
-                  ("CUDA_VISIBLE_DEVICES", hw.get("cuda_visible_devices"))]))
+                  ("CUDA_VISIBLE_DEVICES", hw.get("cuda_visible_devices"))], p))
     b.append("<h2>Software</h2>\n")
     b.append(_kv([("Python", sw.get("python") or "not recorded"),
                   ("wattprint", sw.get("wattprint") or "not recorded"),
                   ("git commit of the code", _git(sw))]
-                 + [(k, v) for k, v in sorted(sw["packages"].items()) if k != "wattprint"]))
+                 + [(k, v) for k, v in sorted(sw["packages"].items()) if k != "wattprint"], p))
     b.append("<h2>Energy by device</h2>\n")
     rows: list[Sequence[Any]] = [
         (d["name"], d["kind"], d["source"],
          d["basis"] + (f" ({d['model']})" if d["basis"] == "estimated" and d["model"] else ""),
-         d["share_rule"], j_to_kwh(d["energy_j"]), d["counted_energy_kwh"], d["mean_power_w"],
-         d["peak_power_w"]) for d in energy["devices"]]
-    rows.append(("total", "", "", "", "", None, energy["counted_energy_kwh"], None, None))
-    b.append(html_table(("device", "kind", "source", "basis", "share rule", "device kWh",
-                         "counted kWh", "mean W", "peak W"), rows,
-                        row_classes=[""] * (len(rows) - 1) + ["total"], numeric="lllllrrrr"))
+         d["share_rule"], fmt_qty(d["energy_j"], "J", p),
+         fmt_qty(d["counted_energy_kwh"], "kWh", p), fmt_qty(d["mean_power_w"], "W", p),
+         fmt_qty(d["peak_power_w"], "W", p)) for d in energy["devices"]]
+    rows.append(("total", "", "", "", "", "", fmt_qty(energy["counted_energy_kwh"], "kWh", p),
+                 "", ""))
+    b.append(html_table(("device", "kind", "source", "basis", "share rule", "device energy",
+                         "counted energy", "mean power", "peak power"), rows,
+                        row_classes=[""] * (len(rows) - 1) + ["total"], numeric="lllllrrrr",
+                        precision=p))
     b.append(f'<p class="muted">Counted energy follows the run\'s '
              f"<b>{escape(energy['attribution'])}</b> attribution (machine: whole devices; "
              "process: the tracked processes' share by the device's share rule).</p>\n")
-    b.append(_figure(plots.power_svg(doc), "Power over time per device (W)"))
+    b.append(_figure(plots.power_svg(doc), "Power over time per device"))
     b.append("<h2>Carbon breakdown</h2>\n")
-    b.append(html_table(("term", "kWh", "kgCO2e"), [(t, kwh.get(t), co2.get(t)) for t in _TERMS],
-                        row_classes=[""] * 4 + ["total"], numeric="lrr"))
+    b.append(html_table(("term", "energy", "CO2e"),
+                        [(t, fmt_qty(kwh.get(t), "kWh", p), fmt_qty(co2.get(t), "kgCO2e", p))
+                         for t in _TERMS],
+                        row_classes=[""] * 4 + ["total"], numeric="lrr", precision=p))
     b.append(f'<p class="muted">Infrastructure is energy × (PUE − 1) with PUE '
-             f"{fmt_num(fp['pue'])}; embodied is manufacturing carbon amortised per "
+             f"{fmt_num(fp['pue'], p)}; embodied is manufacturing carbon amortised per "
              "device-hour.</p>\n")
     b.append("<h2>Grid intensity</h2>\n")
     b.append(_kv([("region", acc.get("region_label") or intensity["region"]),
                   ("source", intensity["source"]), ("method", intensity["method"]),
                   ("data", intensity.get("provenance")),
-                  ("mean, energy-weighted (gCO2e/kWh)", intensity["mean_g_per_kwh"]),
-                  ("min (gCO2e/kWh)", intensity["min_g_per_kwh"]),
-                  ("max (gCO2e/kWh)", intensity["max_g_per_kwh"]),
-                  ("fallback", intensity.get("fallback"))]))
+                  ("mean, energy-weighted", fmt_qty(intensity["mean_g_per_kwh"], "gCO2e/kWh", p)),
+                  ("min", fmt_qty(intensity["min_g_per_kwh"], "gCO2e/kWh", p)),
+                  ("max", fmt_qty(intensity["max_g_per_kwh"], "gCO2e/kWh", p)),
+                  ("fallback", intensity.get("fallback"))], p))
     b.append(_figure(plots.intensity_svg(doc), "Grid intensity applied over time (gCO2e/kWh)"))
     b.append("<h2>SCI per functional unit</h2>\n")
     if fp["sci"]:
-        b.append(html_table(("unit", "count", "gCO2e per unit", "kWh per unit"),
-                            [(s["unit"], s["count"], s["co2e_g_per_unit"],
-                              s["energy_kwh_per_unit"]) for s in fp["sci"]], numeric="lrrr"))
+        b.append(html_table(("unit", "count", "CO2e per unit", "energy per unit"),
+                            [(s["unit"], s["count"], fmt_qty(s["co2e_g_per_unit"], "g", p),
+                              fmt_qty(s["energy_kwh_per_unit"], "kWh", p)) for s in fp["sci"]],
+                            numeric="lrrr", precision=p))
     else:
         b.append('<p class="muted">No functional units were counted (<code>run.add_units'
                  "(...)</code>), so no SCI.</p>\n")
     if doc["metrics"]:
         b.append("<h2>Metrics (last logged value)</h2>\n")
-        b.append(html_table(("metric", "value"), sorted(doc["metrics"].items()), numeric="lr"))
+        b.append(html_table(("metric", "value"), sorted(doc["metrics"].items()), numeric="lr",
+                            precision=p))
     if doc.get("pauses"):
         b.append("<h2>Pauses (carbon-aware; their energy is excluded)</h2>\n")
-        b.append(html_table(("paused at (UTC)", "resumed at (UTC)", "seconds", "reason"),
-                            pause_rows(doc["pauses"]), numeric="llrl"))
+        b.append(html_table(("paused at (UTC)", "resumed at (UTC)", "paused for", "reason"),
+                            [(a, e, fmt_duration(s, p), r)
+                             for a, e, s, r in pause_rows(doc["pauses"])], numeric="llrl",
+                            precision=p))
     b.append("<h2>Assumptions and sources</h2>\n")
-    b.append(_assumptions(fp["provenance"]))
+    b.append(_assumptions(fp["provenance"], p))
     if doc["notes"]:
         b.append("<h2>Notes</h2>\n<ul class=\"notes\">"
                  + "".join(f"<li>{escape(n)}</li>" for n in doc["notes"]) + "</ul>\n")
@@ -265,13 +294,18 @@ def run_html(doc: Mapping[str, Any]) -> str:
     b.append('<p class="muted">This file embeds the complete document as '
              '<code>&lt;script type="application/json" id="wattprint-data"&gt;</code>: every '
              "stored interval of every device with the intensity applied to it, the idle power, "
-             "PUE and embodied parameters (<code>inputs</code>), and the formulas "
-             "(<code>inputs.formulas</code>), so every number above can be recomputed.</p>\n")
+             "PUE and embodied parameters (<code>inputs</code>), in base SI units at full "
+             "precision, and the formulas (<code>inputs.formulas</code>), so every number above "
+             "can be recomputed.</p>\n")
     return page(f"wattprint appendix: run {run['id']}", "".join(b), doc)
 
 
-def project_html(doc: Mapping[str, Any]) -> str:
+def project_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     """The HTML life-cycle report of a project (a ``wattprint.appendix.project/1`` document).
+
+    Args:
+        doc: the document of :func:`~wattprint.report.appendix.project_appendix`.
+        precision: significant figures of the figures shown (the JSON keeps all).
 
     Raises:
         WattprintError: matplotlib is not installed (the plots need it).
@@ -279,31 +313,39 @@ def project_html(doc: Mapping[str, Any]) -> str:
     from wattprint.report import plots
 
     plots.require_matplotlib()
+    p = precision
     total = doc["total"]
     name = doc["project"] if doc["project"] is not None else "all projects"
     b = [f"<h1>Life-cycle energy and carbon: project <code>{escape(str(name))}</code></h1>\n",
-         f'<p class="lead">{total["runs"]} runs, {escape(fmt_duration(total["duration_s"]))} '
-         f"in total: <b>{fmt_num(total['energy_kwh']['total'])} kWh</b>, "
-         f"<b>{fmt_num(total['co2e_kg']['total'])} kgCO2e</b>.</p>\n",
+         f'<p class="lead">{total["runs"]} runs, '
+         f"{escape(fmt_duration(total['duration_s'], p))} in total: "
+         f"<b>{fmt_qty(total['energy_kwh']['total'], 'kWh', p)}</b>, "
+         f"<b>{fmt_qty(total['co2e_kg']['total'], 'kgCO2e', p)} CO2e</b>.</p>\n",
          f"<h2>By {escape(doc['by'])}</h2>\n"]
     rows: list[Sequence[Any]] = [
-        (g["key"] or "(none)", g["runs"], g["duration_s"], g["energy_kwh"]["total"],
-         *(g["co2e_kg"][t] for t in _TERMS)) for g in doc["groups"]]
-    rows.append(("total", total["runs"], total["duration_s"], total["energy_kwh"]["total"],
-                 *(total["co2e_kg"][t] for t in _TERMS)))
-    b.append(html_table((doc["by"], "runs", "duration (s)", "kWh", "dynamic kg", "idle kg",
-                         "infrastructure kg", "embodied kg", "total kgCO2e"), rows,
-                        row_classes=[""] * (len(rows) - 1) + ["total"], numeric="lrrrrrrrr"))
+        (g["key"] or "(none)", g["runs"], fmt_duration(g["duration_s"], p),
+         fmt_qty(g["energy_kwh"]["total"], "kWh", p),
+         *(fmt_qty(g["co2e_kg"][t], "kgCO2e", p) for t in _TERMS)) for g in doc["groups"]]
+    rows.append(("total", total["runs"], fmt_duration(total["duration_s"], p),
+                 fmt_qty(total["energy_kwh"]["total"], "kWh", p),
+                 *(fmt_qty(total["co2e_kg"][t], "kgCO2e", p) for t in _TERMS)))
+    b.append(html_table((doc["by"], "runs", "duration", "energy", "dynamic CO2e", "idle CO2e",
+                         "infrastructure CO2e", "embodied CO2e", "total CO2e"), rows,
+                        row_classes=[""] * (len(rows) - 1) + ["total"], numeric="lrrrrrrrr",
+                        precision=p))
     b.append(_figure(plots.breakdown_svg(doc["groups"]),
-                     f"Carbon by {doc['by']} and life-cycle term (kgCO2e)"))
+                     f"Carbon by {doc['by']} and life-cycle term (CO2e)"))
     b.append("<h2>Runs</h2>\n")
-    b.append(html_table(("id", "name", doc["by"], "status", "started (UTC)", "duration (s)",
-                         "kWh", "kgCO2e", "gCO2e/kWh", "region"),
+    b.append(html_table(("id", "name", doc["by"], "status", "started (UTC)", "duration",
+                         "energy", "CO2e", "intensity", "region"),
                         [(r["id"], r["name"], r["group"], r["status"],
-                          (r["started_at"] or "")[:19].replace("T", " "), r["duration_s"],
-                          r["energy_kwh"]["total"], r["co2e_kg"]["total"],
-                          r["intensity_mean_g_per_kwh"], r["region"]) for r in doc["runs"]],
-                        numeric="llllrrrrrl"))
+                          (r["started_at"] or "")[:19].replace("T", " "),
+                          fmt_duration(r["duration_s"], p),
+                          fmt_qty(r["energy_kwh"]["total"], "kWh", p),
+                          fmt_qty(r["co2e_kg"]["total"], "kgCO2e", p),
+                          fmt_qty(r["intensity_mean_g_per_kwh"], "gCO2e/kWh", p), r["region"])
+                         for r in doc["runs"]],
+                        numeric="llllrrrrrl", precision=p))
     if doc["excluded"]:
         b.append('<p class="muted">Not counted: '
                  + escape(", ".join(f"{e['id']} ({e['reason']})" for e in doc["excluded"]))
@@ -311,25 +353,27 @@ def project_html(doc: Mapping[str, Any]) -> str:
     b.append("<h2>Hardware</h2>\n")
     b.append(html_table(("host", "CPU", "GPUs", "runs"),
                         [(h["host"], h["cpu_model"], h["gpus"], h["runs"])
-                         for h in doc["hardware"]], numeric="lllr"))
+                         for h in doc["hardware"]], numeric="lllr", precision=p))
     b.append("<h2>Assumptions and sources</h2>\n")
-    b.append(_assumptions(doc["assumptions"]))
+    b.append(_assumptions(doc["assumptions"], p))
     b.append('<p class="muted">The totals and per-run results are embedded as '
              '<code>#wattprint-data</code> (JSON); each run\'s intervals and intensities are in '
              "its own appendix (<code>wattprint report RUN --format json</code>).</p>\n")
     return page(f"wattprint life-cycle report: {name}", "".join(b), doc)
 
 
-def appendix_html(doc: Mapping[str, Any]) -> str:
+def appendix_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     """The HTML of a run or project appendix (by its ``kind``).
 
     Raises:
         WattprintError: matplotlib is not installed.
     """
-    return run_html(doc) if doc["kind"] == "run" else project_html(doc)
+    if doc["kind"] == "run":
+        return run_html(doc, precision)
+    return project_html(doc, precision)
 
 
-def leaderboard_html(board: Mapping[str, Any]) -> str:
+def leaderboard_html(board: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     """The HTML leaderboard: ranked table, dominated runs greyed, and the front plot.
 
     Raises:
@@ -352,16 +396,19 @@ def leaderboard_html(board: Mapping[str, Any]) -> str:
     b.append(_figure(plots.front_svg(board), caption))
     extra = [c for c in board["costs"] if c["column"] not in
              ("energy_kwh", "co2e_kg", "duration_s", "embodied_kg")]
-    headers = ["rank", "run", "name", board["metric"], "kWh", "kgCO2e", "duration (s)",
-               "embodied kg", *(c["name"] for c in extra), "Pareto"]
-    rows = [[r["rank"], r["id"], r["name"], r["metric"], r["energy_kwh"], r["co2e_kg"],
-             r["duration_s"], r["embodied_kg"], *(r[c["column"]] for c in extra),
+    p = precision
+    headers = ["rank", "run", "name", board["metric"], "energy", "CO2e", "duration",
+               "embodied CO2e", *(c["name"] for c in extra), "Pareto"]
+    rows = [[r["rank"], r["id"], r["name"], r["metric"], fmt_qty(r["energy_kwh"], "kWh", p),
+             fmt_qty(r["co2e_kg"], "kgCO2e", p), fmt_duration(r["duration_s"], p),
+             fmt_qty(r["embodied_kg"], "kgCO2e", p),
+             *(fmt_qty(r[c["column"]], c.get("unit") or "", p) for c in extra),
              "front" if r["pareto"] else "dominated"] for r in board["runs"]]
     b.append(html_table(headers, rows,
                         row_classes=["front" if r["pareto"] else "dominated"
                                      for r in board["runs"]],
                         cell_classes=[""] * (len(headers) - 1) + ["pareto"],
-                        numeric="rll" + "r" * (5 + len(extra)) + "l"))
+                        numeric="rll" + "r" * (5 + len(extra)) + "l", precision=p))
     if board["excluded"]:
         b.append("<h2>Excluded</h2>\n")
         b.append(html_table(("run", "name", "reason"),

@@ -56,7 +56,14 @@ from wattprint.attribution import (
     ProcessTree,
 )
 from wattprint.records import DeviceInfo, Gap, IntervalRecord
-from wattprint.sensors.base import DeviceDropper, ProcessEnergySource, Reading, Sensor
+from wattprint.sensors.base import (
+    EXTRA_POWER_READING,
+    MEAN_SINCE_PREVIOUS_READ,
+    DeviceDropper,
+    ProcessEnergySource,
+    Reading,
+    Sensor,
+)
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "MIN_INTERVAL_S", "SHARE_PERIOD_S", "EnergyIntegrator",
            "Gap", "IntervalSink", "Sampler", "read_failure"]
@@ -106,6 +113,29 @@ class EnergyIntegrator:
         self.device = device
         self._last_value: float | None = None
         self._last_t: float | None = None
+        #: when the sensor took its baseline without giving a value (see :meth:`baseline`)
+        self.baseline_t: float | None = None
+
+    @property
+    def mean_since_previous(self) -> bool:
+        """Whether the device's watts are the mean since the previous read (a model)."""
+        return (not self.device.counter
+                and self.device.extra.get(EXTRA_POWER_READING) == MEAN_SINCE_PREVIOUS_READ)
+
+    def baseline(self, t: float) -> bool:
+        """Note that the sensor took its baseline at ``t`` but gave no value yet.
+
+        Only a device whose watts are the mean since the previous read can be
+        counted from a baseline: its first value then covers the span since
+        ``t`` (rectangle rule for that first interval).
+
+        Returns:
+            Whether the baseline was accepted (no interval was formed before).
+        """
+        if not self.mean_since_previous or self._last_t is not None:
+            return False
+        self.baseline_t = t
+        return True
 
     def update(self, reading: Reading | None, t: float) -> tuple[float, float, float] | str:
         """Feed a reading taken at monotonic time ``t``.
@@ -127,6 +157,9 @@ class EnergyIntegrator:
         last_value, last_t = self._last_value, self._last_t
         self._last_value, self._last_t = value, t
         if last_value is None or last_t is None:
+            since, self.baseline_t = self.baseline_t, None
+            if since is not None and t > since:  # the first mean covers the span since the baseline
+                return (since, t, value * (t - since))
             return "first reading"
         dt = t - last_t
         if dt <= 0:
@@ -339,6 +372,12 @@ class Sampler:
         device = integrator.device
         failure = read_failure(reading, device.counter)
         if failure is not None or reading is None:
+            if self.ticks == 0 and integrator.baseline(t):
+                return  # a model's baseline at the start: counted from here on its next value
+            since = integrator.baseline_t
+            if since is not None:  # no value since the baseline: the gap starts there
+                integrator.baseline_t = None
+                self._open_gap(device.id, since, failure or READ_FAILED)
             self._failed_read(device.id, t, failure or READ_FAILED,
                               permanent=isinstance(reading, Reading) and reading.permanent)
             return

@@ -36,6 +36,8 @@ from wattprint.records import DEVICE_KINDS, DeviceInfo
 
 __all__ = [
     "DEVICE_KINDS",
+    "EXTRA_POWER_READING",
+    "MEAN_SINCE_PREVIOUS_READ",
     "DeviceDropper",
     "DeviceInfo",
     "ProcessBreakdownSource",
@@ -44,6 +46,16 @@ __all__ = [
     "Sensor",
     "SkippedSensor",
 ]
+
+#: :attr:`DeviceInfo.extra` key saying what a power device's watts stand for.
+EXTRA_POWER_READING = "power_reading"
+#: The watts are the mean power since the sensor's previous read (a power model
+#: whose utilisation is a difference of counters), not an instantaneous value.
+#: Such a sensor takes its counters' baseline when it opens, so its first read
+#: may carry no value yet: the sampler then counts the device from that first
+#: read on, charging the first value over the whole first interval.
+MEAN_SINCE_PREVIOUS_READ = "mean-since-previous-read"
+
 
 class Reading(NamedTuple):
     """One raw reading of one device (a named tuple: one is made per device per tick).

@@ -49,11 +49,14 @@ from collections.abc import Callable, Mapping, Sequence
 from wattprint.attribution import (
     CPU_KINDS,
     CPU_TIME_SHARE,
+    CPU_TIME_SHARE_UNKNOWN,
     MIG_SLICE_SHARE,
     NVML_PROCESS,
     WHOLE_DEVICE,
+    WHOLE_DEVICE_FOREIGN_PIDS,
     CpuShare,
     ProcessTree,
+    RuleCounter,
 )
 from wattprint.records import DeviceInfo, Gap, IntervalRecord
 from wattprint.sensors.base import (
@@ -63,6 +66,7 @@ from wattprint.sensors.base import (
     ProcessEnergySource,
     Reading,
     Sensor,
+    ShareRuleSource,
 )
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "MIN_INTERVAL_S", "SHARE_PERIOD_S", "EnergyIntegrator",
@@ -234,8 +238,11 @@ class Sampler:
         self.tree = ProcessTree(root_pid) if root_pid is not None else None
         self._cpu_share = (CpuShare(self.tree, busy_fn, min_period_s=SHARE_PERIOD_S)
                            if self.tree is not None else None)
+        #: each device's intended share rule (what the device row stores)
         self.share_rules: dict[str, str] = {d: self._default_rule(i) for d, i in
                                             self.devices.items()}
+        #: the rules actually applied, interval by interval, fallbacks included
+        self.rules_applied = RuleCounter()
         self._gap_since: dict[str, tuple[float, str]] = {}
         self._gpu_ids = [d for d, i in self.devices.items() if i.kind not in CPU_KINDS]
         self._has_process_source = bool(self._gpu_ids) and self.tree is not None and any(
@@ -262,11 +269,11 @@ class Sampler:
             return WHOLE_DEVICE
         if device.kind in CPU_KINDS:
             return CPU_TIME_SHARE
-        if isinstance(self._owner.get(device.id), ProcessEnergySource):
-            return NVML_PROCESS
-        if "mig_share" in device.extra:
+        per_process = isinstance(self._owner.get(device.id), ProcessEnergySource)
+        if "mig_share" in device.extra or (per_process
+                                           and device.extra.get("mig_mode") == "enabled"):
             return MIG_SLICE_SHARE
-        return WHOLE_DEVICE
+        return NVML_PROCESS if per_process else WHOLE_DEVICE
 
     def to_wall(self, t_mono: float) -> float:
         """UTC epoch seconds of a monotonic time."""
@@ -291,18 +298,23 @@ class Sampler:
                         self.dropped.add(device_id)
         return readings
 
-    def _shares(self, gpu_ids: list[str]) -> dict[str, float]:
+    def _shares(self, gpu_ids: list[str]) -> tuple[dict[str, float], dict[str, str]]:
+        """Per-process shares of the GPUs and the rule each followed."""
         shares: dict[str, float] = {}
+        rules: dict[str, str] = {}
         if self.tree is None:
-            return shares
+            return shares, rules
         pids = self.tree.pids()
         for sensor in self.sensors:
             if isinstance(sensor, ProcessEnergySource) and sensor.name not in self._failed_sensors:
                 try:
                     shares.update(sensor.process_shares(pids))
+                    if isinstance(sensor, ShareRuleSource):
+                        rules.update(sensor.share_rules())
                 except Exception:  # per-process accounting is optional
                     log.debug("process shares of %s failed", sensor.name, exc_info=True)
-        return {d: s for d, s in shares.items() if d in gpu_ids}
+        return ({d: s for d, s in shares.items() if d in gpu_ids},
+                {d: r for d, r in rules.items() if d in gpu_ids})
 
     def _sample_cpu_share(self, t: float) -> float | None:
         if self._cpu_share is None:
@@ -349,15 +361,16 @@ class Sampler:
         self._last_tick_t = t
         readings = self._read_all(t)
         cpu_share = self._sample_cpu_share(t)
-        proc_shares = self._shares(self._gpu_ids) if self._has_process_source else {}
+        proc_shares, proc_rules = (self._shares(self._gpu_ids) if self._has_process_source
+                                   else ({}, {}))
         intervals: list[IntervalRecord] = []
         gaps: list[Gap] = []
         for device_id, integrator in self._integrators.items():
             if device_id in self.dropped:
                 continue
             try:
-                self._step(integrator, readings.get(device_id), t, cpu_share, proc_shares,
-                           intervals, gaps)
+                self._step(integrator, readings.get(device_id), t, cpu_share,
+                           (proc_shares, proc_rules), intervals, gaps)
             except Exception as exc:  # never let one device end the tick, or the thread
                 log.debug("sampling %s failed", device_id, exc_info=True)
                 self._failed_read(device_id, t, f"sampler error: {type(exc).__name__}: {exc}",
@@ -366,7 +379,8 @@ class Sampler:
         return intervals, gaps
 
     def _step(self, integrator: EnergyIntegrator, reading: Reading | None, t: float,
-              cpu_share: float | None, proc_shares: Mapping[str, float],
+              cpu_share: float | None,
+              proc: tuple[Mapping[str, float], Mapping[str, str]],
               intervals: list[IntervalRecord], gaps: list[Gap]) -> None:
         """One device's part of a tick: a failed read, or an interval (closing its gap)."""
         device = integrator.device
@@ -393,10 +407,11 @@ class Sampler:
         if device.id in self._gap_since:
             since, reason = self._gap_since.pop(device.id)
             gaps.append(Gap(device.id, self.to_wall(since), self.to_wall(t1), reason))
-        share = self._share_for(device, cpu_share, proc_shares)
+        share, rule = self._share_for(device, cpu_share, *proc)
         record = IntervalRecord(device.id, self.to_wall(t0), self.to_wall(t1), energy_j,
                                 energy_j * share, self.paused)
         intervals.append(record)
+        self.rules_applied.add(device.id, rule, t1 - t0)
         if not self.paused:
             total = self.totals[device.id]
             total[0] += energy_j
@@ -404,19 +419,26 @@ class Sampler:
             total[2] += t1 - t0
 
     def _share_for(self, device: DeviceInfo, cpu_share: float | None,
-                   proc_shares: Mapping[str, float]) -> float:
+                   proc_shares: Mapping[str, float], proc_rules: Mapping[str, str]
+                   ) -> tuple[float, str]:
+        """The share of one interval and the rule actually applied (fallbacks named)."""
         rule = self.share_rules[device.id]
         if rule == CPU_TIME_SHARE:
-            return 1.0 if cpu_share is None else cpu_share
-        if rule == NVML_PROCESS and device.id in proc_shares:
+            if cpu_share is None:
+                return 1.0, CPU_TIME_SHARE_UNKNOWN
+            return cpu_share, CPU_TIME_SHARE
+        if device.id in proc_shares:
             # per-process shares are fractions of the whole board, MIG included
-            return max(0.0, min(1.0, proc_shares[device.id]))
+            return (max(0.0, min(1.0, proc_shares[device.id])),
+                    proc_rules.get(device.id, NVML_PROCESS))
         if "mig_share" in device.extra:
             try:
-                return max(0.0, min(1.0, float(device.extra["mig_share"])))
+                return max(0.0, min(1.0, float(device.extra["mig_share"]))), MIG_SLICE_SHARE
             except ValueError:
-                return 1.0
-        return 1.0
+                return 1.0, WHOLE_DEVICE
+        if proc_rules.get(device.id) == WHOLE_DEVICE_FOREIGN_PIDS:
+            return 1.0, WHOLE_DEVICE_FOREIGN_PIDS
+        return 1.0, WHOLE_DEVICE
 
     def _emit(self, intervals: Sequence[IntervalRecord], gaps: Sequence[Gap]) -> None:
         if not intervals and not gaps:

@@ -22,7 +22,7 @@ device with one warning and tells the sensor through
 
 Optional abilities are separate small protocols, so a sensor only implements
 what its hardware can do: :class:`ProcessEnergySource` (per-process GPU
-accounting from the driver), :class:`ProcessBreakdownSource`,
+accounting from the driver), :class:`ShareRuleSource`, :class:`ProcessBreakdownSource`,
 :class:`DeviceDropper`.
 """
 
@@ -44,6 +44,7 @@ __all__ = [
     "ProcessEnergySource",
     "Reading",
     "Sensor",
+    "ShareRuleSource",
     "SkippedSensor",
 ]
 
@@ -113,6 +114,21 @@ class ProcessEnergySource(Protocol):
         Devices for which the driver gives no per-process accounting are left
         out; the sampler then falls back to its default rule for that device.
         """
+        ...
+
+
+@runtime_checkable
+class ShareRuleSource(Protocol):
+    """Optional ability: the rule behind each share of the latest ``process_shares`` call.
+
+    Rules are the names in :mod:`wattprint.records` (``nvml-process-utilization``,
+    ``nvml-process-memory``, ``mig-slice-share``). A device left out of the
+    shares because none of the driver's pids can be matched with ours (they
+    live in another pid namespace) is reported as ``whole-device-foreign-pids``.
+    """
+
+    def share_rules(self) -> Mapping[str, str]:
+        """Device id -> rule of the latest :meth:`ProcessEnergySource.process_shares` call."""
         ...
 
 

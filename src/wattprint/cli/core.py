@@ -317,6 +317,21 @@ def runs(
     out.print(table)
 
 
+def share_rule_table(rows: list[dict[str, Any]]) -> Table:
+    """The share rules each device's intervals followed (rows of ``share_rule_rows``)."""
+    table = Table(title="share rules applied", title_justify="left")
+    for col, justify in (("device", "left"), ("rule", "left"), ("intervals", "right"),
+                         ("seconds", "right"), ("note", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        recorded = r["intervals"] is not None
+        note = ("not recorded" if not recorded
+                else f"fallback from {r['intended']}" if r["fallback"] else "")
+        table.add_row(r["device"], r["rule"], str(r["intervals"]) if recorded else "",
+                      f"{r['seconds']:.1f}" if recorded else "", note)
+    return table
+
+
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix, or 'last'.")],
@@ -349,6 +364,9 @@ def show(
     if doc["command"]:
         out.print(f"command: {doc['command']}")
     out.print(device_table(doc["devices"], "energy by device"))
+    from wattprint.report.runview import share_rule_rows
+
+    out.print(share_rule_table(share_rule_rows(doc["devices"])))
     out.print(f"total ({doc['attribution']} attribution): {doc['energy_kwh']:.6f} kWh")
     if doc["metrics"]:
         out.print("metrics: " + ", ".join(f"{m['name']}={m['value']:g}" for m in doc["metrics"]))

@@ -13,7 +13,11 @@ interval since its previous good reading:
   range, or a delta larger than the range, the interval is dropped and
   recorded as a gap: never a negative or absurd number.
 * **power devices** (NVML power polling, power models): the trapezoid rule
-  over the two readings.
+  over the two readings. A power model whose watts are the mean since its
+  previous read (``extra["power_reading"] == "mean-since-previous-read"``)
+  takes its baseline when it opens and may give no value at the first tick;
+  it is then counted from that tick on, its first value charged over the
+  first interval, so every device covers the run from its first moment.
 
 A failed read leaves a *gap* (recorded with its reason, never 0 J); for a
 counter device the next good read recovers the whole energy since the last
@@ -35,7 +39,9 @@ Wall-clock (UTC) times are derived from one wall-clock reading at start plus
 the monotonic clock, so intervals never overlap or jump with NTP changes.
 Each device's energy is attributed to the tracked process tree (see
 :mod:`wattprint.attribution`); both whole-device and attributed energy are
-handed to the sink, which writes them to the store as they are taken.
+handed to the sink, which writes them to the store as they are taken. The
+rule each interval actually followed, fallbacks included, is counted per
+device in :attr:`Sampler.rules_applied`.
 """
 
 from __future__ import annotations

@@ -157,3 +157,33 @@ def test_identical_short_runs_on_the_power_model_get_identical_coverage(home: Pa
             assert 2.0 <= seconds <= run.duration_s + 1e-6
     cpu = [c["model:cpu"] for c in covered]
     assert max(cpu) - min(cpu) < 0.5  # within one sampling interval, all of it at the end
+
+
+def test_counter_sensors_cover_the_run_from_their_first_read(tmp_path: Path) -> None:
+    from wattprint.sensors import amdsmi as amd_sensor
+    from wattprint.sensors import nvml as nvml_sensor
+    from wattprint.sensors import rapl
+    from wattprint.testing.fake_amdsmi import FakeAMDSMI
+    from wattprint.testing.fake_nvml import FakeNVML
+    from wattprint.testing.powercap import PowercapTree
+
+    tree = PowercapTree(tmp_path / "sys")
+    tree.add_package(0, energy_uj=1_000_000)
+    sensors = [
+        rapl.open_sensor(SensorContext(sysfs_root=tree.sysfs_root), frozenset(), []),
+        nvml_sensor.open_sensor(SensorContext(nvml=FakeNVML(), environ={}), frozenset(), []),
+        amd_sensor.open_sensor(SensorContext(amdsmi=FakeAMDSMI(), environ={},
+                                             proc_root=Path("/nonexistent-proc")),
+                               frozenset(), []),
+    ]
+    clock = FakeClock(7.0)
+    intervals, gaps, sink = collect()
+    sampler = Sampler(sensors, sink, interval_s=1.0, monotonic=clock, wall=lambda: 2000.0)
+    sampler.prime()  # the first read of every counter is the baseline at the start
+    tree.set_energy("intel-rapl:0", 3_000_000)
+    clock.advance(1.0)
+    sampler._emit(*sampler.tick())
+    assert sorted(d.source for d in sampler.devices.values()) == ["amdsmi", "nvml", "rapl"]
+    assert {i.device_id: (i.t_start, i.t_end) for i in intervals} == {
+        d: (2000.0, 2001.0) for d in sampler.devices}
+    assert gaps == []

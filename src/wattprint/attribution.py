@@ -1,6 +1,8 @@
 """Which share of a device's energy belongs to the tracked processes.
 
-Rules (each device records the rule used, and reports show it):
+Rules (each device records the rule it is meant to follow, and every
+interval counts the rule actually applied, fallbacks included; reports show
+both):
 
 * ``cpu-time-share`` — CPU packages, DRAM and CPU/RAM models: the tracked
   process tree's CPU time (user + system, live processes plus reaped
@@ -10,14 +12,24 @@ Rules (each device records the rule used, and reports show it):
   interval takes the latest window's share. On an otherwise idle machine the tracked processes are
   charged the whole package, idle power included; on a busy shared machine
   they are charged in proportion to the CPU they actually used.
+* ``cpu-time-share-unknown`` — an interval of such a device whose CPU-time
+  share could not be measured (before the first 0.5 s window closed, or with
+  unreadable counters): the device is charged whole for it.
 * ``nvml-process-utilization`` — GPUs whose driver reports per-process
-  utilisation: the tracked pids' share of the device's activity (SM
-  utilisation, else used memory). For an interval where the driver reports
-  no process on the device, the next rule applies.
-* ``mig-slice-share`` — MIG instances: the visible instances' share of the
-  parent GPU's compute slices (NVML gives no energy per instance).
-* ``whole-device`` — GPUs (or other devices) without per-process accounting:
-  a device the process may use is charged whole.
+  utilisation: the tracked pids' share of the device's SM-utilisation
+  samples. The driver produces samples at its own pace (every 1/6 s to 1 s);
+  between two of them the last share is kept, so sampling faster than the
+  driver never switches basis.
+* ``nvml-process-memory`` — GPUs whose driver gives no utilisation samples
+  (yet): the tracked pids' share of the GPU memory in use.
+* ``mig-slice-share`` — MIG GPUs: the GPU-instance slices on which a tracked
+  process runs, else (no process reported) the visible instances' slices,
+  over the parent GPU's slices (NVML gives no energy per instance).
+* ``whole-device`` — GPUs (or other devices) without per-process accounting,
+  or whose driver reports no process in an interval: charged whole.
+* ``whole-device-foreign-pids`` — charged whole because the driver's pids
+  live in another pid namespace (a container seeing host pids): none can be
+  matched with the tracked ones, and "none is ours" would be a silent zero.
 
 ``machine`` attribution (the default) reports whole-device energy as the
 run's total; ``process`` attribution reports the attributed share. Both are
@@ -31,13 +43,34 @@ import os
 from collections.abc import Callable
 
 from wattprint.procfs import CLK_TCK, pid_cpu_s
+from wattprint.records import (
+    CPU_TIME_SHARE,
+    CPU_TIME_SHARE_UNKNOWN,
+    MIG_SLICE_SHARE,
+    NVML_PROCESS,
+    NVML_PROCESS_MEMORY,
+    SHARE_RULES,
+    WHOLE_DEVICE,
+    WHOLE_DEVICE_FOREIGN_PIDS,
+)
 
 log = logging.getLogger(__name__)
 
-CPU_TIME_SHARE = "cpu-time-share"
-NVML_PROCESS = "nvml-process-utilization"
-MIG_SLICE_SHARE = "mig-slice-share"
-WHOLE_DEVICE = "whole-device"
+__all__ = [
+    "CPU_KINDS",
+    "CPU_TIME_SHARE",
+    "CPU_TIME_SHARE_UNKNOWN",
+    "MIG_SLICE_SHARE",
+    "NVML_PROCESS",
+    "NVML_PROCESS_MEMORY",
+    "SHARE_RULES",
+    "WHOLE_DEVICE",
+    "WHOLE_DEVICE_FOREIGN_PIDS",
+    "CpuShare",
+    "ProcessTree",
+    "RuleCounter",
+    "machine_busy_s",
+]
 
 #: device kinds whose share follows CPU time
 CPU_KINDS = frozenset({"cpu", "dram", "ram", "psys", "node"})
@@ -216,3 +249,30 @@ class CpuShare:
         if d_busy <= 0:
             return 0.0 if d_tree <= 0 else 1.0
         return max(0.0, min(1.0, d_tree / d_busy))
+
+
+class RuleCounter:
+    """Counts, per device, the intervals and seconds each share rule was applied to.
+
+    What the run stores (in its info, under ``share_rules``) so reports can say
+    how often a device fell back from its intended rule.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, dict[str, list[float]]] = {}
+
+    def add(self, device_id: str, rule: str, seconds: float) -> None:
+        """Count one interval of ``seconds`` of ``device_id`` under ``rule``."""
+        by_rule = self._counts.setdefault(device_id, {})
+        entry = by_rule.get(rule)
+        if entry is None:
+            by_rule[rule] = [1.0, seconds]
+        else:
+            entry[0] += 1
+            entry[1] += seconds
+
+    def as_dict(self) -> dict[str, dict[str, dict[str, float | int]]]:
+        """``{device id: {rule: {"intervals": n, "seconds": s}}}``, JSON-ready."""
+        return {device: {rule: {"intervals": int(n), "seconds": s}
+                         for rule, (n, s) in sorted(rules.items())}
+                for device, rules in self._counts.items()}

@@ -17,6 +17,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+#: Share rules: how the attributed part of a device's energy was found in one
+#: interval (the method behind each is in :mod:`wattprint.attribution`). A
+#: device has one intended rule; the rule actually applied can differ from
+#: interval to interval (a fallback), and both are recorded.
+CPU_TIME_SHARE = "cpu-time-share"
+#: the CPU-time share could not be measured (the first half second, unreadable
+#: counters): the device is charged whole
+CPU_TIME_SHARE_UNKNOWN = "cpu-time-share-unknown"
+#: the tracked pids' share of the GPU's SM-utilisation samples
+NVML_PROCESS = "nvml-process-utilization"
+#: the tracked pids' share of the GPU memory in use (no utilisation samples)
+NVML_PROCESS_MEMORY = "nvml-process-memory"
+#: the share of a MIG GPU's compute slices held by the tracked processes
+MIG_SLICE_SHARE = "mig-slice-share"
+#: the device is charged whole
+WHOLE_DEVICE = "whole-device"
+#: charged whole because the driver's processes live in another pid namespace
+#: (a container seeing host pids), so the tracked pids cannot be matched
+WHOLE_DEVICE_FOREIGN_PIDS = "whole-device-foreign-pids"
+SHARE_RULES = (CPU_TIME_SHARE, CPU_TIME_SHARE_UNKNOWN, NVML_PROCESS, NVML_PROCESS_MEMORY,
+               MIG_SLICE_SHARE, WHOLE_DEVICE, WHOLE_DEVICE_FOREIGN_PIDS)
+#: key of the run info holding the rules applied: device id -> rule ->
+#: ``{"intervals": n, "seconds": s}``
+RUN_INFO_SHARE_RULES = "share_rules"
+
 #: Device kinds. ``cpu`` is a CPU package (or the whole CPU for a model),
 #: ``dram`` memory measured by RAPL, ``ram`` memory from a model, ``gpu`` an
 #: accelerator (or a MIG instance), ``psys`` the RAPL platform domain, ``node``
@@ -85,6 +110,8 @@ class DeviceRecord:
     measured: bool
     counter: bool
     model: str | None
+    #: the device's intended share rule (the rules actually applied, fallbacks
+    #: included, are counted in the run's info under :data:`RUN_INFO_SHARE_RULES`)
     share_rule: str
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -35,6 +35,7 @@ from wattprint.config import Settings, load_settings
 if TYPE_CHECKING:
     from wattprint.accounting.location import ResolvedRegion
 from wattprint.errors import WattprintError
+from wattprint.records import RUN_INFO_SHARE_RULES
 from wattprint.sampling import Gap, Sampler
 from wattprint.sensors.base import DeviceInfo, Sensor, SkippedSensor
 from wattprint.sensors.context import SensorContext
@@ -405,6 +406,7 @@ class Tracker:
             log.warning("wattprint sampler did not stop cleanly: %s", exc)
         self._flush()
         self.ended_at = self._sampler.to_wall(time.monotonic())
+        self._record_rules_applied()
         if self._host_thread is not None:
             self._host_thread.join(timeout=5.0)
         final = status or ("failed" if error or (exit_code not in (None, 0)) else "finished")
@@ -423,6 +425,16 @@ class Tracker:
                 log.debug("closing %s failed", sensor.name, exc_info=True)
         self._restore_handlers()
         return self
+
+    def _record_rules_applied(self) -> None:
+        """Store the share rules each device's intervals actually followed (fallbacks named)."""
+        if self._store is None or self.id is None or self._sampler is None:
+            return
+        try:
+            self._store.update_info(
+                self.id, {RUN_INFO_SHARE_RULES: self._sampler.rules_applied.as_dict()})
+        except Exception as exc:
+            self._warn_store(exc)
 
     # -- signals and exit ------------------------------------------------------
     def _install_handlers(self) -> None:

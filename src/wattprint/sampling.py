@@ -13,7 +13,11 @@ interval since its previous good reading:
   range, or a delta larger than the range, the interval is dropped and
   recorded as a gap: never a negative or absurd number.
 * **power devices** (NVML power polling, power models): the trapezoid rule
-  over the two readings.
+  over the two readings. A power model whose watts are the mean since its
+  previous read (``extra["power_reading"] == "mean-since-previous-read"``)
+  takes its baseline when it opens and may give no value at the first tick;
+  it is then counted from that tick on, its first value charged over the
+  first interval, so every device covers the run from its first moment.
 
 A failed read leaves a *gap* (recorded with its reason, never 0 J); for a
 counter device the next good read recovers the whole energy since the last
@@ -35,7 +39,9 @@ Wall-clock (UTC) times are derived from one wall-clock reading at start plus
 the monotonic clock, so intervals never overlap or jump with NTP changes.
 Each device's energy is attributed to the tracked process tree (see
 :mod:`wattprint.attribution`); both whole-device and attributed energy are
-handed to the sink, which writes them to the store as they are taken.
+handed to the sink, which writes them to the store as they are taken. The
+rule each interval actually followed, fallbacks included, is counted per
+device in :attr:`Sampler.rules_applied`.
 """
 
 from __future__ import annotations
@@ -49,14 +55,25 @@ from collections.abc import Callable, Mapping, Sequence
 from wattprint.attribution import (
     CPU_KINDS,
     CPU_TIME_SHARE,
+    CPU_TIME_SHARE_UNKNOWN,
     MIG_SLICE_SHARE,
     NVML_PROCESS,
     WHOLE_DEVICE,
+    WHOLE_DEVICE_FOREIGN_PIDS,
     CpuShare,
     ProcessTree,
+    RuleCounter,
 )
 from wattprint.records import DeviceInfo, Gap, IntervalRecord
-from wattprint.sensors.base import DeviceDropper, ProcessEnergySource, Reading, Sensor
+from wattprint.sensors.base import (
+    EXTRA_POWER_READING,
+    MEAN_SINCE_PREVIOUS_READ,
+    DeviceDropper,
+    ProcessEnergySource,
+    Reading,
+    Sensor,
+    ShareRuleSource,
+)
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "MIN_INTERVAL_S", "SHARE_PERIOD_S", "EnergyIntegrator",
            "Gap", "IntervalSink", "Sampler", "read_failure"]
@@ -106,6 +123,29 @@ class EnergyIntegrator:
         self.device = device
         self._last_value: float | None = None
         self._last_t: float | None = None
+        #: when the sensor took its baseline without giving a value (see :meth:`baseline`)
+        self.baseline_t: float | None = None
+
+    @property
+    def mean_since_previous(self) -> bool:
+        """Whether the device's watts are the mean since the previous read (a model)."""
+        return (not self.device.counter
+                and self.device.extra.get(EXTRA_POWER_READING) == MEAN_SINCE_PREVIOUS_READ)
+
+    def baseline(self, t: float) -> bool:
+        """Note that the sensor took its baseline at ``t`` but gave no value yet.
+
+        Only a device whose watts are the mean since the previous read can be
+        counted from a baseline: its first value then covers the span since
+        ``t`` (rectangle rule for that first interval).
+
+        Returns:
+            Whether the baseline was accepted (no interval was formed before).
+        """
+        if not self.mean_since_previous or self._last_t is not None:
+            return False
+        self.baseline_t = t
+        return True
 
     def update(self, reading: Reading | None, t: float) -> tuple[float, float, float] | str:
         """Feed a reading taken at monotonic time ``t``.
@@ -127,6 +167,9 @@ class EnergyIntegrator:
         last_value, last_t = self._last_value, self._last_t
         self._last_value, self._last_t = value, t
         if last_value is None or last_t is None:
+            since, self.baseline_t = self.baseline_t, None
+            if since is not None and t > since:  # the first mean covers the span since the baseline
+                return (since, t, value * (t - since))
             return "first reading"
         dt = t - last_t
         if dt <= 0:
@@ -201,8 +244,11 @@ class Sampler:
         self.tree = ProcessTree(root_pid) if root_pid is not None else None
         self._cpu_share = (CpuShare(self.tree, busy_fn, min_period_s=SHARE_PERIOD_S)
                            if self.tree is not None else None)
+        #: each device's intended share rule (what the device row stores)
         self.share_rules: dict[str, str] = {d: self._default_rule(i) for d, i in
                                             self.devices.items()}
+        #: the rules actually applied, interval by interval, fallbacks included
+        self.rules_applied = RuleCounter()
         self._gap_since: dict[str, tuple[float, str]] = {}
         self._gpu_ids = [d for d, i in self.devices.items() if i.kind not in CPU_KINDS]
         self._has_process_source = bool(self._gpu_ids) and self.tree is not None and any(
@@ -229,11 +275,11 @@ class Sampler:
             return WHOLE_DEVICE
         if device.kind in CPU_KINDS:
             return CPU_TIME_SHARE
-        if isinstance(self._owner.get(device.id), ProcessEnergySource):
-            return NVML_PROCESS
-        if "mig_share" in device.extra:
+        per_process = isinstance(self._owner.get(device.id), ProcessEnergySource)
+        if "mig_share" in device.extra or (per_process
+                                           and device.extra.get("mig_mode") == "enabled"):
             return MIG_SLICE_SHARE
-        return WHOLE_DEVICE
+        return NVML_PROCESS if per_process else WHOLE_DEVICE
 
     def to_wall(self, t_mono: float) -> float:
         """UTC epoch seconds of a monotonic time."""
@@ -258,18 +304,23 @@ class Sampler:
                         self.dropped.add(device_id)
         return readings
 
-    def _shares(self, gpu_ids: list[str]) -> dict[str, float]:
+    def _shares(self, gpu_ids: list[str]) -> tuple[dict[str, float], dict[str, str]]:
+        """Per-process shares of the GPUs and the rule each followed."""
         shares: dict[str, float] = {}
+        rules: dict[str, str] = {}
         if self.tree is None:
-            return shares
+            return shares, rules
         pids = self.tree.pids()
         for sensor in self.sensors:
             if isinstance(sensor, ProcessEnergySource) and sensor.name not in self._failed_sensors:
                 try:
                     shares.update(sensor.process_shares(pids))
+                    if isinstance(sensor, ShareRuleSource):
+                        rules.update(sensor.share_rules())
                 except Exception:  # per-process accounting is optional
                     log.debug("process shares of %s failed", sensor.name, exc_info=True)
-        return {d: s for d, s in shares.items() if d in gpu_ids}
+        return ({d: s for d, s in shares.items() if d in gpu_ids},
+                {d: r for d, r in rules.items() if d in gpu_ids})
 
     def _sample_cpu_share(self, t: float) -> float | None:
         if self._cpu_share is None:
@@ -316,15 +367,16 @@ class Sampler:
         self._last_tick_t = t
         readings = self._read_all(t)
         cpu_share = self._sample_cpu_share(t)
-        proc_shares = self._shares(self._gpu_ids) if self._has_process_source else {}
+        proc_shares, proc_rules = (self._shares(self._gpu_ids) if self._has_process_source
+                                   else ({}, {}))
         intervals: list[IntervalRecord] = []
         gaps: list[Gap] = []
         for device_id, integrator in self._integrators.items():
             if device_id in self.dropped:
                 continue
             try:
-                self._step(integrator, readings.get(device_id), t, cpu_share, proc_shares,
-                           intervals, gaps)
+                self._step(integrator, readings.get(device_id), t, cpu_share,
+                           (proc_shares, proc_rules), intervals, gaps)
             except Exception as exc:  # never let one device end the tick, or the thread
                 log.debug("sampling %s failed", device_id, exc_info=True)
                 self._failed_read(device_id, t, f"sampler error: {type(exc).__name__}: {exc}",
@@ -333,12 +385,19 @@ class Sampler:
         return intervals, gaps
 
     def _step(self, integrator: EnergyIntegrator, reading: Reading | None, t: float,
-              cpu_share: float | None, proc_shares: Mapping[str, float],
+              cpu_share: float | None,
+              proc: tuple[Mapping[str, float], Mapping[str, str]],
               intervals: list[IntervalRecord], gaps: list[Gap]) -> None:
         """One device's part of a tick: a failed read, or an interval (closing its gap)."""
         device = integrator.device
         failure = read_failure(reading, device.counter)
         if failure is not None or reading is None:
+            if self.ticks == 0 and integrator.baseline(t):
+                return  # a model's baseline at the start: counted from here on its next value
+            since = integrator.baseline_t
+            if since is not None:  # no value since the baseline: the gap starts there
+                integrator.baseline_t = None
+                self._open_gap(device.id, since, failure or READ_FAILED)
             self._failed_read(device.id, t, failure or READ_FAILED,
                               permanent=isinstance(reading, Reading) and reading.permanent)
             return
@@ -354,10 +413,11 @@ class Sampler:
         if device.id in self._gap_since:
             since, reason = self._gap_since.pop(device.id)
             gaps.append(Gap(device.id, self.to_wall(since), self.to_wall(t1), reason))
-        share = self._share_for(device, cpu_share, proc_shares)
+        share, rule = self._share_for(device, cpu_share, *proc)
         record = IntervalRecord(device.id, self.to_wall(t0), self.to_wall(t1), energy_j,
                                 energy_j * share, self.paused)
         intervals.append(record)
+        self.rules_applied.add(device.id, rule, t1 - t0)
         if not self.paused:
             total = self.totals[device.id]
             total[0] += energy_j
@@ -365,19 +425,26 @@ class Sampler:
             total[2] += t1 - t0
 
     def _share_for(self, device: DeviceInfo, cpu_share: float | None,
-                   proc_shares: Mapping[str, float]) -> float:
+                   proc_shares: Mapping[str, float], proc_rules: Mapping[str, str]
+                   ) -> tuple[float, str]:
+        """The share of one interval and the rule actually applied (fallbacks named)."""
         rule = self.share_rules[device.id]
         if rule == CPU_TIME_SHARE:
-            return 1.0 if cpu_share is None else cpu_share
-        if rule == NVML_PROCESS and device.id in proc_shares:
+            if cpu_share is None:
+                return 1.0, CPU_TIME_SHARE_UNKNOWN
+            return cpu_share, CPU_TIME_SHARE
+        if device.id in proc_shares:
             # per-process shares are fractions of the whole board, MIG included
-            return max(0.0, min(1.0, proc_shares[device.id]))
+            return (max(0.0, min(1.0, proc_shares[device.id])),
+                    proc_rules.get(device.id, NVML_PROCESS))
         if "mig_share" in device.extra:
             try:
-                return max(0.0, min(1.0, float(device.extra["mig_share"])))
+                return max(0.0, min(1.0, float(device.extra["mig_share"]))), MIG_SLICE_SHARE
             except ValueError:
-                return 1.0
-        return 1.0
+                return 1.0, WHOLE_DEVICE
+        if proc_rules.get(device.id) == WHOLE_DEVICE_FOREIGN_PIDS:
+            return 1.0, WHOLE_DEVICE_FOREIGN_PIDS
+        return 1.0, WHOLE_DEVICE
 
     def _emit(self, intervals: Sequence[IntervalRecord], gaps: Sequence[Gap]) -> None:
         if not intervals and not gaps:

@@ -349,6 +349,21 @@ def runs(
                  Column("energy", "num")], rows, wide=wide)
 
 
+def print_share_rules(rows: list[dict[str, Any]], *, precision: int = DEFAULT_PRECISION,
+                      wide: bool = False) -> None:
+    """Print the share rules each device's intervals followed (rows of ``share_rule_rows``)."""
+    table_rows = []
+    for r in rows:
+        recorded = r["intervals"] is not None
+        note = ("not recorded" if not recorded
+                else f"fallback from {r['intended']}" if r["fallback"] else "")
+        table_rows.append([r["device"], r["rule"], str(r["intervals"]) if recorded else "",
+                           format_duration_s(r["seconds"], precision) if recorded else "", note])
+    print_table(out, "share rules applied",
+                [Column("device", "id"), Column("rule", "id"), Column("intervals", "num"),
+                 Column("time", "num"), Column("note")], table_rows, wide=wide)
+
+
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix, or 'last'.")],
@@ -385,6 +400,9 @@ def show(
     if doc["command"]:
         out.print(f"command: {doc['command']}")
     device_table(doc["devices"], "energy by device", precision=precision, wide=wide)
+    from wattprint.report.runview import share_rule_rows
+
+    print_share_rules(share_rule_rows(doc["devices"]), precision=precision, wide=wide)
     out.print(f"total ({doc['attribution']} attribution): "
               f"{format_energy_j(doc['energy_j'], precision)}")
     if doc["metrics"]:

@@ -52,7 +52,7 @@ from wattprint.accounting.account import (
 )
 from wattprint.accounting.totals import GROUPINGS
 from wattprint.errors import ConfigError
-from wattprint.report.runview import device_rows
+from wattprint.report.runview import device_rows, share_rule_rows
 from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
 from wattprint.time import iso_utc as iso
 from wattprint.units import (
@@ -306,7 +306,8 @@ def _energy_block(store: Store, run: RunRecord, accounted: AccountedRun,
         rows.append({
             "id": d["id"], "kind": d["kind"], "name": d["name"], "source": d["source"],
             "basis": "measured" if d["measured"] else "estimated", "model": d["model"],
-            "share_rule": d["share_rule"], "energy_j": d["energy_j"],
+            "share_rule": d["share_rule"], "share_rules": d["share_rules"],
+            "energy_j": d["energy_j"],
             "attributed_energy_j": d["attributed_energy_j"], "counted_energy_j": d[key],
             "counted_energy_kwh": j_to_kwh(d[key]), "mean_power_w": d["mean_power_w"],
             "peak_power_w": peak.get(d["id"]), "dynamic_kwh": fp.get("dynamic_kwh"),
@@ -319,7 +320,7 @@ def _energy_block(store: Store, run: RunRecord, accounted: AccountedRun,
         by_kind[r["kind"]] = by_kind.get(r["kind"], 0.0) + r["counted_energy_kwh"]
     return {"attribution": run.attribution, "counted_energy_j": counted_j,
             "counted_energy_kwh": j_to_kwh(counted_j), "by_kind_kwh": by_kind,
-            "devices": rows}
+            "devices": rows, "share_rules": share_rule_rows(rows)}
 
 
 def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],
@@ -336,6 +337,15 @@ def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],
     estimated = [d["name"] for d in energy["devices"] if d["basis"] == "estimated"]
     if estimated:
         notes.append("estimated by a power model, not measured: " + ", ".join(estimated))
+    fallbacks: dict[str, float] = {}
+    for r in energy["share_rules"]:
+        if r["fallback"] and r["seconds"]:
+            fallbacks[r["device"]] = fallbacks.get(r["device"], 0.0) + r["seconds"]
+    if fallbacks:
+        notes.append("share rule fell back from the intended one for "
+                     + ", ".join(f"{name} ({seconds:.1f} s)" for name, seconds in
+                                 fallbacks.items())
+                     + "; see the share rules applied")
     if gaps:
         lost = sum(g["t_end"] - g["t_start"] for g in gaps)
         notes.append(f"{len(gaps)} gap(s) where a device could not be read, "

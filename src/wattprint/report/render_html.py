@@ -176,6 +176,23 @@ def _git(sw: Mapping[str, Any]) -> str:
     return f"{git.get('commit')}" + (" (uncommitted changes)" if git.get("dirty") else "")
 
 
+def _share_rules_html(rows: list[dict[str, Any]]) -> str:
+    """The share rules applied per device (a fallback named as such)."""
+    if not rows:
+        return ""
+    body = html_table(
+        ("device", "rule applied", "intervals", "seconds", "note"),
+        [(r["device"], r["rule"], r["intervals"], r["seconds"],
+          "not recorded" if r["intervals"] is None
+          else f"fallback from {r['intended']}" if r["fallback"] else "intended")
+         for r in rows],
+        numeric="llrrl")
+    return ("<h3>Share rules applied</h3>\n" + body
+            + '<p class="muted">Each interval counts the share rule it actually followed; a '
+            "fallback (no per-process data in that interval, pids in another namespace, the "
+            "first CPU-time window) is named as such.</p>\n")
+
+
 def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     """The HTML appendix of one run (a ``wattprint.appendix.run/1`` document).
 
@@ -248,6 +265,7 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     b.append(f'<p class="muted">Counted energy follows the run\'s '
              f"<b>{escape(energy['attribution'])}</b> attribution (machine: whole devices; "
              "process: the tracked processes' share by the device's share rule).</p>\n")
+    b.append(_share_rules_html(energy.get("share_rules") or []))
     b.append(_figure(plots.power_svg(doc), "Power over time per device"))
     b.append("<h2>Carbon breakdown</h2>\n")
     b.append(html_table(("term", "energy", "CO2e"),

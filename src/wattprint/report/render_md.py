@@ -165,6 +165,7 @@ def run_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
     parts.append(f"\nCounted energy follows the run's **{energy['attribution']}** attribution "
                  "(machine: whole devices; process: the tracked processes' share by the "
                  "device's share rule).\n")
+    parts.append(_share_rules_md(energy.get("share_rules") or []))
     parts.append("\n## Carbon breakdown\n\n")
     parts.append(table(
         ("term", "energy", "CO2e"),
@@ -328,5 +329,23 @@ def compare_markdown(cmp: Mapping[str, Any], precision: int = DEFAULT_PRECISION)
     return "".join(parts)
 
 
+def _share_rules_md(rows: list[dict[str, Any]]) -> str:
+    """The share rules applied per device (a fallback named as such)."""
+    if not rows:
+        return ""
+    body = table(
+        ("device", "rule applied", "intervals", "seconds", "note"),
+        [(r["device"], r["rule"], r["intervals"], r["seconds"],
+          "not recorded" if r["intervals"] is None
+          else f"fallback from {r['intended']}" if r["fallback"] else "intended")
+         for r in rows],
+        "llrrl")
+    return ("\n### Share rules applied\n\n" + body
+            + "\nEach interval counts the share rule it actually followed; a fallback "
+            "(no per-process data in that interval, pids in another namespace, the first "
+            "CPU-time window) is named as such.\n")
+
+
 __all__ = ["appendix_markdown", "cell", "code", "compare_cells", "compare_markdown",
            "data_block", "leaderboard_markdown", "project_markdown", "run_markdown", "table"]
+

@@ -22,7 +22,7 @@ device with one warning and tells the sensor through
 
 Optional abilities are separate small protocols, so a sensor only implements
 what its hardware can do: :class:`ProcessEnergySource` (per-process GPU
-accounting from the driver), :class:`ProcessBreakdownSource`,
+accounting from the driver), :class:`ShareRuleSource`, :class:`ProcessBreakdownSource`,
 :class:`DeviceDropper`.
 """
 
@@ -36,14 +36,27 @@ from wattprint.records import DEVICE_KINDS, DeviceInfo
 
 __all__ = [
     "DEVICE_KINDS",
+    "EXTRA_POWER_READING",
+    "MEAN_SINCE_PREVIOUS_READ",
     "DeviceDropper",
     "DeviceInfo",
     "ProcessBreakdownSource",
     "ProcessEnergySource",
     "Reading",
     "Sensor",
+    "ShareRuleSource",
     "SkippedSensor",
 ]
+
+#: :attr:`DeviceInfo.extra` key saying what a power device's watts stand for.
+EXTRA_POWER_READING = "power_reading"
+#: The watts are the mean power since the sensor's previous read (a power model
+#: whose utilisation is a difference of counters), not an instantaneous value.
+#: Such a sensor takes its counters' baseline when it opens, so its first read
+#: may carry no value yet: the sampler then counts the device from that first
+#: read on, charging the first value over the whole first interval.
+MEAN_SINCE_PREVIOUS_READ = "mean-since-previous-read"
+
 
 class Reading(NamedTuple):
     """One raw reading of one device (a named tuple: one is made per device per tick).
@@ -101,6 +114,21 @@ class ProcessEnergySource(Protocol):
         Devices for which the driver gives no per-process accounting are left
         out; the sampler then falls back to its default rule for that device.
         """
+        ...
+
+
+@runtime_checkable
+class ShareRuleSource(Protocol):
+    """Optional ability: the rule behind each share of the latest ``process_shares`` call.
+
+    Rules are the names in :mod:`wattprint.records` (``nvml-process-utilization``,
+    ``nvml-process-memory``, ``mig-slice-share``). A device left out of the
+    shares because none of the driver's pids can be matched with ours (they
+    live in another pid namespace) is reported as ``whole-device-foreign-pids``.
+    """
+
+    def share_rules(self) -> Mapping[str, str]:
+        """Device id -> rule of the latest :meth:`ProcessEnergySource.process_shares` call."""
         ...
 
 

@@ -62,6 +62,15 @@ RAM: watts per GB in use
     cgroup memory limit, the cgroup's usage less its inactive page cache,
     never above the limit.
 
+Coverage from the first moment
+    The CPU counters' baseline is taken when the sensor opens, and each
+    watts value is the mean over the span since the previous counter read
+    (``extra["power_reading"] = "mean-since-previous-read"``). A read made
+    before one jiffy has passed since the baseline has no utilisation yet and
+    leaves the CPU out; the sampler then counts the CPU from that first read
+    on and charges the first value over the first interval, so identical
+    jobs are covered from their start whatever the jiffy phase.
+
 The ``extra`` of each device records ``scope`` (``host`` or ``cgroup``),
 the basis of the coefficients and the charged vCPUs or memory limit, so
 reports can show what was assumed.
@@ -83,7 +92,13 @@ from wattprint.catalogue.data import constant, hardware_constants
 from wattprint.errors import SensorUnavailable
 from wattprint.hostinfo import CpuInfo, read_cpuinfo
 from wattprint.sensors import cgroup
-from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
+from wattprint.sensors.base import (
+    EXTRA_POWER_READING,
+    MEAN_SINCE_PREVIOUS_READ,
+    DeviceInfo,
+    Reading,
+    SkippedSensor,
+)
 from wattprint.sensors.context import SensorContext
 
 log = logging.getLogger(__name__)
@@ -326,7 +341,8 @@ class ModelSensor:
                    f"{self.curve.max_w_per_vcpu:.2f} W/vCPU x {self.n_vcpu:g} vCPU"),
             extra={"basis": self.curve.basis, "scope": self._cpu_scope,
                    "vcpus": f"{self.n_vcpu:g}", "utilization": util_source,
-                   "idle_w": f"{self.curve.min_w_per_vcpu * self.n_vcpu:.6g}"},
+                   "idle_w": f"{self.curve.min_w_per_vcpu * self.n_vcpu:.6g}",
+                   EXTRA_POWER_READING: MEAN_SINCE_PREVIOUS_READ},
         ))
 
     def _cpu_counters(self) -> _Snapshot | None:

@@ -46,20 +46,29 @@ whole even in MIG mode; its ``extra`` lists all its MIG devices but has no
 :class:`~wattprint.sensors.base.ProcessEnergySource` ability):
 
 * outside MIG, the SM-utilisation samples of
-  ``nvmlDeviceGetProcessUtilization`` since the previous call: share = the
-  tracked pids' summed SM utilisation over all processes'. When the driver
-  has no samples (or does not support them), the fallback is
-  ``nvmlDeviceGetComputeRunningProcesses``: share = the tracked pids' used
-  GPU memory over all compute processes';
+  ``nvmlDeviceGetProcessUtilization(handle, lastSeenTimeStamp)``: share =
+  the tracked pids' summed SM utilisation over all processes', rule
+  ``nvml-process-utilization``. The driver samples at its own pace (every
+  1/6 s to 1 s, depending on the GPU) and returns only samples stamped
+  (in microseconds) after ``lastSeenTimeStamp``, answering ``NotFound`` when
+  none is new. Between two driver samples the last SM share is kept, so
+  sampling faster than the driver never flips the basis from one tick to
+  the next. Only a GPU that has given no SM share yet (no samples, or no
+  support for them) falls back to ``nvmlDeviceGetComputeRunningProcesses``:
+  share = the tracked pids' used GPU memory over all compute processes',
+  rule ``nvml-process-memory``;
 * in MIG mode (no utilisation there): the slices of the GPU instances on
   which a tracked pid runs, over the GPU's slices — a fraction of the whole
-  board, which replaces (does not multiply) ``mig_share``.
+  board, which replaces (does not multiply) ``mig_share``; rule
+  ``mig-slice-share``.
 
-A device is left out (the sampler falls back to its default rule) when the
-driver gives no process information, when no process runs on it, or when
-none of the pids NVML reports exists under ``/proc`` of this process's pid
-namespace: inside a container NVML reports host pids, which cannot be
-matched, and "none of them is ours" would then be a silent zero.
+A device is left out (the sampler falls back: ``mig_share`` for selected MIG
+instances, else the whole device) when the driver gives no process
+information or no process runs on it, or when none of the pids NVML reports
+exists under ``/proc`` of this process's pid namespace: inside a container
+NVML reports host pids, which cannot be matched, and "none of them is ours"
+would then be a silent zero. :meth:`NvmlSensor.share_rules` says which rule
+each share followed, and marks that last case ``whole-device-foreign-pids``.
 
 **Failures.** A failed read is a gap for that device: :meth:`NvmlSensor.read`
 returns a :class:`~wattprint.sensors.base.Reading` with no value and NVML's
@@ -85,6 +94,12 @@ from pathlib import Path
 from typing import Any
 
 from wattprint.errors import SensorUnavailable
+from wattprint.records import (
+    MIG_SLICE_SHARE,
+    NVML_PROCESS,
+    NVML_PROCESS_MEMORY,
+    WHOLE_DEVICE_FOREIGN_PIDS,
+)
 from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
 from wattprint.sensors.context import SensorContext
 from wattprint.sensors.visible import select_visible
@@ -137,6 +152,11 @@ class _Gpu:
     dropped: bool = False
     last_sample_us: int = 0
     breakdown_sample_us: int = 0
+    #: the tracked pids' share of the latest SM-utilisation samples, kept
+    #: between two driver samples
+    last_util_share: float | None = None
+    #: each pid's weight in the latest SM-utilisation samples (for the breakdown)
+    last_util_weights: dict[int, float] | None = None
 
 
 def _text(value: object) -> str:
@@ -149,6 +169,15 @@ def _text(value: object) -> str:
 def _error_code(exc: BaseException) -> int | None:
     value = getattr(exc, "value", None)
     return value if isinstance(value, int) else None
+
+
+class _Unmatched:
+    """Marker: the driver reported pids, none of them in our pid namespace."""
+
+
+_UNMATCHED = _Unmatched()
+#: what a share lookup found: a share, nothing, or pids that cannot be matched
+_Found = float | None | _Unmatched
 
 
 def _format_share(share: float) -> str:
@@ -174,7 +203,9 @@ class NvmlSensor:
         self._proc_root = proc_root
         self._error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
         self._lost_code = getattr(nvml, "NVML_ERROR_GPU_IS_LOST", _NVML_ERROR_GPU_IS_LOST)
+        self._not_found_code = getattr(nvml, "NVML_ERROR_NOT_FOUND", 6)
         self._closed = False
+        self._rules: dict[str, str] = {}
 
     def devices(self) -> list[DeviceInfo]:
         """The visible GPUs, one device each (a MIG GPU once, as its parent)."""
@@ -226,21 +257,38 @@ class NvmlSensor:
 
         Returns:
             Shares by device id; GPUs without usable per-process accounting
-            are left out (see the module docstring for the rules).
+            are left out (see the module docstring for the rules, and
+            :meth:`share_rules` for the rule each share followed).
         """
         shares: dict[str, float] = {}
+        rules: dict[str, str] = {}
         for gpu in self._gpus:
             if gpu.dropped or gpu.info is None:
                 continue
+            found: _Found
             if gpu.mig_enabled:
-                share = self._mig_share(gpu, pids)
+                found, rule = self._mig_share(gpu, pids), MIG_SLICE_SHARE
             else:
-                share = self._utilisation_share(gpu, pids)
-                if share is None:
-                    share = self._memory_share(gpu, pids)
-            if share is not None:
-                shares[gpu.info.id] = share
+                found, rule = self._utilisation_share(gpu, pids), NVML_PROCESS
+                if found is None:
+                    found, rule = self._memory_share(gpu, pids), NVML_PROCESS_MEMORY
+            if isinstance(found, _Unmatched):
+                rules[gpu.info.id] = WHOLE_DEVICE_FOREIGN_PIDS
+            elif found is not None:
+                shares[gpu.info.id] = found
+                rules[gpu.info.id] = rule
+        self._rules = rules
         return shares
+
+    def share_rules(self) -> Mapping[str, str]:
+        """The rule of each share the latest :meth:`process_shares` call returned.
+
+        ``nvml-process-utilization``, ``nvml-process-memory`` or
+        ``mig-slice-share``; a GPU left out because none of the driver's pids
+        is in our pid namespace is ``whole-device-foreign-pids``; other GPUs
+        left out are absent.
+        """
+        return dict(self._rules)
 
     def _visible_here(self, reported: set[int], pids: frozenset[int]) -> bool:
         """Whether NVML's pids live in our pid namespace (else shares cannot be matched)."""
@@ -248,11 +296,20 @@ class NvmlSensor:
             return True
         return any((self._proc_root / str(pid)).exists() for pid in reported)
 
-    def _utilisation_by_pid(self, gpu: _Gpu, since_us: int) -> tuple[dict[int, float], int] | None:
-        """SM utilisation per pid in the driver's samples newer than ``since_us``."""
+    def _utilisation_by_pid(self, gpu: _Gpu, since_us: int
+                            ) -> tuple[dict[int, float], int] | None:
+        """SM utilisation per pid in the driver's samples newer than ``since_us``.
+
+        Returns:
+            The utilisation per pid (empty when the driver has no new sample,
+            which NVML answers with ``NotFound``) and the newest timestamp;
+            ``None`` when the GPU gives no utilisation samples at all.
+        """
         try:
             samples = self._nvml.nvmlDeviceGetProcessUtilization(gpu.handle, since_us)
         except self._error as exc:
+            if _error_code(exc) == self._not_found_code:
+                return {}, since_us  # no sample since the last one: the driver's pace
             log.debug("no process utilisation on GPU %s: %s", gpu.index, exc)
             return None
         by_pid: dict[int, float] = {}
@@ -278,24 +335,29 @@ class NvmlSensor:
             memory[int(process.pid)] = memory.get(int(process.pid), 0.0) + float(used or 0)
         return memory
 
-    def _utilisation_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+    def _utilisation_share(self, gpu: _Gpu, pids: frozenset[int]) -> _Found:
+        """The SM share; the last one between driver samples; ``None`` if there never was one."""
         found = self._utilisation_by_pid(gpu, gpu.last_sample_us)
         if found is None:
-            return None
+            return gpu.last_util_share
         by_pid, gpu.last_sample_us = found
         total = sum(by_pid.values())
-        if total <= 0 or not self._visible_here(set(by_pid), pids):
-            return None
-        ours = sum(util for pid, util in by_pid.items() if pid in pids)
-        return ours / total
+        if total <= 0:  # no new sample (or an idle GPU): keep the basis of the last one
+            return gpu.last_util_share
+        if not self._visible_here(set(by_pid), pids):
+            return _UNMATCHED
+        gpu.last_util_share = sum(util for pid, util in by_pid.items() if pid in pids) / total
+        return gpu.last_util_share
 
-    def _memory_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+    def _memory_share(self, gpu: _Gpu, pids: frozenset[int]) -> _Found:
         memory = self._memory_by_pid(gpu)
         if memory is None:
             return None
         total = sum(memory.values())
-        if total <= 0 or not self._visible_here(set(memory), pids):
+        if total <= 0:
             return None
+        if not self._visible_here(set(memory), pids):
+            return _UNMATCHED
         return sum(used for pid, used in memory.items() if pid in pids) / total
 
     def process_breakdown(self) -> Mapping[str, Mapping[int, float]]:
@@ -314,14 +376,16 @@ class NvmlSensor:
             found = self._utilisation_by_pid(gpu, gpu.breakdown_sample_us)
             if found is not None:
                 weights, gpu.breakdown_sample_us = found
-            if not weights or sum(weights.values()) <= 0:
-                weights = self._memory_by_pid(gpu)
+            if weights and sum(weights.values()) > 0:
+                gpu.last_util_weights = weights
+            else:  # between driver samples: the last SM weights, not another basis
+                weights = gpu.last_util_weights or self._memory_by_pid(gpu)
             total = sum(weights.values()) if weights else 0.0
             if weights and total > 0:
                 out[gpu.info.id] = {pid: w / total for pid, w in weights.items() if w > 0}
         return out
 
-    def _mig_share(self, gpu: _Gpu, pids: frozenset[int]) -> float | None:
+    def _mig_share(self, gpu: _Gpu, pids: frozenset[int]) -> _Found:
         if not gpu.total_slices:
             return None
         reported: set[int] = set()
@@ -338,8 +402,10 @@ class NvmlSensor:
                     if mig.slices is None:
                         return None
                     ours_on[mig.gpu_instance_id] = mig.slices
-        if not reported or not self._visible_here(reported, pids):
+        if not reported:
             return None
+        if not self._visible_here(reported, pids):
+            return _UNMATCHED
         return min(1.0, sum(ours_on.values()) / gpu.total_slices)
 
     def close(self) -> None:

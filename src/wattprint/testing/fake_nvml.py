@@ -31,10 +31,18 @@ What it mirrors from the real library:
   1g.10gb"``), GPU/compute instance ids and slice counts
   (``nvmlDeviceGetAttributes``); MIG handles have no energy counter, and the
   parent has no per-process utilisation in MIG mode, as on real hardware.
-* **Processes.** ``nvmlDeviceGetProcessUtilization`` returns one new sample
-  per process with an SM utilisation on each call (timestamps in
-  microseconds, only those newer than ``lastSeenTimeStamp``);
-  ``nvmlDeviceGetComputeRunningProcesses`` returns pid and used memory.
+* **Processes.** The driver samples per-process utilisation at its own
+  pace, not when asked: every ``sample_period_us`` microseconds (1 s by
+  default; real GPUs sample every 1/6 s to 1 s) on the fake's ``clock``,
+  the first sample stamped ``sample_period_us`` at creation ("driver
+  load"). ``nvmlDeviceGetProcessUtilization(handle, lastSeenTimeStamp)``
+  returns one sample per process with an SM utilisation for every sample
+  time after ``lastSeenTimeStamp`` (timestamps in microseconds; at most the
+  last :data:`SAMPLE_BUFFER` sample times, as the driver keeps a ring
+  buffer), and raises ``NVMLError_NotFound`` when the driver has taken no
+  sample since, as NVML does: callers faster than the driver see no fresh
+  samples between two periods. ``nvmlDeviceGetComputeRunningProcesses``
+  returns pid and used memory.
 
 How reads are counted: every call of ``nvmlDeviceGetTotalEnergyConsumption``
 or ``nvmlDeviceGetPowerUsage`` on a GPU is one *read* of that GPU, numbered
@@ -49,6 +57,7 @@ more than it scripted fails loudly.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -454,8 +463,10 @@ class FakeProcessUtilizationSample:
     decUtil: int = 0
 
 
-#: Microseconds between two utilisation sampling calls of the fake.
+#: Default microseconds between two per-process utilisation samples of the driver.
 SAMPLE_PERIOD_US = 1_000_000
+#: Sample times the fake driver keeps (older ones are no longer returned).
+SAMPLE_BUFFER = 100
 
 
 class FakeNVML:
@@ -466,6 +477,13 @@ class FakeNVML:
         init_error: an NVML error code ``nvmlInit`` raises (e.g.
             ``NVML_ERROR_DRIVER_NOT_LOADED``); ``None`` initialises fine.
         driver_version: what ``nvmlSystemGetDriverVersion`` returns.
+        sample_period_us: microseconds between two per-process utilisation
+            samples of the driver.
+        clock: monotonic seconds the driver samples by (default the real
+            one; tests pass a manual clock).
+
+    Raises:
+        ValueError: ``sample_period_us`` is not positive.
 
     Attributes:
         init_calls: successful ``nvmlInit`` calls so far.
@@ -535,15 +553,22 @@ class FakeNVML:
         gpus: Sequence[FakeGPU] | None = None,
         init_error: int | None = None,
         driver_version: str = "550.54.15",
+        *,
+        sample_period_us: int = SAMPLE_PERIOD_US,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if sample_period_us <= 0:
+            raise ValueError("sample_period_us must be positive")
         self.gpus: list[FakeGPU] = list(gpus) if gpus is not None else [FakeGPU()]
+        self.sample_period_us = int(sample_period_us)
+        self._clock = clock
+        self._driver_t0 = clock()
         self.init_error = init_error
         self.driver_version = driver_version
         self.init_calls = 0
         self.shutdown_calls = 0
         self._refcount = 0
         self._reads = [0] * len(self.gpus)
-        self._util_calls = [0] * len(self.gpus)
         self._lock = threading.Lock()
 
     @classmethod
@@ -552,7 +577,7 @@ class FakeNVML:
 
         Args:
             data: ``{"gpus": [{...FakeGPU fields...}], "init_error": ...,
-                "driver_version": ...}``; a GPU's ``mig_instances`` and
+                "driver_version": ..., "sample_period_us": ...}``; a GPU's ``mig_instances`` and
                 ``processes`` are lists of field mappings, ``errors`` maps
                 read numbers (as strings or ints) to codes.
 
@@ -581,6 +606,7 @@ class FakeNVML:
             gpus,
             init_error=data.get("init_error"),
             driver_version=data.get("driver_version", "550.54.15"),
+            sample_period_us=int(data.get("sample_period_us", SAMPLE_PERIOD_US)),
         )
 
     # --- inspection helpers (not part of pynvml) ---
@@ -589,6 +615,11 @@ class FakeNVML:
     def initialised(self) -> bool:
         """Whether ``nvmlInit`` calls outnumber ``nvmlShutdown`` calls."""
         return self._refcount > 0
+
+    def latest_sample_us(self) -> int:
+        """Timestamp (microseconds) of the driver's newest utilisation sample now."""
+        elapsed_us = max(0, int((self._clock() - self._driver_t0) * 1_000_000))
+        return (elapsed_us // self.sample_period_us + 1) * self.sample_period_us
 
     def read_count(self, index: int) -> int:
         """How many energy or power reads GPU ``index`` has answered or failed."""
@@ -828,21 +859,23 @@ class FakeNVML:
     ) -> list[FakeProcessUtilizationSample]:
         """Per-process SM utilisation samples newer than ``timeStamp`` (microseconds).
 
-        Each call makes one new sample per process that has an ``sm_util``,
-        stamped ``(call number + 1) * SAMPLE_PERIOD_US``. Raises
+        One sample per process that has an ``sm_util`` for every driver
+        sample time after ``timeStamp`` (see the module docstring). Raises
         ``NotSupported`` in MIG mode or when ``process_utilization`` is off,
-        and ``NotFound`` when there is no sample, as NVML does.
+        and ``NotFound`` when the driver has no sample newer than
+        ``timeStamp``, as NVML does.
         """
-        index, gpu = self._gpu(handle)
+        _, gpu = self._gpu(handle)
         if gpu.mig_mode or not gpu.process_utilization:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
-        with self._lock:
-            self._util_calls[index] += 1
-            stamp = self._util_calls[index] * SAMPLE_PERIOD_US
+        period = self.sample_period_us
+        newest = self.latest_sample_us() // period
+        first = max(int(timeStamp) // period + 1, newest - SAMPLE_BUFFER + 1, 1)
         samples = [
-            FakeProcessUtilizationSample(pid=p.pid, timeStamp=stamp, smUtil=p.sm_util)
+            FakeProcessUtilizationSample(pid=p.pid, timeStamp=k * period, smUtil=p.sm_util)
+            for k in range(first, newest + 1)
             for p in gpu.processes
-            if p.sm_util is not None and stamp > timeStamp
+            if p.sm_util is not None
         ]
         if not samples:
             raise NVMLError(NVML_ERROR_NOT_FOUND)

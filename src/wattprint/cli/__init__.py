@@ -7,7 +7,7 @@ import importlib
 from wattprint.cli.app import app
 
 #: command modules, in the order their commands are listed by ``wattprint --help``
-COMMAND_MODULES = ("core", "accounting", "reports", "exchange", "schedule", "agent")
+COMMAND_MODULES = ("core", "accounting", "reports", "exchange", "schedule", "agent", "store")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"wattprint.cli.{_name}")

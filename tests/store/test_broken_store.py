@@ -59,7 +59,7 @@ def check_ingested(db: Path, result: Path) -> None:
     assert (run.status, run.exit_code) == ("finished", None)
     kept = store.intervals(measured["id"])
     # the scripted counter gives 1 J per interval: every interval measured is stored once
-    assert len(kept) == measured["intervals"] >= 10
+    assert len(kept) == measured["intervals"] >= 5
     assert sum(i.energy_j for i in kept) == measured["energy_j"] == len(kept)
     assert all(a.t_end == pytest.approx(b.t_start) for a, b in itertools.pairwise(kept))
     assert [m["name"] for m in store.metrics(measured["id"])] == ["loss"]

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -126,10 +128,13 @@ def test_unwritable_home_does_not_hurt_the_workload(tmp_path: Path,
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("WATTPRINT_HOME", str(blocker / "sub"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with Tracker("p", interval_s=0.01, sensor_objects=[counter()]) as run:
         time.sleep(0.05)
-    assert run.id is None and run.store is None
-    assert run.energy_j > 0 and len(run.intervals()) >= 2  # kept in memory
+    # the store cannot be created: the run goes to a spool file in the temp directory
+    assert run.id is not None and run.store is not None and run.store.spool_path is not None
+    assert run.store.spool_path.parent == tmp_path / f"wattprint-spool-{os.getuid()}"
+    assert run.energy_j > 0 and len(run.intervals()) >= 2
 
 
 def test_measure_idle_records_idle_power_used_by_the_footprint(home: Path) -> None:

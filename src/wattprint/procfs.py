@@ -85,3 +85,43 @@ def pid_start_s(pid: int, proc_root: str | os.PathLike[str] = "/proc") -> float:
         return int(fields[_STARTTIME]) / CLK_TCK
     except IndexError as exc:
         raise ValueError(f"{os.fspath(proc_root)}/{pid}/stat has no start time") from exc
+
+
+def boot_id(proc_root: str | os.PathLike[str] = "/proc") -> str | None:
+    """This boot's random id (``sys/kernel/random/boot_id``), new at every boot.
+
+    Two records with the same host name but different boot ids were written
+    by different boots (or different machines), so the pid of one says
+    nothing about the other.
+
+    Args:
+        proc_root: root of procfs.
+
+    Returns:
+        The id, or ``None`` where the kernel does not expose it.
+    """
+    try:
+        with open(f"{os.fspath(proc_root)}/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def pid_namespace(pid: int | str = "self",
+                  proc_root: str | os.PathLike[str] = "/proc") -> int | None:
+    """The inode of a process's pid namespace (``<pid>/ns/pid``).
+
+    Pids are only meaningful inside one pid namespace: a container sees its
+    own pid 1, 2, ... which a process outside it cannot look up.
+
+    Args:
+        pid: the process (``"self"``: this one).
+        proc_root: root of procfs.
+
+    Returns:
+        The namespace inode, or ``None`` where it cannot be read.
+    """
+    try:
+        return os.stat(f"{os.fspath(proc_root)}/{pid}/ns/pid").st_ino
+    except OSError:
+        return None

@@ -6,8 +6,10 @@ import calendar
 import csv
 import json
 import os
+import random
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -418,3 +420,74 @@ def test_the_package_keeps_every_name_of_the_single_module() -> None:
     assert importers.parse_eco2ai is eco2ai.parse_eco2ai
     assert importers.import_peer_log is storing.import_peer_log
     assert issubclass(PeerLogError, WattprintError)
+
+
+# ---------------------------------------------------------------------------- concurrency
+IMPORTER = """
+import sys
+from datetime import timezone
+from pathlib import Path
+from wattprint.report.importers import import_peer_log
+from wattprint.store import Store
+result = import_peer_log(Store(Path(sys.argv[1])), "codecarbon", Path(sys.argv[2]),
+                         tz=timezone.utc)
+print(len(result.imported), len(result.skipped))
+"""
+
+
+def many_codecarbon_runs(path: Path, n: int) -> Path:
+    """A codecarbon file of ``n`` runs: the fixture's first row under ``n`` run ids."""
+    header, first = CODECARBON.read_text().splitlines()[:2]
+    rows = [first.replace("392ad805-40d1-4132-a40a-5896c4d5948e",
+                          f"00000000-0000-0000-0000-{k:012d}") for k in range(n)]
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def importer_env() -> dict[str, str]:
+    src = Path(__file__).resolve().parents[2] / "src"
+    return dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+
+
+def test_four_concurrent_imports_of_one_file_store_every_run_once(tmp_path: Path) -> None:
+    peer_file = many_codecarbon_runs(tmp_path / "many.csv", 200)
+    for trial in range(5):
+        db = tmp_path / f"trial{trial}.db"
+        Store(db).close()
+        procs = [subprocess.Popen([sys.executable, "-c", IMPORTER, str(db), str(peer_file)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=importer_env()) for _ in range(4)]
+        outcomes = []
+        for proc in procs:
+            out, errs = proc.communicate(timeout=120)
+            assert proc.returncode == 0, errs
+            outcomes.append(tuple(int(x) for x in out.split()))
+        # exactly one import stores the file; the others find every run there
+        assert sorted(outcomes) == [(0, 200), (0, 200), (0, 200), (200, 0)]
+        store = Store(db)
+        assert len(store.run_ids()) == 200
+        assert all(len(store.devices(rid)) == 2 for rid in store.run_ids()[:20])
+
+
+def test_sigkill_during_import_leaves_each_run_complete_or_absent(tmp_path: Path) -> None:
+    peer_file = many_codecarbon_runs(tmp_path / "many.csv", 1500)
+    rng = random.Random(11)
+    for trial in range(10):
+        db = tmp_path / f"trial{trial}.db"
+        Store(db).close()
+        proc = subprocess.Popen([sys.executable, "-c", IMPORTER, str(db), str(peer_file)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=importer_env())
+        time.sleep(rng.uniform(0.2, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = Store(db)
+        ids = store.run_ids()
+        assert len(ids) in (0, 1500)
+        for rid in ids[:50]:  # a stored run has its devices, intervals and final state
+            assert len(store.devices(rid)) == 2
+            assert store.device_totals(rid)
+            assert store.run(rid).ended_at is not None
+        again = import_peer_log(store, "codecarbon", peer_file, tz=timezone.utc)
+        assert len(again.imported) + len(again.skipped) == 1500
+        assert len(store.run_ids()) == 1500

@@ -8,10 +8,13 @@ peer, status ``imported``, the ``peer_*`` figures in its info), its devices,
 intervals, gaps and metrics, then the run is finished with its end time.
 
 Run ids are derived from the peer's own identity of the run
-(:attr:`~wattprint.report.importers.common.PeerRun.run_id`), so importing a
-file again skips the runs already stored. If storing fails, the runs this
-call stored are deleted again and a sqlite error becomes a
-:class:`~wattprint.errors.StoreError`.
+(:attr:`~wattprint.report.importers.common.PeerRun.run_id`, the store's
+primary key), so importing a file again skips the runs already stored. The
+whole file is written in one transaction (:meth:`Store.transaction`): a
+failure, or a SIGKILL at any moment, leaves every run of the file absent,
+never half-written, and a rollback only ever removes this call's own rows.
+Concurrent imports of one file take turns on the store's write lock; the
+later one finds the runs stored and skips them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
 
-from wattprint.errors import ConfigError, RunNotFound, StoreError
+from wattprint.errors import ConfigError, StoreError
 from wattprint.report.importers.carbontracker import parse_carbontracker
 from wattprint.report.importers.codecarbon import parse_codecarbon
 from wattprint.report.importers.common import PEERS, ImportResult, PeerRun
@@ -60,13 +63,6 @@ def parse_peer_log(tool: str, path: Path, *, tz: tzinfo | None = None,
     return parse_eco2ai(path, tz=tz, peer_pue=1.0 if peer_pue is None else peer_pue)
 
 
-def _exists(store: Store, run_id: str) -> bool:
-    try:
-        return store.resolve_id(run_id) == run_id
-    except RunNotFound:
-        return False
-
-
 def import_runs(
     store: Store,
     runs: Sequence[PeerRun],
@@ -93,29 +89,26 @@ def import_runs(
         The ids imported and the ids skipped (already in the store).
 
     Raises:
-        WattprintError: storing failed; what this call had stored is removed first.
+        WattprintError: storing failed; nothing of this call is stored.
     """
     tool = runs[0].tool if runs else "unknown"
     imported: list[str] = []
     skipped: list[str] = []
     try:
-        for n, peer in enumerate(runs, start=1):
-            rid = peer.run_id
-            if _exists(store, rid):
-                skipped.append(rid)
-            else:
-                _create(store, peer, rid, project or peer.project or default_project, phase)
-                imported.append(rid)  # from here on, a failure deletes it
-                _fill(store, peer, rid)
-            if progress is not None:
-                progress(n, len(runs))
-    except BaseException as exc:
-        for rid in imported:
-            store.delete_run(rid)
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"importing {path} into {store.path} failed: {exc}; nothing from "
-                             "this file was kept") from exc
-        raise
+        with store.transaction():
+            for n, peer in enumerate(runs, start=1):
+                rid = peer.run_id
+                if store.has_run(rid):
+                    skipped.append(rid)
+                else:
+                    _create(store, peer, rid, project or peer.project or default_project, phase)
+                    _fill(store, peer, rid)
+                    imported.append(rid)
+                if progress is not None:
+                    progress(n, len(runs))
+    except (sqlite3.Error, StoreError) as exc:
+        raise StoreError(f"importing {path} into {store.path} failed: {exc}; nothing from "
+                         "this file was kept") from exc
     return ImportResult(Path(path), tool, imported, skipped)
 
 

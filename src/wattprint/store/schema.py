@@ -1,0 +1,122 @@
+"""The store's schema: numbered migrations, each applied once, in order.
+
+``meta.schema_version`` records the newest migration applied. Migration 2
+adds the identity a run's liveness is judged by (boot id, pid namespace)
+and the list of spool files already ingested, so a spool is never added
+twice.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "RUN_STATUSES", "SCHEMA_VERSION", "TABLES"]
+
+SCHEMA_VERSION = 2
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        name TEXT,
+        phase TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        exit_code INTEGER,
+        attribution TEXT NOT NULL,
+        interval_s REAL NOT NULL,
+        command TEXT,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        pid_started_at REAL,
+        region TEXT,
+        tool TEXT NOT NULL DEFAULT 'wattprint',
+        error TEXT,
+        info TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX runs_project ON runs(project, started_at);
+    CREATE TABLE devices (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        measured INTEGER NOT NULL,
+        counter INTEGER NOT NULL,
+        model TEXT,
+        share_rule TEXT NOT NULL,
+        extra TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, device_id)
+    );
+    CREATE TABLE intervals (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        t_start REAL NOT NULL,
+        t_end REAL NOT NULL,
+        energy_j REAL NOT NULL,
+        attributed_j REAL NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX intervals_run ON intervals(run_id, t_start);
+    CREATE TABLE gaps (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        t_start REAL NOT NULL,
+        t_end REAL NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        step INTEGER,
+        t REAL NOT NULL
+    );
+    CREATE TABLE phases (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        depth INTEGER NOT NULL,
+        t_start REAL NOT NULL,
+        t_end REAL
+    );
+    CREATE TABLE units (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        unit TEXT NOT NULL,
+        count REAL NOT NULL,
+        PRIMARY KEY (run_id, unit)
+    );
+    CREATE TABLE pauses (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        t_start REAL NOT NULL,
+        t_end REAL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE idle (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL,
+        power_w REAL NOT NULL,
+        method TEXT NOT NULL,
+        PRIMARY KEY (run_id, device_id)
+    );
+    CREATE TABLE tags (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+    """,
+    2: """
+    ALTER TABLE runs ADD COLUMN boot_id TEXT;
+    ALTER TABLE runs ADD COLUMN pid_ns INTEGER;
+    CREATE TABLE spool_ingested (
+        name TEXT PRIMARY KEY,
+        ingested_at REAL NOT NULL
+    );
+    """,
+}
+
+RUN_STATUSES = ("running", "finished", "failed", "interrupted", "terminated", "imported")
+
+#: the tables holding a run's data, parents first (the order a copy must follow)
+TABLES = ("runs", "devices", "intervals", "gaps", "metrics", "phases", "units", "pauses",
+          "idle", "tags")

@@ -219,15 +219,21 @@ class Store:
     # -- plumbing ---------------------------------------------------------
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        # An exception may arrive anywhere in here, KeyboardInterrupt included
+        # (raised between two bytecodes): whatever it interrupts, the
+        # transaction is rolled back and the lock released, so the connection
+        # is never left inside a transaction that the next write would trip on.
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            nested = self._conn.in_transaction  # BEGIN fails below; the outer one is not ours
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
                 self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction and not nested:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                raise
 
     def _migrate(self) -> None:
         with self._tx() as c:

@@ -21,6 +21,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from wattprint.run import Tracker
-from wattprint.signals import child_outcome
+from wattprint.signals import SignalFinaliser, child_outcome
 from wattprint.testing.powercap import PowercapTree
 from wattprint.testing.sensors import ScriptedSensor
 
@@ -256,3 +257,31 @@ def test_wattprint_run_counts_a_usr_signal_only_when_it_ended_the_command() -> N
     # a forwarded SIGTERM the command handled still ended the job
     assert child_outcome(5, [signal.SIGTERM]) == (5, "terminated", "terminated by SIGTERM")
     assert child_outcome(-2, [signal.SIGINT]) == (130, "interrupted", "interrupted by SIGINT")
+
+
+def test_the_finaliser_runs_off_the_main_thread_before_the_programs_handler() -> None:
+    calls: list[tuple[object, ...]] = []
+
+    def programs(signum: int, frame: object) -> None:
+        calls.append(("handler", signum, threading.current_thread() is threading.main_thread()))
+
+    def finalise(signum: int, default_action: bool) -> None:
+        calls.append(("finalise", signum, default_action,
+                      threading.current_thread() is threading.main_thread()))
+
+    old = signal.signal(signal.SIGHUP, programs)
+    finaliser = SignalFinaliser(finalise, signals=[signal.SIGHUP])
+    try:
+        assert finaliser.install()
+        os.kill(os.getpid(), signal.SIGHUP)
+        deadline = time.monotonic() + 5.0
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # finalised in a worker thread (the program's handler decides, so not the
+        # default action), then the program's handler ran in the main thread
+        assert calls == [("finalise", signal.SIGHUP, False, False),
+                         ("handler", signal.SIGHUP, True)]
+        assert signal.getsignal(signal.SIGHUP) is programs  # put back at the second delivery
+    finally:
+        finaliser.close()
+        signal.signal(signal.SIGHUP, old)

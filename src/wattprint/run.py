@@ -9,8 +9,31 @@ files.
 
 Tracking never hurts the work it tracks: a sensor or store fault is logged
 once and the workload goes on; an exception in the workload keeps its
-traceback; a user's own SIGTERM handler still runs (ours finalises the run,
-then calls it); no thread is left running after :meth:`Tracker.stop`.
+traceback; no thread is left running after :meth:`Tracker.stop`.
+
+**Signals** (SIGTERM, SIGINT, SIGHUP, SIGUSR1/SIGUSR2; see
+:mod:`wattprint.signals` and docs/lifecycle.md). A run can be finalised by
+three threads: the main thread (:meth:`Tracker.stop`, leaving the ``with``
+block, or at exit), or the signal finaliser's worker thread. The main thread
+writes to the store too (metrics, phases, units), under the store's lock,
+and a signal handler runs in the main thread between any two of its
+bytecodes, perhaps inside such a write. So the handler never finalises: it
+records the signal and writes one byte to a pipe, nothing else. The
+finaliser thread then does the same :meth:`Tracker._finish` as
+:meth:`Tracker.stop` (stop and join the sampler, write the last intervals,
+set the status ``terminated`` or ``interrupted`` with the signal's name)
+while the main thread keeps running. That is why it cannot deadlock: the
+only thread that can hold the store's lock while the finaliser waits for it
+is one that is still running, so it lets go, and no thread ever waits for
+the main thread. A write the main thread had open when the signal struck
+either commits or is rolled back (the store rolls back on any exception,
+``KeyboardInterrupt`` included). After at most
+:data:`~wattprint.signals.FINALISE_BUDGET_S` the signal is raised again and
+acts as it would have untracked: the process dies of it, ``KeyboardInterrupt``
+is raised, or the program's own handler (installed before :func:`track`)
+runs. ``_finish`` runs once, whoever comes first; :meth:`Tracker.stop`
+called while a signal is being finalised waits for that (bounded) and the run
+keeps the signal's status.
 """
 
 from __future__ import annotations
@@ -167,8 +190,11 @@ class Tracker:
             :meth:`should_pause` / :meth:`wait_until_clean` in a training loop.
         on_intervals: called (from the sampler thread) with each batch of
             intervals after they are stored; its errors are logged, not raised.
-        handle_signals: finalise the run on SIGTERM and at exit (default). A
-            server whose framework handles SIGTERM itself turns this off.
+        handle_signals: finalise the run on SIGTERM, SIGINT, SIGHUP and
+            SIGUSR1/SIGUSR2 (the last two only when the program has no handler
+            of its own for them) and at exit (default). A server whose
+            framework handles its signals itself turns this off. Handlers are
+            installed only when the tracker starts in the main thread.
     """
 
     def __init__(

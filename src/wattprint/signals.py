@@ -244,10 +244,12 @@ class SignalFinaliser:
                 data = os.read(self._read_fd, 64)
             except OSError:
                 return
-            if not data or self._closed:
+            if not data:
                 return
             signum = self.received
-            if signum is None:
+            if signum is None:  # a wake to close (a signal recorded as we close is still acted on)
+                if self._closed or 0 in data:
+                    return
                 continue
             default = not self._is_handled(signum)
             worker = threading.Thread(target=self._run_finalise, args=(signum, default),

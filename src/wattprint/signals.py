@@ -167,11 +167,11 @@ class SignalFinaliser:
         self._thread = threading.Thread(target=self._watch, name="wattprint-signals", daemon=True)
         self._thread.start()
         for signum, previous in wanted.items():
+            self._previous[signum] = previous  # known before the handler can run
             try:
                 signal.signal(signum, self._handle)
             except (ValueError, OSError):
-                continue
-            self._previous[signum] = previous
+                del self._previous[signum]
         return True
 
     def settle(self) -> None:

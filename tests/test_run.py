@@ -119,7 +119,7 @@ def test_users_sigterm_handler_still_runs_and_run_is_finalised(home: Path) -> No
     assert "user handler ran" in rest
     assert proc.returncode == 7
     run = Store(home / "wattprint.db").run(rid)
-    assert run.status == "failed" and run.error == "terminated by SIGTERM"
+    assert run.status == "terminated" and run.error == "terminated by SIGTERM"
     assert len(Store(home / "wattprint.db").intervals(rid)) >= 2
 
 

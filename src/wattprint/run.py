@@ -9,8 +9,31 @@ files.
 
 Tracking never hurts the work it tracks: a sensor or store fault is logged
 once and the workload goes on; an exception in the workload keeps its
-traceback; a user's own SIGTERM handler still runs (ours finalises the run,
-then calls it); no thread is left running after :meth:`Tracker.stop`.
+traceback; no thread is left running after :meth:`Tracker.stop`.
+
+**Signals** (SIGTERM, SIGINT, SIGHUP, SIGUSR1/SIGUSR2; see
+:mod:`wattprint.signals` and docs/lifecycle.md). A run can be finalised by
+three threads: the main thread (:meth:`Tracker.stop`, leaving the ``with``
+block, or at exit), or the signal finaliser's worker thread. The main thread
+writes to the store too (metrics, phases, units), under the store's lock,
+and a signal handler runs in the main thread between any two of its
+bytecodes, perhaps inside such a write. So the handler never finalises: it
+records the signal and writes one byte to a pipe, nothing else. The
+finaliser thread then does the same :meth:`Tracker._finish` as
+:meth:`Tracker.stop` (stop and join the sampler, write the last intervals,
+set the status ``terminated`` or ``interrupted`` with the signal's name)
+while the main thread keeps running. That is why it cannot deadlock: the
+only thread that can hold the store's lock while the finaliser waits for it
+is one that is still running, so it lets go, and no thread ever waits for
+the main thread. A write the main thread had open when the signal struck
+either commits or is rolled back (the store rolls back on any exception,
+``KeyboardInterrupt`` included). After at most
+:data:`~wattprint.signals.FINALISE_BUDGET_S` the signal is raised again and
+acts as it would have untracked: the process dies of it, ``KeyboardInterrupt``
+is raised, or the program's own handler (installed before :func:`track`)
+runs. ``_finish`` runs once, whoever comes first; :meth:`Tracker.stop`
+called while a signal is being finalised waits for that (bounded) and the run
+keeps the signal's status.
 """
 
 from __future__ import annotations
@@ -27,7 +50,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from wattprint.config import Settings, load_settings
@@ -39,6 +62,7 @@ from wattprint.records import RUN_INFO_SHARE_RULES
 from wattprint.sampling import Gap, Sampler
 from wattprint.sensors.base import DeviceInfo, Sensor, SkippedSensor
 from wattprint.sensors.context import SensorContext
+from wattprint.signals import SignalFinaliser, signal_outcome
 from wattprint.store import DeviceRecord, IntervalRecord, Store
 
 log = logging.getLogger(__name__)
@@ -167,8 +191,11 @@ class Tracker:
             :meth:`should_pause` / :meth:`wait_until_clean` in a training loop.
         on_intervals: called (from the sampler thread) with each batch of
             intervals after they are stored; its errors are logged, not raised.
-        handle_signals: finalise the run on SIGTERM and at exit (default). A
-            server whose framework handles SIGTERM itself turns this off.
+        handle_signals: finalise the run on SIGTERM, SIGINT, SIGHUP and
+            SIGUSR1/SIGUSR2 (the last two only when the program has no handler
+            of its own for them) and at exit (default). A server whose
+            framework handles its signals itself turns this off. Handlers are
+            installed only when the tracker starts in the main thread.
     """
 
     def __init__(
@@ -227,7 +254,7 @@ class Tracker:
         self._lock = threading.Lock()
         self._stopped = False
         self._store_warned = False
-        self._prev_sigterm: Any = None
+        self._signals: SignalFinaliser | None = None
         self._host_thread: threading.Thread | None = None
         self._owner_pid = os.getpid()
         self._pausing_options = pausing
@@ -384,15 +411,32 @@ class Tracker:
              status: str | None = None) -> Tracker:
         """Stop sampling and finalise the run. A second call does nothing.
 
+        If a signal arrived and its finalisation is under way, this waits for
+        it (at most :data:`~wattprint.signals.FINALISE_BUDGET_S` s) and the
+        run keeps the signal's status.
+
         Args:
             exit_code: the tracked command's exit code, if any.
             error: why the work failed, if it did.
             status: final status; default ``finished`` (``failed`` when
                 ``error`` is given or ``exit_code`` is non-zero).
         """
+        signals = self._signals
+        if signals is not None:
+            signals.settle()
+        self._finish(exit_code=exit_code, error=error, status=status)
+        if signals is not None and os.getpid() == self._owner_pid:
+            signals.close()
+        if self._atexit_registered:
+            atexit.unregister(self._atexit)
+            self._atexit_registered = False
+        return self
+
+    def _finish(self, *, exit_code: int | None, error: str | None, status: str | None) -> None:
+        """Stop sampling and write the run's end; from any thread, once."""
         with self._lock:
             if self._stopped or self.status != "running" or os.getpid() != self._owner_pid:
-                return self  # stopped already, never started, or a forked copy
+                return  # stopped already, never started, or a forked copy
             self._stopped = True
         assert self._sampler is not None
         if self._pause_controller is not None:
@@ -407,9 +451,10 @@ class Tracker:
         self._flush()
         self.ended_at = self._sampler.to_wall(time.monotonic())
         self._record_rules_applied()
-        if self._host_thread is not None:
-            self._host_thread.join(timeout=5.0)
         final = status or ("failed" if error or (exit_code not in (None, 0)) else "finished")
+        if self._host_thread is not None:
+            # host facts are a nicety: a job being ended by a signal does not wait for them
+            self._host_thread.join(timeout=0.2 if final in ("terminated", "interrupted") else 5.0)
         self.status = final
         self.exit_code = exit_code
         if self._store is not None and self.id is not None:
@@ -423,8 +468,6 @@ class Tracker:
                 sensor.close()
             except Exception:
                 log.debug("closing %s failed", sensor.name, exc_info=True)
-        self._restore_handlers()
-        return self
 
     def _record_rules_applied(self) -> None:
         """Store the share rules each device's intervals actually followed (fallbacks named)."""
@@ -443,44 +486,28 @@ class Tracker:
         if not self._atexit_registered:
             atexit.register(self._atexit)
             self._atexit_registered = True
-        if threading.current_thread() is not threading.main_thread():
-            return
-        try:
-            self._prev_sigterm = signal.getsignal(signal.SIGTERM)
-            signal.signal(signal.SIGTERM, self._on_sigterm)
-        except (ValueError, OSError):  # not allowed here; atexit still finalises
-            self._prev_sigterm = None
+        finaliser = SignalFinaliser(self._on_signal)
+        if finaliser.install():
+            self._signals = finaliser
 
-    def _restore_handlers(self) -> None:
-        if self._atexit_registered:
-            atexit.unregister(self._atexit)
-            self._atexit_registered = False
-        if self._prev_sigterm is None or threading.current_thread() is not threading.main_thread():
-            return
-        try:
-            if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
-                signal.signal(signal.SIGTERM, self._prev_sigterm)
-        except (ValueError, OSError):
-            pass
-        self._prev_sigterm = None
+    def _on_signal(self, signum: int, default_action: bool) -> None:
+        """Finalise on a signal; runs in the signal finaliser's worker thread, never a handler.
 
-    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        previous = self._prev_sigterm
-        self.stop(error="terminated by SIGTERM", exit_code=128 + signum)
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_IGN:
-            return
-        else:  # default action: die of the signal, as the program would have
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+        With the signal's default action the process ends as a shell reports
+        it (``128 + N``); when the program's own handler decides, the exit code
+        is not known yet and is left empty.
+        """
+        final, reason = signal_outcome(signum)
+        self._finish(exit_code=128 + signum if default_action else None, error=reason,
+                     status=final)
 
     def _atexit(self) -> None:
         if os.getpid() != self._owner_pid:
             return  # a forked child inherited this hook: the run belongs to the parent
         # start() without stop(): the program ended, so the run did; record it as
         # finished at exit (an uncaught exception is not visible from here)
-        if self._store is not None and self.id is not None:
+        if (self._signals is None or self._signals.received is None) and not self._stopped \
+                and self._store is not None and self.id is not None:
             try:
                 self._store.update_info(self.id, {"stopped": "at interpreter exit"})
             except Exception as exc:
@@ -498,6 +525,9 @@ class Tracker:
         elif isinstance(exc, SystemExit):
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             self.stop(exit_code=code)
+        elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C, as a shell reports it
+            self.stop(exit_code=128 + signal.SIGINT, error="interrupted by KeyboardInterrupt",
+                      status="interrupted")
         else:
             self.stop(error=f"{type(exc).__name__}: {exc}")
 
@@ -530,8 +560,8 @@ class Tracker:
             yield
         finally:
             self._phase_stack.pop()
-            if rowid >= 0 and self._store is not None:
-                try:
+            if rowid >= 0 and self._store is not None and not self._stopped:
+                try:  # (a finished run's open phases were closed at its end)
                     self._store.close_phase(rowid, time.time())
                 except Exception as exc:
                     self._warn_store(exc)

@@ -7,7 +7,8 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from contextlib import suppress
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +32,7 @@ from wattprint.config import Settings
 from wattprint.errors import WattprintError
 from wattprint.report.runview import device_rows, run_document, run_energy_j
 from wattprint.run import DeviceEnergy, Tracker, open_sensors
+from wattprint.signals import child_outcome
 from wattprint.store import Store
 from wattprint.time import iso_utc as iso
 from wattprint.units import (
@@ -117,43 +119,72 @@ class _SpawnError(Exception):
         self.code = code
 
 
-def _outcome(code: int, received: list[int]) -> tuple[int, str | None, str | None]:
-    """Exit code, final status and reason of a child that returned ``code`` (Popen style).
+#: Signals ``wattprint run`` passes on to the command (SLURM's ``--signal`` sends USR1/USR2).
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
+                     signal.SIGUSR2)
 
-    A child killed by a signal exits ``128 + N`` as a shell reports it. Ctrl-C
-    (SIGINT) is ``interrupted``; any other signal that ended the child, or that
-    we forwarded to it before it exited, is ``terminated``.
+
+class _Forwarder:
+    """Passes the signals ``wattprint run`` receives on to the command.
+
+    The handler only records the signal and writes its number to a pipe; a
+    thread does the rest (stopping a pause, which resumes a stopped job and
+    writes to the store, then signalling the job's process group), so
+    nothing in the handler takes a lock or waits.
     """
-    exit_code = 128 - code if code < 0 else code
-    signum = -code if code < 0 else (received[-1] if received else None)
-    if signum is None:
-        return exit_code, None, None
-    name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ \
-        else f"signal {signum}"
-    if signum == signal.SIGINT:
-        return exit_code, "interrupted", f"interrupted by {name}"
-    return exit_code, "terminated", f"terminated by {name}"
 
+    def __init__(self, child: subprocess.Popen[bytes], own_group: bool,
+                 controller: PauseController | None = None) -> None:
+        self.child = child
+        self.own_group = own_group
+        self.controller = controller
+        self.received: list[int] = []
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
+        self._thread = threading.Thread(target=self._loop, name="wattprint-forward", daemon=True)
+        self._thread.start()
 
-def _forwarder(child: subprocess.Popen[bytes], own_group: bool,
-               controller: PauseController | None = None,
-               received: list[int] | None = None) -> Callable[[int, FrameType | None], None]:
-    def forward(signum: int, frame: FrameType | None) -> None:
-        if child.poll() is not None:
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        """The signal handler: record and wake the thread."""
+        self.received.append(signum)
+        with suppress(OSError):
+            os.write(self._write_fd, bytes((signum,)))
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                data = os.read(self._read_fd, 64)
+            except OSError:
+                return
+            for signum in data:
+                if signum == 0:
+                    return
+                self._forward(signum)
+
+    def _forward(self, signum: int) -> None:
+        if self.child.returncode is not None:
             return
-        if received is not None:
-            received.append(signum)
-        if controller is not None:  # a stopped child acts on signals only once continued
-            controller.stop("signal received")
+        if self.controller is not None:  # a stopped child acts on signals only once continued
+            try:
+                self.controller.stop("signal received")
+            except Exception as exc:
+                err.print(f"pausing did not stop cleanly: {exc}")
         try:
-            if own_group:
-                os.killpg(child.pid, signum)
+            if self.own_group:
+                os.killpg(self.child.pid, signum)
             elif signum != signal.SIGINT:  # the terminal already sent SIGINT to the child
-                child.send_signal(signum)
+                self.child.send_signal(signum)
         except ProcessLookupError:
             pass
 
-    return forward
+    def close(self) -> None:
+        """Forward what is still queued, then end the thread."""
+        with suppress(OSError):
+            os.write(self._write_fd, b"\0")
+        self._thread.join(5.0)
+        for fd in (self._read_fd, self._write_fd):
+            with suppress(OSError):
+                os.close(fd)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -237,18 +268,18 @@ def run(
         from wattprint.schedule.pausing import attach_pausing
 
         controller = attach_pausing(tracker, child, pausing)
-    received: list[int] = []
-    forward = _forwarder(child, own_group, controller, received)
-    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {s: signal.signal(s, forward) for s in forwarded}
+    forwarder = _Forwarder(child, own_group, controller)
+    previous = {s: signal.signal(s, forwarder.handle) for s in FORWARDED_SIGNALS
+                if signal.getsignal(s) != signal.SIG_IGN}  # an ignored signal stays ignored
     try:
         code = child.wait()
     finally:
-        if controller is not None:
-            controller.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
-    exit_code, status, reason = _outcome(code, received)
+        forwarder.close()
+        if controller is not None:
+            controller.stop()
+    exit_code, status, reason = child_outcome(code, forwarder.received)
     tracker.stop(exit_code=exit_code, status=status, error=reason)
     if not quiet:
         device_table(tracker.by_device(),

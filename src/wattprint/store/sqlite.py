@@ -360,17 +360,22 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
+            # An exception may arrive anywhere in here, KeyboardInterrupt included
+            # (raised between two bytecodes): whatever it interrupts, the
+            # transaction is rolled back and the lock released, so the connection
+            # is never left inside a transaction that the next write would trip on.
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._depth = 1
                 yield self._conn
-            except BaseException:
-                self._depth = 0
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._depth = 0
                 self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth = 0
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

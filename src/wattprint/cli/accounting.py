@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from wattprint import validate
 from wattprint.cli.app import (
     HourlyOpt,
     IntensityFileOpt,
@@ -90,6 +91,11 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
 
     if method not in ("average", "marginal"):
         fail(f"--method {method!r}: use average or marginal")
+    try:
+        validate.pue(pue, "--pue")
+        validate.year(year, "--year")
+    except WattprintError as exc:
+        handle_error(exc)
     if intensity is not None and not intensity.exists():
         fail(f"--intensity {intensity}: no such file")
     settings = settings_from()

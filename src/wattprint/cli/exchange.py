@@ -105,13 +105,12 @@ def export(
         assert isinstance(data, str)  # parquet always goes to a file (checked above)
         typer.echo(data, nl=False)
     else:
+        from wattprint.atomic import write_atomic
+
         try:
-            if isinstance(data, bytes):
-                output.write_bytes(data)
-            else:
-                output.write_text(data, encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+            write_atomic(output, data)
+        except WattprintError as exc:
+            handle_error(exc)
     if not quiet:
         where = f" to {output}" if output is not None else ""
         scope = f" of project {project!r}" if project else ""

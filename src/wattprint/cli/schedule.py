@@ -448,7 +448,12 @@ def whatif(
             handle_error(exc)
         svg = whatif_svg(result.rows)
         if svg is not None:
-            plot.write_text(svg, encoding="utf-8")
+            from wattprint.atomic import write_atomic
+
+            try:
+                write_atomic(plot, svg)
+            except WattprintError as exc:
+                handle_error(exc)
             err.print(f"plot written to {plot}")
     if as_json:
         print_json(result.to_json())

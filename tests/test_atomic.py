@@ -103,9 +103,13 @@ def cli_env(home: Path) -> dict[str, str]:
 def test_export_with_injected_enospc_keeps_the_old_file(cli_env: dict[str, str], tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process: the CLI's export, with the disk 'full' at the fsync."""
-    from typer.testing import CliRunner
+    import warnings
 
-    from wattprint.cli import app
+    with warnings.catch_warnings():  # this click warns about typer's import of it, once
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from typer.testing import CliRunner
+
+        from wattprint.cli import app
 
     target = tmp_path / "export.json"
     target.write_text(OLD)

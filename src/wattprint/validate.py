@@ -22,7 +22,7 @@ power (whole job)           > 0, at most 1 GW                     the largest AI
 power per GPU               > 0, at most 10 kW                    ~10× today's largest cards
 GPU counts                  1 to 1,000,000
 intensity                   0 to 5,000 gCO2e/kWh                  coal is ~1,000
-energy (imported)           0 to 10^12 J per run (~278 MWh)
+energy                      0 to 10^16 J (~2.8 TWh)                BLOOM trained on ~1.6e12 J
 durations, windows          > 0, at most 366 days
 plan horizon                at most 366 days ahead
 series steps                at most 1,000,000 per series          a year at 32 s
@@ -52,7 +52,7 @@ POWER_MAX_W = 1e9
 GPU_POWER_MAX_W = 10_000.0
 COUNT_MAX = 1_000_000
 INTENSITY_MAX_G_PER_KWH = 5_000.0
-ENERGY_MAX_J = 1e12
+ENERGY_MAX_J = 1e16
 DURATION_MAX_S = 366 * 86_400.0
 HORIZON_MAX_S = 366 * 86_400.0
 SERIES_STEPS_MAX = 1_000_000
@@ -174,7 +174,7 @@ def intensity_g_per_kwh(value: Any, name: str = "--intensity") -> float:
 
 
 def energy_j(value: Any, name: str = "energy") -> float:
-    """An energy in ``[0, 10^12]`` J."""
+    """An energy in ``[0, 10^16]`` J."""
     return in_range(value, name, 0.0, ENERGY_MAX_J, unit="J")
 
 

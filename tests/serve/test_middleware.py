@@ -265,6 +265,13 @@ def unwritable_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def _owned_meter(stack: Any) -> EnergyMeter:
+    """The meter of the EnergyMiddleware in a built Starlette middleware stack."""
+    while not isinstance(stack, EnergyMiddleware):
+        stack = stack.app
+    return stack.meter
+
+
 def _meter_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records
             if r.name.startswith("wattprint") and r.levelno >= 30]
@@ -290,6 +297,7 @@ def test_fastapi_serves_every_request_with_an_unwritable_store(
                         for x in _inputs(7)]
 
         codes = asyncio.run(serve())
+        _owned_meter(app.middleware_stack).stop()  # started by the first request
     assert codes == [200] * 7
     assert not unwritable_home.exists()
     errors = _meter_errors(caplog)
@@ -304,6 +312,7 @@ def test_flask_serves_every_request_with_an_unwritable_store(
         app.wsgi_app, project="web", region="DE", sensor_objects=[_sensor()])
     client = app.test_client()
     codes = [client.post("/predict", json={"x": x}).status_code for x in _inputs(7)]
+    app.wsgi_app.meter.stop()  # type: ignore[attr-defined]
     assert codes == [200] * 7
     errors = _meter_errors(caplog)
     assert len(errors) == 1, errors

@@ -342,6 +342,8 @@ def _no_constants(name: str) -> object:
     (["estimate", "--hours", "1", "--gpu-power-w", "300", "--gpus", "100000000000000000000",
       "--intensity", "400"], "--gpus = 100000000000000000000 is out of range"),
     (["runs", "--limit", "99999999999999999999"], "--limit = 99999999999999999999 is out"),
+    (["import", "eco2ai", str(PEERS / "eco2ai" / "emission.csv"), "--peer-pue", "inf"],
+     "--peer-pue must be a finite number"),
     (["agent", "--process-interval", "nan", "--port", "0"], "--process-interval must be a"),
     (["run", "--measure-idle", "nan", "--", "true"], "--measure-idle must be a finite"),
     (["plan", "--duration", "1h", "--deadline", "9999-12-31T23:00Z", "--region",

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from wattprint import validate
 from wattprint.cli.app import (
     JsonOpt,
     ProjectOpt,
@@ -149,6 +150,7 @@ def import_cmd(
         fail(f"unknown tool {tool!r}: choose one of {', '.join(PEERS)}")
     settings = settings_from(project=project)
     try:
+        peer_pue = validate.pue(peer_pue, "--peer-pue")
         zone = parse_time_zone(tz)
         store = Store(settings.db_path)
         with _progress(f"importing {path.name}", quiet) as tick:

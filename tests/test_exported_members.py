@@ -12,6 +12,7 @@ PUBLIC = {
     "HardwareError", "HttpError", "IntensityDataError", "IntensityError", "NaiveTimestampError",
     "PeerLogError", "RegionError", "RunNotFound", "SensorError", "SensorPermissionError",
     "SensorUnavailable", "Store", "StoreError", "TimestampError", "Tracker", "WattprintError",
+    "WriteError",
     "__version__", "account_run", "estimate", "track",
 }
 

@@ -43,6 +43,7 @@ from wattprint.errors import (
     StoreError,
     TimestampError,
     WattprintError,
+    WriteError,
 )
 from wattprint.run import DeviceEnergy, Tracker, track
 
@@ -83,6 +84,7 @@ __all__ = [
     "TimestampError",
     "Tracker",
     "WattprintError",
+    "WriteError",
     "__version__",
     "account_run",
     "estimate",

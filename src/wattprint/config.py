@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from wattprint import validate
 from wattprint.errors import ConfigError
 
 ATTRIBUTIONS = ("machine", "process")
@@ -112,7 +113,10 @@ class Settings:
 
 
 def _parse_interval(value: Any) -> float:
-    v = float(value)
+    try:
+        v = validate.finite(value, "interval")
+    except ConfigError:
+        v = -1.0  # the message below says what is allowed
     if not 0.01 <= v <= 3600:
         raise ValueError("must be between 0.01 and 3600 seconds")
     return v
@@ -131,10 +135,11 @@ def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
 def _parse_pue(value: Any) -> float | None:
     if value is None or value == "":
         return None
-    v = float(value)
-    if not 1.0 <= v <= 5.0:
-        raise ValueError("must be between 1.0 and 5.0 (1.0 = no overhead)")
-    return v
+    try:
+        return validate.pue(value, "pue")
+    except ConfigError:
+        raise ValueError(f"must be a number between {validate.PUE_MIN:g} and "
+                         f"{validate.PUE_MAX:g} (1.0 = no overhead)") from None
 
 
 def _parse_sensors(value: Any) -> tuple[str, ...]:
@@ -158,7 +163,10 @@ def _parse_optional_str(value: Any) -> str | None:
 
 
 def _parse_path(value: Any) -> Path:
-    return Path(str(value)).expanduser()
+    try:
+        return Path(str(value)).expanduser()
+    except RuntimeError as exc:  # "~nosuchuser/x": no such user's home
+        raise ValueError(f"cannot expand the home directory ({exc}); give a full path") from None
 
 
 def _parse_table(value: Any) -> Mapping[str, Any]:
@@ -233,8 +241,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}; fix the file or remove it") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path} is not valid TOML: its tables or arrays nest too deeply; "
+                          "fix the file or remove it") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
     # settings may sit at the top level or under [wattprint]
@@ -264,9 +275,15 @@ def _apply(values: dict[str, Any], origins: dict[str, str], raw: Mapping[str, An
             continue
         try:
             values[name] = _PARSERS[name](value)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{label(name)} = {value!r} (from {origin}) {exc}") from None
+        except (ValueError, TypeError, ConfigError) as exc:
+            raise ConfigError(f"{label(name)} = {_shown(value)} (from {origin}) {exc}") from None
         origins[name] = origin
+
+
+def _shown(value: Any) -> str:
+    # a value from a file can be huge or nested; the message stays one readable line
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _user_file(env: Mapping[str, str]) -> Path:

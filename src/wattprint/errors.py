@@ -18,7 +18,8 @@ Every error wattprint raises on purpose is a :class:`WattprintError`::
     ├── PeerLogError           a peer tool's log cannot be read (names the file, line and fix)
     ├── ExportError            an export cannot be rendered (e.g. its library is missing)
     ├── HttpError              a web API gave no usable answer (``kind`` says why)
-    └── AuditError             an environment or image audit cannot be made (bad archive...)
+    ├── AuditError             an environment or image audit cannot be made (bad archive...)
+    └── WriteError             an output file could not be written (the old one is intact)
 
 Vendor errors (NVML, amdsmi, sqlite3, OS errors) are chained with
 ``raise ... from``, so the original cause is always in the traceback.
@@ -115,3 +116,11 @@ class HttpError(WattprintError):
 
 class AuditError(WattprintError):
     """An audit cannot be made: bad archive, a Python that will not start, no trace..."""
+
+
+class WriteError(WattprintError):
+    """A file could not be written; the old file, if any, is intact.
+
+    The message names the file and the reason (``No space left on device``)
+    and suggests another path; the OS error is chained as the cause.
+    """

@@ -41,12 +41,9 @@ imported: the CLI starts without paying for it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -54,7 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wattprint.errors import HttpError
+from wattprint.atomic import write_atomic
+from wattprint.errors import HttpError, WattprintError
 
 if TYPE_CHECKING:
     import ssl
@@ -436,14 +434,6 @@ class JsonCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             text = json.dumps({"fetched_at": self._clock(), "url": url, "body": body})
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except (OSError, TypeError, ValueError) as exc:
+            write_atomic(path, text)
+        except (OSError, TypeError, ValueError, WattprintError) as exc:
             logger.debug("cannot cache the answer in %s: %s", path.parent, exc)

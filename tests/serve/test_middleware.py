@@ -96,7 +96,8 @@ def serve_uvicorn(app: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # ws="none": no websockets here, and uvicorn would import the deprecated websockets.legacy
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="none"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -248,3 +249,111 @@ def test_invalid_header_name_is_refused(home: Path) -> None:
     with pytest.raises(ValueError, match="header"):
         EnergyWSGIMiddleware(lambda e, s: [], meter=EnergyMeter(sensor_objects=[]),
                              header="X Energy")
+
+
+# ----------------------------------------------------------------- an unwritable store
+
+@pytest.fixture
+def unwritable_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A WATTPRINT_HOME that cannot be created: its parent is a regular file (even for root)."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the store's parent directory should be")
+    home = blocker / "home"
+    monkeypatch.setenv("WATTPRINT_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("WATTPRINT_REGION", raising=False)
+    return home
+
+
+def _owned_meter(stack: Any) -> EnergyMeter:
+    """The meter of the EnergyMiddleware in a built Starlette middleware stack."""
+    while not isinstance(stack, EnergyMiddleware):
+        stack = stack.app
+    return stack.meter
+
+
+def _meter_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name.startswith("wattprint") and r.levelno >= 30]
+
+
+@pytest.mark.parametrize("lifespan", [True, False], ids=["lifespan", "no-lifespan"])
+def test_fastapi_serves_every_request_with_an_unwritable_store(
+        unwritable_home: Path, lifespan: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """7 of 7 requests succeed; the meter's trouble is logged once, not raised."""
+    import asyncio
+
+    app = fastapi_app()
+    app.add_middleware(EnergyMiddleware, project="web", region="DE",
+                       sensor_objects=[_sensor()], interval_s=0.05)
+    if lifespan:
+        with serve_uvicorn(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+            codes = [client.post("/predict", json={"x": x}).status_code for x in _inputs(7)]
+    else:
+        async def serve() -> list[int]:
+            transport = httpx.ASGITransport(app=app)  # no lifespan
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return [(await client.post("/predict", json={"x": x})).status_code
+                        for x in _inputs(7)]
+
+        codes = asyncio.run(serve())
+        _owned_meter(app.middleware_stack).stop()  # started by the first request
+    assert codes == [200] * 7
+    assert not unwritable_home.exists()
+    errors = _meter_errors(caplog)
+    assert len(errors) == 1, errors
+    assert str(unwritable_home) in errors[0]
+
+
+def test_flask_serves_every_request_with_an_unwritable_store(
+        unwritable_home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = flask_app()
+    app.wsgi_app = EnergyWSGIMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, project="web", region="DE", sensor_objects=[_sensor()])
+    client = app.test_client()
+    codes = [client.post("/predict", json={"x": x}).status_code for x in _inputs(7)]
+    app.wsgi_app.meter.stop()  # type: ignore[attr-defined]
+    assert codes == [200] * 7
+    errors = _meter_errors(caplog)
+    assert len(errors) == 1, errors
+    assert str(unwritable_home) in errors[0]
+
+
+def test_a_failing_meter_never_fails_the_request(home: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Errors inside the meter at request time (not at start) are logged once and swallowed."""
+    meter = EnergyMeter(project="web", region="DE", sensor_objects=[_sensor()], interval_s=0.05)
+    meter.start()
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("ledger exploded")
+
+    meter._begin = broken  # type: ignore[method-assign]
+    meter._end = broken  # type: ignore[method-assign]
+    meter._estimate = broken  # type: ignore[assignment,method-assign]
+    try:
+        app = flask_app()
+        app.wsgi_app = EnergyWSGIMiddleware(  # type: ignore[method-assign]
+            app.wsgi_app, meter=meter, header=HEADER)
+        client = app.test_client()
+        responses = [client.post("/predict", json={"x": x}) for x in _inputs(7)]
+        assert [r.status_code for r in responses] == [200] * 7
+        assert all(HEADER not in r.headers for r in responses)
+    finally:
+        meter.stop()
+    errors = [e for e in _meter_errors(caplog) if "ledger exploded" in e]
+    assert len(errors) == 1, errors
+
+
+def test_fastapi_with_lifespan_starts_when_the_meter_cannot(
+        home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A meter that fails at lifespan startup (unknown region) leaves the app serving."""
+    app = fastapi_app()
+    app.add_middleware(EnergyMiddleware, project="web", region="NOT-A-REGION",
+                       sensor_objects=[_sensor()], interval_s=0.05)
+    with serve_uvicorn(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        codes = [client.post("/predict", json={"x": x}).status_code for x in _inputs(7)]
+    assert codes == [200] * 7
+    errors = _meter_errors(caplog)
+    assert len(errors) == 1, errors
+    assert "could not start" in errors[0] and "NOT-A-REGION" in errors[0]

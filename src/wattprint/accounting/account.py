@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from wattprint import validate
 from wattprint.accounting import hardware
 from wattprint.accounting.footprint import (
     Assumption,
@@ -74,6 +75,15 @@ class AccountingOptions:
     catalogue_overrides: Mapping[str, Any] = field(default_factory=dict)
     source: IntensitySource | None = None
     year: int | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a PUE outside 1-5 or a year outside the data (see docs/limits.md).
+
+        Raises:
+            ConfigError: a value is out of range; the message names it.
+        """
+        validate.pue(self.pue, "pue")
+        validate.year(self.year, "year")
 
 
 @dataclass(frozen=True)
@@ -329,16 +339,39 @@ def estimate(
 
     cat = hardware.default_catalogue()
     a = cat.assumptions
-    if gpus < 1:
-        raise ConfigError("--gpus must be at least 1")
+    gpus = validate.count(gpus, "--gpus")
+    if hours is not None:
+        hours = validate.hours(hours, "--hours")
+    if gpu_hours is not None:
+        gpu_hours = validate.in_range(gpu_hours, "--gpu-hours", 0.0,
+                                      validate.HOURS_MAX * validate.COUNT_MAX, unit="h",
+                                      low_open=True)
+    if power_w is not None:
+        power_w = validate.power_w(power_w, "--power-w")
+    if gpu_power_w is not None:
+        gpu_power_w = validate.power_w(gpu_power_w, "--gpu-power-w", per_gpu=True)
+    if intensity_g_per_kwh is not None:
+        intensity_g_per_kwh = validate.intensity_g_per_kwh(intensity_g_per_kwh)
+    validate.pue(pue, "--pue")
+    idle_kwh = validate.in_range(idle_kwh, "--idle-kwh", 0.0, validate.ENERGY_MAX_J / 3.6e6,
+                                 unit="kWh")
+    for name, kg in (("--embodied-gpu-kg", embodied_gpu_kg),
+                     ("--embodied-node-kg", embodied_node_kg)):
+        if kg is not None:
+            validate.in_range(kg, name, 0.0, 1e6, unit="kg")
+    if gpus_per_node is not None:
+        gpus_per_node = validate.integer(gpus_per_node, "--gpus-per-node", 1, 1024)
+    if lifetime_years is not None:
+        lifetime_years = validate.positive(lifetime_years, "--lifetime-years", 100.0,
+                                           unit="years")
+    if utilization is not None:
+        validate.finite(utilization, "--utilization")
     if gpu_hours is None:
         if hours is None:
             raise ConfigError("give --hours or --gpu-hours")
         gpu_hours = hours * gpus
     elif hours is None:
         hours = gpu_hours / gpus
-    if hours < 0 or gpu_hours < 0:
-        raise ConfigError("hours must not be negative")
     spec = cat.gpu(gpu) if gpu else None
     assumptions: list[Assumption] = []
     if power_w is not None:
@@ -358,8 +391,6 @@ def estimate(
         energy_kwh = gpu_power_w * gpu_hours / 1000.0
     assumptions.append(Assumption("gpu_hours", gpu_hours, "h", "given by the user"))
     if intensity_g_per_kwh is not None:
-        if intensity_g_per_kwh < 0:
-            raise ConfigError("--intensity must not be negative")
         g = float(intensity_g_per_kwh)
         prov = Provenance("given by the user", "--intensity", None, "average", "unknown",
                           "n/a", "", region or "")

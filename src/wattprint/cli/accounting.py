@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from wattprint import validate
 from wattprint.cli.app import (
     HourlyOpt,
     IntensityFileOpt,
@@ -104,6 +105,11 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
 
     if method not in ("average", "marginal"):
         fail(f"--method {method!r}: use average or marginal")
+    try:
+        validate.pue(pue, "--pue")
+        validate.year(year, "--year")
+    except WattprintError as exc:
+        handle_error(exc)
     if intensity is not None and not intensity.exists():
         fail(f"--intensity {intensity}: no such file")
     settings = settings_from()

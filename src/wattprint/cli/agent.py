@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from wattprint import validate
 from wattprint.cli.app import app, fail, handle_error, setup_logging
 from wattprint.config import load_settings
 from wattprint.errors import WattprintError
@@ -36,6 +37,12 @@ def agent(
 ) -> None:
     """Run the node agent: Prometheus /metrics and a JSON API of this machine's energy."""
     setup_logging(verbose)
+    try:
+        process_interval = validate.process_interval_s(process_interval)
+        if not 0 <= port <= 65_535:
+            fail(f"--port = {port} is out of range: it must be between 0 and 65535")
+    except WattprintError as exc:
+        handle_error(exc)
     try:
         from wattprint.serve.agent import Agent, read_token_file
     except ImportError as exc:

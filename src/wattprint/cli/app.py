@@ -67,8 +67,20 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def print_json(data: Any) -> None:
-    """Write JSON to stdout (no colour, stable key order)."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    """Write JSON to stdout (no colour, stable key order, never NaN or Infinity).
+
+    A non-finite number left in ``data`` is written as ``null`` and named in a
+    note on stderr: JSON has no NaN, and a reader refuses the whole document.
+    """
+    from wattprint.validate import json_safe
+
+    clean, replaced = json_safe(data)
+    text = json.dumps(clean, indent=2, sort_keys=False, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
+    if replaced:
+        shown = ", ".join(replaced[:5]) + (" ..." if len(replaced) > 5 else "")
+        err.print(f"note: {len(replaced)} value(s) not finite, written as null: {shown}",
+                  soft_wrap=True)
 
 
 def settings_from(**overrides: Any) -> Settings:

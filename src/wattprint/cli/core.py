@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from wattprint import validate
 from wattprint.cli.app import (
     JsonOpt,
     ProjectOpt,
@@ -235,6 +236,10 @@ def run(
         cmd = cmd[1:]
     if not cmd:
         fail("no command given: wattprint run [OPTIONS] -- CMD [ARGS]...")
+    try:
+        measure_idle = validate.idle_s(measure_idle, "--measure-idle")
+    except WattprintError as exc:
+        handle_error(exc)
     tags: dict[str, str] = {}
     for item in tag or []:
         if "=" not in item:
@@ -351,6 +356,10 @@ def runs(
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """List stored runs, newest first."""
+    try:
+        limit = validate.limit(limit, "--limit")
+    except WattprintError as exc:
+        handle_error(exc)
     settings = settings_from()
     try:
         store = Store(settings.db_path)

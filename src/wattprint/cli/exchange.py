@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from wattprint import validate
 from wattprint.cli.app import (
     JsonOpt,
     ProjectOpt,
@@ -105,13 +106,12 @@ def export(
         assert isinstance(data, str)  # parquet always goes to a file (checked above)
         typer.echo(data, nl=False)
     else:
+        from wattprint.atomic import write_atomic
+
         try:
-            if isinstance(data, bytes):
-                output.write_bytes(data)
-            else:
-                output.write_text(data, encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+            write_atomic(output, data)
+        except WattprintError as exc:
+            handle_error(exc)
     if not quiet:
         where = f" to {output}" if output is not None else ""
         scope = f" of project {project!r}" if project else ""
@@ -150,6 +150,7 @@ def import_cmd(
         fail(f"unknown tool {tool!r}: choose one of {', '.join(PEERS)}")
     settings = settings_from(project=project)
     try:
+        peer_pue = validate.pue(peer_pue, "--peer-pue")
         zone = parse_time_zone(tz)
         store = Store(settings.db_path)
         with _progress(f"importing {path.name}", quiet) as tick:

@@ -69,10 +69,12 @@ def _emit(text: str, output: Path | None, quiet: bool) -> None:
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
+    from wattprint.atomic import write_atomic
+
     try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}; choose another path with -o")
+        write_atomic(output, text)
+    except WattprintError as exc:
+        fail(f"{exc}; choose another path with -o")
     if not quiet:
         err.print(f"wrote {output}", soft_wrap=True, markup=False)
 

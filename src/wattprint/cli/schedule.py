@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from wattprint import validate
 from wattprint.cli.app import (
     JsonOpt,
     app,
@@ -81,12 +82,21 @@ def _split(text: str | None) -> list[str]:
 
 def _duration_s(text: str, option: str) -> float:
     try:
-        value = parse_duration_s(text)
+        return validate.duration_s(parse_duration_s(text), option)
     except ValueError as exc:
         fail(f"{option}: {exc}")
-    if value <= 0:
-        fail(f"{option} must be longer than zero, e.g. 6h")
-    return value
+    except WattprintError as exc:
+        handle_error(exc)
+
+
+def _checked(check: Any, value: Any, option: str) -> Any:
+    """``check(value, option)`` (a :mod:`wattprint.validate` function), or exit with its error."""
+    if value is None:
+        return None
+    try:
+        return check(value, option)
+    except WattprintError as exc:
+        handle_error(exc)
 
 
 def _timestamp_s(text: str, option: str) -> float:
@@ -190,6 +200,23 @@ def _has_hourly(region: str, canonical: Any) -> bool:
     except RegionError:
         canonical(region)  # an unknown code is still an error, with suggestions
         return False
+
+
+def _check_steps(series: dict[str, IntensitySeries], span_s: float) -> None:
+    """Refuse a job or horizon that would take too many steps of a fine-grained series.
+
+    A series with a step of a microsecond turns a six-hour job into billions
+    of steps (and gigabytes of arrays); the cap makes it a clear error.
+    """
+    for name, one in series.items():
+        validate.series_steps(span_s, float(one.step_s), f"series {name}")
+
+
+def _run_span_s(intervals: list[IntervalRecord]) -> float:
+    kept = [i for i in intervals if not i.paused]
+    if not kept:
+        return 0.0
+    return max(i.t_end for i in kept) - min(i.t_start for i in kept)
 
 
 # --------------------------------------------------------------------------- run profiles
@@ -364,6 +391,12 @@ def whatif(
             f"{', '.join(STRATEGIES)} or all"
         )
     windows_s = [_duration_s(w, "--windows") for w in _split(windows)]
+    if not windows_s:
+        fail("--windows: give at least one slack window, e.g. 6h")
+    threshold = _checked(validate.intensity_g_per_kwh, threshold, "--threshold")
+    power_w = _checked(validate.power_w, power_w, "--power-w")
+    if duration is not None:
+        _duration_s(duration, "--duration")
     if run_ref is not None and duration is not None:
         fail("give either a stored RUN or --duration (with --power-w), not both")
     if run_ref is not None and power_w is not None:
@@ -388,6 +421,9 @@ def whatif(
                 "US-CAL-CISO) or a series with --intensity FILE"
             )
         series = _series(names, intensity, method)
+        job_s = (_run_span_s(intervals) if run is not None
+                 else _duration_s(duration or "", "--duration"))
+        _check_steps(series, max(windows_s) + job_s)
         if everything and len(series) < 2:
             chosen.remove("region")  # one region: nothing to compare it with
         if run is not None:
@@ -418,7 +454,12 @@ def whatif(
             handle_error(exc)
         svg = whatif_svg(result.rows)
         if svg is not None:
-            plot.write_text(svg, encoding="utf-8")
+            from wattprint.atomic import write_atomic
+
+            try:
+                write_atomic(plot, svg)
+            except WattprintError as exc:
+                handle_error(exc)
             err.print(f"plot written to {plot}")
     if as_json:
         print_json(result.to_json())
@@ -581,13 +622,20 @@ def plan(
     from wattprint.schedule.plan import plan as make_plan
 
     duration_s = _duration_s(duration, "--duration")
+    power_w = _checked(validate.power_w, power_w, "--power-w")
     now_s = _timestamp_s(now, "--now") if now is not None else time.time()
     deadline_s = _deadline_s(deadline, now_s)
+    try:
+        validate.horizon_s(now_s, deadline_s, "--deadline")
+    except WattprintError as exc:
+        handle_error(exc)
     region = region or settings_from().region
     try:
         series, replayed = _plan_series(
             region, intensity, live, live_source, method, now_s, deadline_s
         )
+        _check_steps({intensity.name if intensity else region or "": series},
+                     max(deadline_s - now_s, duration_s))
         result = make_plan(series, duration_s, deadline_s, power_w=power_w, now_s=now_s)
     except WattprintError as exc:
         handle_error(exc)

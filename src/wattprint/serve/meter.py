@@ -200,7 +200,11 @@ class MeteredRequest:
 
     def __enter__(self) -> MeteredRequest:
         if self._meter is not None:
-            self._meter._begin(self)
+            try:
+                self._meter._begin(self)
+            except Exception as exc:  # metering never fails the request
+                self._meter._fault(exc)
+                self._meter = None
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -210,7 +214,11 @@ class MeteredRequest:
     def finish(self) -> None:
         """End the request now (what leaving the ``with`` block does); idempotent."""
         if self._meter is not None and self.t_end is None and self.t_start is not None:
-            self._meter._end(self)
+            try:
+                self._meter._end(self)
+            except Exception as exc:  # metering never fails the request
+                self._meter._fault(exc)
+                self._meter = None
 
     def estimate_energy_j(self) -> float | None:
         """A provisional energy for this request, joules, available at any time.
@@ -222,7 +230,11 @@ class MeteredRequest:
         """
         if self._meter is None or self.t_start is None:
             return None
-        return self._meter._estimate(self)
+        try:
+            return self._meter._estimate(self)
+        except Exception as exc:  # metering never fails the request
+            self._meter._fault(exc)
+            return None
 
 
 def _busy_s(spans: Sequence[tuple[float, float]]) -> float:
@@ -411,6 +423,7 @@ class EnergyMeter:
         self._on_request = on_request
         self._callback_failed = False
         self._hook_failed = False
+        self._faulted = False
         self.intensity_g_per_kwh = 0.0
         self.region = ""
         self.completed: deque[RequestEnergy] = deque(maxlen=keep_last)
@@ -505,14 +518,37 @@ class EnergyMeter:
         :meth:`start` first to get the error instead.
         """
         if self._state == "new":
-            try:
-                self.start()
-            except WattprintError as exc:
-                log.error("wattprint meter could not start; requests are not metered: %s", exc)
-                self._state = "failed"
+            self.start_or_disable()
         if self._state != "running":
             return MeteredRequest(None, label)
         return MeteredRequest(self, label)
+
+    def start_or_disable(self) -> bool:
+        """Start the meter, or log why it cannot and leave requests unmetered.
+
+        What servers call (the middleware at lifespan startup and on the first
+        request): an unwritable store, an unknown region or a broken sensor
+        must not stop the application from serving.
+
+        Returns:
+            Whether the meter is running.
+        """
+        try:
+            self.start()
+        except Exception as exc:
+            if self._state != "failed":
+                log.error("wattprint meter could not start; requests are not metered: %s", exc)
+            self._state = "failed"
+        return self._state == "running"
+
+    def _fault(self, exc: BaseException) -> None:
+        """Log the first error of the request path; later ones only at debug level."""
+        if not self._faulted:
+            self._faulted = True
+            log.error("wattprint meter failed on a request; the request goes on, metering "
+                      "may be incomplete: %s", exc)
+        else:
+            log.debug("wattprint meter failed on a request: %s", exc)
 
     def _now(self) -> float:
         return self._offset_s + time.monotonic()

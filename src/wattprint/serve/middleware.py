@@ -142,12 +142,19 @@ class EnergyMiddleware:
             if self._owns_meter:
                 mtype = message.get("type")
                 if mtype == "lifespan.startup":
-                    self.meter.start()
+                    self.meter.start_or_disable()  # the app starts even if metering cannot
                 elif mtype == "lifespan.shutdown":
-                    self.meter.stop()
+                    _stop_quietly(self.meter)
             return message
 
         return wrapped
+
+
+def _stop_quietly(meter: EnergyMeter) -> None:
+    try:
+        meter.stop()
+    except Exception as exc:  # shutting down the app matters more than the last totals
+        log.error("wattprint meter did not stop cleanly: %s", exc)
 
 
 class _MeteredBody:

@@ -51,6 +51,8 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from wattprint import validate
+from wattprint.errors import WattprintError
 from wattprint.report.importers.common import (
     _TS_FORMAT,
     PeerGap,
@@ -133,6 +135,13 @@ def _parse_ct_output(path: Path, info: dict[str, Any]) -> None:
     if not path.exists():
         log.info("%s: no output log next to it; the peer's own totals are not imported", path)
         return
+    try:
+        _read_ct_output(path, info)
+    except (ValueError, OverflowError) as exc:  # a number the patterns let through
+        raise PeerLogError(f"{path}: cannot read a number ({exc}); is the log intact?") from None
+
+
+def _read_ct_output(path: Path, info: dict[str, Any]) -> None:
     text = _read_text(path)
     for m in _CT_CONSUMPTION.finditer(text):
         energy = float(m.group("energy"))
@@ -142,6 +151,66 @@ def _parse_ct_output(path: Path, info: dict[str, Any]) -> None:
         info[f"{prefix}co2e_kg"] = co2_g / 1000.0 if math.isfinite(co2_g) else None
         if m.group("epochs"):
             info[f"{prefix}epochs"] = int(m.group("epochs"))
+
+
+#: what :func:`_ct_line` returns for the "Training was interrupted" line
+_EARLY_STOP: tuple[int, str, str] = (-1, "early-stop", "")
+
+
+def _ct_line(raw: str, n: int, where: str, std: Path, tz: tzinfo | None,
+             pending: tuple[int, str, str] | None, info: dict[str, Any],
+             components: dict[str, list[str]], epochs: list[dict[str, Any]]
+             ) -> tuple[int, str, str] | None:
+    """Read one line of a carbontracker standard log; returns the pending power array."""
+    if pending is not None:
+        start_n, comp, acc = pending
+        acc = f"{acc} {raw.strip()}"
+        if "]" in raw:
+            pending = None
+            _add_power(epochs, comp, acc, f"{std} line {start_n}")
+        else:
+            pending = (start_n, comp, acc)
+        return pending
+    m = _CT_LINE.match(raw)
+    if m is None:
+        return pending
+    ts, msg = m.group("ts"), m.group("msg").strip()
+    if msg.startswith("carbontracker version "):
+        info["peer_version"] = msg.split()[-1]
+    elif "PUE coefficient of" in msg:
+        pm = re.search(r"PUE coefficient of ([0-9.]+)", msg)
+        if pm:
+            try:
+                info["peer_pue"] = validate.pue(pm.group(1), "its PUE")
+            except WattprintError as exc:
+                raise PeerLogError(f"{where}: {exc}") from None
+    elif msg.startswith("The following components were found:"):
+        body = msg[len("The following components were found:"):].strip()
+        for cm in _CT_COMPONENT.finditer(body):
+            components[cm.group("comp").lower()] = [
+                d.strip() for d in cm.group("devices").split(",") if d.strip()]
+    elif re.fullmatch(r"Epoch \d+:", msg):
+        epochs.append({"t_end": _epoch(ts, _TS_FORMAT, tz, where), "line": n, "power": {}})
+    elif (dm := _CT_DURATION.match(msg)) is not None:
+        if not epochs:
+            raise PeerLogError(f"{where}: a duration before any 'Epoch N:' line")
+        epochs[-1]["duration_s"] = (int(dm.group("h")) * 3600 + int(dm.group("m")) * 60
+                                    + float(dm.group("s")))
+    elif (pw := _CT_POWER.match(msg)) is not None:
+        if not epochs:
+            raise PeerLogError(f"{where}: a power line before any 'Epoch N:' line")
+        value = pw.group("value")
+        if value.lstrip().startswith("[") and "]" not in value:
+            pending = (n, pw.group("comp").lower(), value)
+        else:
+            _add_power(epochs, pw.group("comp").lower(), value, where)
+    elif msg.startswith("Training was interrupted"):
+        return _EARLY_STOP
+    elif (lm := re.search(r"fetched every .* at detected location: (.*): \[", msg)):
+        info["peer_country"] = lm.group(1).strip()
+    elif (im := re.match(r"Average carbon intensity during training was ([0-9.]+)", msg)):
+        info["peer_intensity_g_per_kwh"] = float(im.group(1))
+    return pending
 
 
 def _parse_ct_std(std: Path, tz: tzinfo | None) -> PeerRun:
@@ -157,51 +226,13 @@ def _parse_ct_std(std: Path, tz: tzinfo | None) -> PeerRun:
     lines = text.splitlines()
     for n, raw in enumerate(lines, start=1):
         where = f"{std} line {n}"
-        if pending is not None:
-            start_n, comp, acc = pending
-            acc = f"{acc} {raw.strip()}"
-            if "]" in raw:
-                pending = None
-                _add_power(epochs, comp, acc, f"{std} line {start_n}")
-            else:
-                pending = (start_n, comp, acc)
-            continue
-        m = _CT_LINE.match(raw)
-        if m is None:
-            continue
-        ts, msg = m.group("ts"), m.group("msg").strip()
-        if msg.startswith("carbontracker version "):
-            info["peer_version"] = msg.split()[-1]
-        elif "PUE coefficient of" in msg:
-            pm = re.search(r"PUE coefficient of ([0-9.]+)", msg)
-            if pm:
-                info["peer_pue"] = float(pm.group(1))
-        elif msg.startswith("The following components were found:"):
-            body = msg[len("The following components were found:"):].strip()
-            for cm in _CT_COMPONENT.finditer(body):
-                components[cm.group("comp").lower()] = [
-                    d.strip() for d in cm.group("devices").split(",") if d.strip()]
-        elif re.fullmatch(r"Epoch \d+:", msg):
-            epochs.append({"t_end": _epoch(ts, _TS_FORMAT, tz, where), "line": n, "power": {}})
-        elif (dm := _CT_DURATION.match(msg)) is not None:
-            if not epochs:
-                raise PeerLogError(f"{where}: a duration before any 'Epoch N:' line")
-            epochs[-1]["duration_s"] = (int(dm.group("h")) * 3600 + int(dm.group("m")) * 60
-                                        + float(dm.group("s")))
-        elif (pw := _CT_POWER.match(msg)) is not None:
-            if not epochs:
-                raise PeerLogError(f"{where}: a power line before any 'Epoch N:' line")
-            value = pw.group("value")
-            if value.lstrip().startswith("[") and "]" not in value:
-                pending = (n, pw.group("comp").lower(), value)
-            else:
-                _add_power(epochs, pw.group("comp").lower(), value, where)
-        elif msg.startswith("Training was interrupted"):
-            early_stop = True
-        elif (lm := re.search(r"fetched every .* at detected location: (.*): \[", msg)):
-            info["peer_country"] = lm.group(1).strip()
-        elif (im := re.match(r"Average carbon intensity during training was ([0-9.]+)", msg)):
-            info["peer_intensity_g_per_kwh"] = float(im.group(1))
+        try:
+            pending = _ct_line(raw, n, where, std, tz, pending, info, components, epochs)
+        except (ValueError, OverflowError) as exc:  # a number the patterns let through
+            raise PeerLogError(f"{where}: cannot read a number ({exc}); is the log intact?"
+                               ) from None
+        if pending is _EARLY_STOP:
+            early_stop, pending = True, None
     if not components:
         raise PeerLogError(
             f"{std}: no 'The following components were found' line; not a carbontracker "

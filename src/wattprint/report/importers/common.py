@@ -25,7 +25,8 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from wattprint.errors import PeerLogError, RegionError
+from wattprint import validate
+from wattprint.errors import PeerLogError, RegionError, WattprintError
 from wattprint.store import DeviceRecord, IntervalRecord
 
 __all__ = ["PEERS", "ImportResult", "PeerGap", "PeerLogError", "PeerRun"]
@@ -121,7 +122,13 @@ def _epoch(text: str, fmt: str, tz: tzinfo | None, where: str) -> float:
             f"{where}: cannot read the time {text!r} (expected {fmt}); is this file from the "
             "right tool?"
         ) from None
-    return (naive.astimezone() if tz is None else naive.replace(tzinfo=tz)).timestamp()
+    try:
+        t_s = (naive.astimezone() if tz is None else naive.replace(tzinfo=tz)).timestamp()
+        return validate.timestamp_s(t_s, f"{where}: the time {text.strip()!r}")
+    except (OverflowError, ValueError, OSError, WattprintError):
+        raise PeerLogError(
+            f"{where}: the time {text.strip()!r} is outside 1970 to 2200; check the file"
+        ) from None
 
 
 def _number(text: str | None, column: str, where: str, *, default: float | None = None,
@@ -130,16 +137,27 @@ def _number(text: str | None, column: str, where: str, *, default: float | None 
         if default is not None:
             return default
         raise PeerLogError(f"{where}: column {column!r} is empty; it must be a number")
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
         value = float(text)
     except ValueError:
-        raise PeerLogError(f"{where}: column {column!r} is {text!r}, not a number") from None
+        raise PeerLogError(f"{where}: column {column!r} is {shown!r}, not a number") from None
     if not math.isfinite(value) or (minimum is not None and value < minimum):
         raise PeerLogError(
-            f"{where}: column {column!r} is {text!r}; it must be a finite number"
+            f"{where}: column {column!r} is {shown!r}; it must be a finite number"
             + (f" >= {minimum:g}" if minimum is not None else "")
         )
+    if abs(value) > NUMBER_MAX:
+        raise PeerLogError(
+            f"{where}: column {column!r} is {shown!r}, beyond any physical value "
+            f"(at most {NUMBER_MAX:g}); check the file"
+        )
     return value
+
+
+#: the largest number an imported column may hold: 10^9 (1 TWh in kWh, 31 years in
+#: seconds, 1 GW: beyond any real run; 1e308 would overflow every sum made from it)
+NUMBER_MAX = 1e9
 
 
 def _read_text(path: Path) -> str:
@@ -157,7 +175,10 @@ def _csv_rows(path: Path, required: Sequence[str], tool: str, what: str
               ) -> list[tuple[int, dict[str, str]]]:
     text = _read_text(path)
     reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise PeerLogError(f"{path} line {reader.line_num}: not valid CSV: {exc}") from None
     missing = [c for c in required if c not in header]
     if missing:
         raise PeerLogError(

@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import tzinfo
 from pathlib import Path
@@ -132,7 +133,8 @@ def parse_eco2ai(path: Path, *, tz: tzinfo | None = None,
             "peer_pue": peer_pue, "peer_country": country or None, "peer_epochs": len(rows),
         }
         if peer_kg is not None and peer_kwh > 0:
-            info["peer_intensity_g_per_kwh"] = peer_kg * 1000.0 / peer_kwh
+            g_per_kwh = peer_kg * 1000.0 / peer_kwh  # a tiny kWh makes it overflow
+            info["peer_intensity_g_per_kwh"] = g_per_kwh if math.isfinite(g_per_kwh) else None
         region = _region(country.split("/")[0]) if country else None
         out.append(PeerRun(
             "eco2ai", run_key, first.get("project_name") or None,

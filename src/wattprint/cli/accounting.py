@@ -116,7 +116,13 @@ def account(
         "--year", help="Data year of the annual tables (default: the newest).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Re-account a stored run: another region, series, method or PUE; nothing stored changes."""
+    """Re-account a stored run: another region, series, method or PUE; nothing stored changes.
+
+    Examples:
+      wattprint account last --region FR
+      wattprint account last --region DE --hourly --pue 1.2
+      wattprint account 6b12 --intensity grid.csv --method marginal
+    """
     from wattprint.accounting.account import account_run
     from wattprint.store import Store
 
@@ -159,7 +165,13 @@ def estimate(
         help="Hardware utilisation over its life (0-1].")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Estimate a job's footprint without running it: power × hours × PUE × intensity."""
+    """Estimate a job's footprint without running it: power × hours × PUE × intensity.
+
+    Examples:
+      wattprint estimate --gpu A100-SXM4-40GB --gpus 8 --hours 24
+      wattprint estimate --gpu-hours 200 --gpu A100-SXM4-40GB --region FR
+      wattprint estimate --power-w 350 --hours 10 --intensity 250 --json
+    """
     from wattprint.accounting.account import estimate as do_estimate
 
     try:
@@ -186,7 +198,12 @@ def regions(
         "--hourly", help="Only regions with a shipped hourly series.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List and search the known region codes with their source."""
+    """List and search the known region codes with their source.
+
+    Examples:
+      wattprint regions --search france
+      wattprint regions --hourly
+    """
     from wattprint.accounting.location import list_regions
 
     found = list_regions(search, hourly_only=hourly)

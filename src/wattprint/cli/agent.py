@@ -14,6 +14,7 @@ import typer
 from wattprint.cli.app import app, fail, handle_error, setup_logging
 from wattprint.config import load_settings
 from wattprint.errors import WattprintError
+from wattprint.extras import install_hint
 
 BIND_HELP = ("Address to listen on. Loopback by default; any other address needs "
              "--token-file.")
@@ -34,13 +35,19 @@ def agent(
         "--region", help="Grid region for carbon (e.g. DE, US-CA, aws:us-east-1).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Run the node agent: Prometheus /metrics and a JSON API of this machine's energy."""
+    """Run the node agent: Prometheus /metrics and a JSON API of this machine's energy.
+
+    Examples:
+      wattprint agent
+      wattprint agent --port 9464 --region DE
+      wattprint agent --bind 0.0.0.0 --token-file /etc/wattprint/token
+    """
     setup_logging(verbose)
     try:
         from wattprint.serve.agent import Agent, read_token_file
     except ImportError as exc:
         fail(f"the agent needs prometheus-client ({exc}); install it with "
-             "`pip install 'wattprint[serve]'`")
+             f"{install_hint('serve')}")
     try:
         settings = load_settings({"interval_s": interval, "region": region})
         token = read_token_file(token_file) if token_file is not None else None

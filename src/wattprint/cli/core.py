@@ -14,6 +14,7 @@ from wattprint.cli.app import (
     handle_error,
     out,
     print_json,
+    require_project,
     settings_from,
 )
 from wattprint.cli.measure import DEVICE_COLUMNS, device_cells
@@ -44,10 +45,17 @@ def runs(
     limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List stored runs, newest first."""
+    """List stored runs, newest first.
+
+    Examples:
+      wattprint runs
+      wattprint runs --project bert --limit 10
+      wattprint runs --json
+    """
     settings = settings_from()
     try:
         store = Store(settings.db_path)
+        require_project(store, project)
         records = store.runs(project, limit=limit)
         docs: list[dict[str, Any]] = []
         for r in records:
@@ -76,7 +84,12 @@ def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix, or 'last'.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one run: devices, energy, metrics."""
+    """Show one run: devices, energy, metrics.
+
+    Examples:
+      wattprint show last
+      wattprint show 6b12 --json
+    """
     from wattprint.accounting.account import account_run
 
     settings = settings_from()
@@ -115,7 +128,12 @@ def show(
 
 @app.command("sensors")
 def sensors_cmd(as_json: JsonOpt = False) -> None:
-    """Show the sensors found on this machine, what was skipped, and why."""
+    """Show the sensors found on this machine, what was skipped, and why.
+
+    Examples:
+      wattprint sensors
+      wattprint sensors --json
+    """
     settings = settings_from()
     try:
         found, skipped = open_sensors(settings)
@@ -151,7 +169,12 @@ def sensors_cmd(as_json: JsonOpt = False) -> None:
 
 @app.command("config")
 def config_cmd(as_json: JsonOpt = False) -> None:
-    """Print the effective settings and where each came from."""
+    """Print the effective settings and where each came from.
+
+    Examples:
+      wattprint config
+      WATTPRINT_REGION=FR wattprint config --json
+    """
     settings = settings_from()
     eff = settings.effective()
     if as_json:

@@ -131,7 +131,7 @@ def test_missing_command_and_unknown_run_give_clear_errors(env: dict[str, str]) 
     assert doc["status"] == "failed" and doc["exit_code"] == 127
     assert doc["error"].startswith("command not found: definitely-not-a-command-xyz")
     r = wattprint("show", "zzzz", env=env)
-    assert r.returncode == 1 and "wattprint runs" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "wattprint runs" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_bad_setting_names_the_variable(env: dict[str, str]) -> None:

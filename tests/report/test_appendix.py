@@ -372,7 +372,7 @@ def test_cli_report_markdown_json_and_project(store: Store, tmp_path: Path) -> N
     bad = cli("report", rid, "--format", "pdf")
     assert bad.returncode == 2 and "--format" in bad.stderr
     missing = cli("report", "nope")
-    assert missing.returncode == 1 and "no run 'nope'" in missing.stderr
+    assert missing.returncode == 2 and "no run 'nope'" in missing.stderr
 
 
 def test_html_appendix_is_self_contained(store: Store, tmp_path: Path) -> None:

@@ -126,5 +126,5 @@ def test_cli_compare_json(home: Path, store: Store, tmp_path: Path) -> None:
     assert "device_kwh.gpu" in table.stdout and "×0.5" in table.stdout
     missing = subprocess.run([sys.executable, "-c", CLI, "compare", a, "nope"],
                              env=dict(os.environ), capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert "no run 'nope'" in missing.stderr

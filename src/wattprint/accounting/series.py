@@ -77,6 +77,7 @@ from typing import Any
 import numpy as np
 
 from wattprint.errors import IntensityDataError, IntensityError
+from wattprint.extras import install_hint
 from wattprint.time import NaiveTimestampError, parse_timestamp_s
 
 logger = logging.getLogger(__name__)
@@ -516,7 +517,7 @@ def _read_parquet(path: Path) -> _Cells:
     except ImportError as exc:
         raise IntensityError(
             f"{path}: reading Parquet needs pyarrow; install it with "
-            "pip install 'wattprint[parquet]', or save the series as CSV"
+            f"{install_hint('parquet')}, or save the series as CSV"
         ) from exc
     try:
         table = pq.read_table(path)

@@ -138,7 +138,13 @@ def account(
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
-    """Re-account a stored run: another region, series, method or PUE; nothing stored changes."""
+    """Re-account a stored run: another region, series, method or PUE; nothing stored changes.
+
+    Examples:
+      wattprint account last --region FR
+      wattprint account last --region DE --hourly --pue 1.2
+      wattprint account 6b12 --intensity grid.csv --method marginal
+    """
     from wattprint.accounting.account import account_run
     from wattprint.store import Store
 
@@ -184,7 +190,13 @@ def estimate(
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
-    """Estimate a job's footprint without running it: power × hours × PUE × intensity."""
+    """Estimate a job's footprint without running it: power × hours × PUE × intensity.
+
+    Examples:
+      wattprint estimate --gpu A100-SXM4-40GB --gpus 8 --hours 24
+      wattprint estimate --gpu-hours 200 --gpu A100-SXM4-40GB --region FR
+      wattprint estimate --power-w 350 --hours 10 --intensity 250 --json
+    """
     from wattprint.accounting.account import estimate as do_estimate
 
     try:
@@ -213,7 +225,12 @@ def regions(
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
-    """List and search the known region codes with their source."""
+    """List and search the known region codes with their source.
+
+    Examples:
+      wattprint regions --search france
+      wattprint regions --hourly
+    """
     from wattprint.accounting.location import list_regions
 
     found = list_regions(search, hourly_only=hourly)

@@ -15,6 +15,7 @@ from wattprint import validate
 from wattprint.cli.app import app, fail, handle_error, setup_logging
 from wattprint.config import load_settings
 from wattprint.errors import WattprintError
+from wattprint.extras import install_hint
 
 BIND_HELP = ("Address to listen on. Loopback by default; any other address needs "
              "--token-file.")
@@ -35,7 +36,13 @@ def agent(
         "--region", help="Grid region for carbon (e.g. DE, US-CA, aws:us-east-1).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Run the node agent: Prometheus /metrics and a JSON API of this machine's energy."""
+    """Run the node agent: Prometheus /metrics and a JSON API of this machine's energy.
+
+    Examples:
+      wattprint agent
+      wattprint agent --port 9464 --region DE
+      wattprint agent --bind 0.0.0.0 --token-file /etc/wattprint/token
+    """
     setup_logging(verbose)
     try:
         process_interval = validate.process_interval_s(process_interval)
@@ -47,7 +54,7 @@ def agent(
         from wattprint.serve.agent import Agent, read_token_file
     except ImportError as exc:
         fail(f"the agent needs prometheus-client ({exc}); install it with "
-             "`pip install 'wattprint[serve]'`")
+             f"{install_hint('serve')}")
     try:
         settings = load_settings({"interval_s": interval, "region": region})
         token = read_token_file(token_file) if token_file is not None else None

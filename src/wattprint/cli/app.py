@@ -6,14 +6,17 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from wattprint.config import Settings, load_settings
-from wattprint.errors import RunNotFound, WattprintError
+from wattprint.errors import WattprintError
+
+if TYPE_CHECKING:
+    from wattprint.store import Store
 
 app = typer.Typer(
     name="wattprint",
@@ -92,5 +95,12 @@ def settings_from(**overrides: Any) -> Settings:
 
 
 def handle_error(exc: WattprintError) -> NoReturn:
-    """Turn a wattprint error into a clear message and exit code 2 (1 for missing runs)."""
-    fail(str(exc), 1 if isinstance(exc, RunNotFound) else 2)
+    """Turn a wattprint error (an unknown run included) into a clear message and exit code 2."""
+    fail(str(exc), 2)
+
+
+def require_project(store: Store, project: str | None) -> None:
+    """Exit 2 naming ``project`` when no stored run belongs to it (usually a typo)."""
+    if project is not None and not store.runs(project, limit=1):
+        fail(f"no project {project!r} in {store.path}; `wattprint runs` lists the runs "
+             "with their projects")

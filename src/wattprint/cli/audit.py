@@ -22,7 +22,10 @@ from wattprint.errors import WattprintError
 audit_app = typer.Typer(
     name="audit", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Measure the bloat of an environment or image: what the workload never uses, and "
-         "what it costs per deployment.")
+         "what it costs per deployment.",
+    epilog="Examples:  wattprint audit env -- python train.py --epochs 1  ·  "
+           "wattprint audit image pytorch.tar -- python infer.py  ·  "
+           "wattprint audit env --json -o audit.json -- python infer.py")
 app.add_typer(audit_app, name="audit")
 
 _FORMATS = ("text", "md", "html", "json")

@@ -20,6 +20,7 @@ from wattprint.cli.app import (
     fail,
     handle_error,
     print_json,
+    require_project,
     settings_from,
 )
 from wattprint.errors import WattprintError
@@ -74,6 +75,11 @@ def export(
     Energy is device energy in kWh; carbon (kg CO2e) is accounted on export.
     --codecarbon writes the columns of codecarbon's emissions.csv so existing
     dashboards read it.
+
+    Examples:
+      wattprint export -o runs.csv
+      wattprint export --project bert --format json -o bert.json
+      wattprint export --codecarbon -o emissions.csv
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:
@@ -89,6 +95,7 @@ def export(
     settings = settings_from()
     try:
         store = Store(settings.db_path)
+        require_project(store, project)
         with _progress("exporting runs", quiet) as tick:
             runs = collect_runs(store, project, progress=tick)
         data: str | bytes
@@ -144,6 +151,10 @@ def import_cmd(
     device energy (the tool's PUE removed) so the runs can be compared and
     re-accounted like measured ones. Importing a file again skips the runs
     already imported.
+
+    Examples:
+      wattprint import codecarbon emissions.csv --project bert
+      wattprint import eco2ai emission.csv --peer-pue 1.2 --tz UTC
     """
     name = tool.strip().lower()
     if name not in PEERS:

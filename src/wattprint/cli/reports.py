@@ -30,6 +30,7 @@ from wattprint.cli.app import (
     handle_error,
     out,
     print_json,
+    require_project,
     settings_from,
     setup_logging,
 )
@@ -139,6 +140,11 @@ def report(
     A run's appendix lists hardware, software, energy per device, power and
     intensity over time, the carbon breakdown, SCI and every assumption with
     its source, and embeds all inputs as JSON so a reader can recompute it.
+
+    Examples:
+      wattprint report last
+      wattprint report last --format html -o appendix.html
+      wattprint report --project bert --by name -o bert.md
     """
     setup_logging()
     if (run_id is None) == (project is None):
@@ -152,6 +158,7 @@ def report(
         if run_id is not None:
             doc = appendix.run_appendix(store, run_id, opts)
         else:
+            require_project(store, project)
             with _progress("accounting runs", quiet) as progress:
                 doc = appendix.project_appendix(store, project, by=by, opts=opts,
                                                 progress=progress)
@@ -216,7 +223,12 @@ def leaderboard(
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
-    """Rank a project's runs by a task metric and mark the Pareto front over metric and costs."""
+    """Rank a project's runs by a task metric and mark the Pareto front over metric and costs.
+
+    Examples:
+      wattprint leaderboard --project bert --metric accuracy
+      wattprint leaderboard -p bert -m loss --minimize --cost energy,co2e
+    """
     setup_logging()
     chosen = "json" if as_json else _format(fmt, output, "table",
                                             ("table", "md", "html", "json"))
@@ -224,6 +236,7 @@ def leaderboard(
     from wattprint.report import leaderboard as lb
 
     store = _store()
+    require_project(store, project)
     try:
         with _progress("accounting runs", quiet) as progress:
             board = lb.leaderboard(store, project, metric, maximize=maximize,
@@ -298,7 +311,12 @@ def compare(
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
-    """Compare runs side by side: energy by kind, carbon, duration, metrics; diff and ratio."""
+    """Compare runs side by side: energy by kind, carbon, duration, metrics; diff and ratio.
+
+    Examples:
+      wattprint compare 6b12 9f3a
+      wattprint compare 6b12 9f3a 0c77 --format md -o cmp.md
+    """
     setup_logging()
     chosen = "json" if as_json else _format(fmt, output, "table", ("table", "md", "json"))
     opts = _options(region, intensity, method, pue, hourly, embodied)

@@ -375,6 +375,12 @@ def whatif(
     For every start time in the data, each strategy is compared with
     starting at once; rows give the mean, median and 90th-percentile
     reduction (0.25 = 25 % less carbon) and the mean number of pauses.
+
+    Examples:
+      wattprint whatif last --region US-CAL-CISO
+      wattprint whatif --duration 6h --region US-CAL-CISO --windows 12h
+      wattprint whatif --duration 2h --regions US-CAL-CISO,US-TEX-ERCO
+      wattprint whatif last --region US-CAL-CISO --plot whatif.svg
     """
     from wattprint.schedule.whatif import STRATEGIES
     from wattprint.schedule.whatif import whatif as run_whatif
@@ -616,6 +622,10 @@ def plan(
     With the shipped hourly data (2022 only) and no --now, "now" is the
     current time and the intensity of each hour is that of the same date and
     time (UTC) in 2022: a typical year, not a forecast. The output says so.
+
+    Examples:
+      wattprint plan --duration 6h --deadline 24h --region US-CAL-CISO
+      wattprint plan --duration 90m --deadline 12h --region US-NY-NYIS --json
     """
     import numpy as np
 

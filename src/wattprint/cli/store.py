@@ -22,13 +22,20 @@ from wattprint.cli.app import (
 from wattprint.errors import WattprintError
 
 store_app = typer.Typer(help="Check a damaged store and recover what is readable.",
-                        no_args_is_help=True)
+                        no_args_is_help=True,
+                        epilog="Examples:  wattprint store check  ·  "
+                               "wattprint store recover --to recovered.db")
 app.add_typer(store_app, name="store")
 
 
 @store_app.command("check")
 def check_cmd(as_json: JsonOpt = False) -> None:
-    """Say what is wrong with the store and how to repair it (changes nothing)."""
+    """Say what is wrong with the store and how to repair it (changes nothing).
+
+    Examples:
+      wattprint store check
+      wattprint store check --json
+    """
     from wattprint.store.checks import check
 
     path = settings_from().db_path
@@ -51,7 +58,11 @@ def recover_cmd(
                                      dir_okay=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """Copy every readable row of the store into a new file; the old file is not changed."""
+    """Copy every readable row of the store into a new file; the old file is not changed.
+
+    Examples:
+      wattprint store recover --to recovered.db
+    """
     from wattprint.store.checks import recover
 
     source = settings_from().db_path
@@ -77,7 +88,12 @@ def delete_cmd(
     project: ProjectOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete runs and everything stored with them (given by id, or a whole --project)."""
+    """Delete runs and everything stored with them (given by id, or a whole --project).
+
+    Examples:
+      wattprint delete 6b12f0
+      wattprint delete --project scratch --yes
+    """
     from wattprint.store import Store
 
     if not run_ids and project is None:

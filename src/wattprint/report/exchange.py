@@ -47,6 +47,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from wattprint.errors import ExportError, WattprintError
+from wattprint.extras import install_hint
 from wattprint.report.runview import device_rows
 from wattprint.store import RunRecord, Store
 from wattprint.time import iso_utc as iso
@@ -471,7 +472,7 @@ def render_parquet(runs: Sequence[RunExport], *, by_device: bool = False) -> byt
     except ImportError as exc:
         raise ExportError(
             "Parquet export needs pyarrow, which is not installed; install it with "
-            "pip install 'wattprint[parquet]' (or export --format csv or json)"
+            f"{install_hint('parquet')}, or export --format csv or json"
         ) from exc
     columns, rows = device_table(runs) if by_device else run_table(runs)
     fields = []

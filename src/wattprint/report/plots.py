@@ -30,12 +30,13 @@ from typing import Any
 import numpy as np
 
 from wattprint.errors import WattprintError
+from wattprint.extras import install_hint
 from wattprint.units import axis_unit, format_number
 
 #: Most steps drawn per series; longer series are binned.
 MAX_POINTS = 600
 
-_INSTALL_HINT = "pip install 'wattprint[report]'"
+_INSTALL_HINT = install_hint("report")
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
 _ID = re.compile(r'\bid="([^"]+)"')

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattprint.errors import SensorUnavailable
+from wattprint.extras import install_hint
 from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
 from wattprint.sensors.context import SensorContext
 from wattprint.sensors.visible import select_visible_chain
@@ -65,8 +66,8 @@ SOURCE = "amdsmi"
 POWER_FIELDS = ("average_socket_power", "socket_power", "current_socket_power")
 
 _INSTALL_HINT = (
-    "amdsmi not installed: pip install 'wattprint[amd]' "
-    "(or use the amdsmi package shipped with your ROCm, /opt/rocm/share/amd_smi)"
+    f"amdsmi not installed: {install_hint('amd')}; "
+    "or use the amdsmi package shipped with your ROCm, /opt/rocm/share/amd_smi"
 )
 
 

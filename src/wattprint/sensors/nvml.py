@@ -94,6 +94,7 @@ from pathlib import Path
 from typing import Any
 
 from wattprint.errors import SensorUnavailable
+from wattprint.extras import install_hint
 from wattprint.records import (
     MIG_SLICE_SHARE,
     NVML_PROCESS,
@@ -120,7 +121,7 @@ _NVML_ERROR_NOT_SUPPORTED = 3
 _NVML_ERROR_GPU_IS_LOST = 15
 _NVML_DEVICE_MIG_ENABLE = 1
 _PROFILE_IN_NAME = re.compile(r"MIG\s+(\S+)\s*$")
-_INSTALL_HINT = "nvidia-ml-py not installed: pip install 'wattprint[nvidia]'"
+_INSTALL_HINT = f"nvidia-ml-py not installed: {install_hint('nvidia')}"
 
 
 @dataclass(frozen=True)

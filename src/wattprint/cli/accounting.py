@@ -194,6 +194,15 @@ def regions(
         print_json({"regions": [vars(r) for r in found]})
         return
     table = Table(title=f"{len(found)} regions", title_justify="left")
+    if hourly:
+        for col in ("code", "name", "hourly years", "basis", "hourly source"):
+            table.add_column(col)
+        for r in found:
+            table.add_row(r.code, r.name, r.hourly_years, r.hourly_basis, r.hourly_source)
+        out.print(table)
+        out.print("basis: lifecycle includes upstream emissions, direct only combustion; "
+                  "compare like with like")
+        return
     for col in ("code", "name", "kind", "gCO2e/kWh", "year", "hourly", "source"):
         table.add_column(col)
     for r in found:

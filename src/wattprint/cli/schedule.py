@@ -382,6 +382,12 @@ def whatif(
                 "US-CAL-CISO) or a series with --intensity FILE"
             )
         series = _series(names, intensity, method)
+        if intensity is None:  # shipped series: one span, bases stated
+            from wattprint.accounting.hourly import comparable_series
+
+            series, series_notes = comparable_series(series)
+            for note in series_notes:
+                err.print(f"note: {note}")
         if everything and len(series) < 2:
             chosen.remove("region")  # one region: nothing to compare it with
         if run is not None:
@@ -433,7 +439,9 @@ def whatif(
     for name, info in result.to_json()["provenance"].items():
         provenance = info.get("provenance") or {}
         source = provenance.get("source") if isinstance(provenance, dict) else provenance
-        out.print(f"data {name}: {source or 'unknown source'} ({info.get('method') or '?'})")
+        basis = provenance.get("basis") if isinstance(provenance, dict) else None
+        out.print(f"data {name}: {source or 'unknown source'} ({info.get('method') or '?'}"
+                  f"{', ' + basis if basis else ''})")
     for note in result.inputs.get("notes", []):
         err.print(f"note: {note}")
 

@@ -7,8 +7,8 @@ import importlib
 from wattprint.cli.app import app
 
 #: command modules, in the order their commands are listed by ``wattprint --help``
-COMMAND_MODULES = ("core", "accounting", "reports", "exchange", "schedule", "agent",
-                   "audit")
+COMMAND_MODULES = ("core", "accounting", "reports", "exchange", "schedule", "forecast",
+                   "series", "agent", "audit")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"wattprint.cli.{_name}")

@@ -149,6 +149,7 @@ def test_series_cli_lists_shows_and_exports_what_a_plan_used(tmp_path: Path) -> 
     assert shown["provenance"]["dataset"] == "ci.csv"
     exported = cli("series", "export", digest[:8]).stdout.splitlines()
     assert exported[0] == "start,end,g_per_kwh,region"
-    assert exported[2].startswith("2025-06-01T01:00:00.000+00:00,2025-06-01T02:00:00.000+00:00,100.0")
+    assert exported[2].startswith(
+        "2025-06-01T01:00:00.000+00:00,2025-06-01T02:00:00.000+00:00,100.0")
     missing = cli("series", "show", "abcdef")
     assert missing.returncode != 0 and "series list" in missing.stderr

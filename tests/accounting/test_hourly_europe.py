@@ -117,3 +117,19 @@ def test_regions_hourly_cli(tmp_path: Path) -> None:
     text = subprocess.run([sys.executable, "-m", "wattprint", "regions", "--hourly"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert "basis" in text.stdout and "direct" in text.stdout
+
+
+def test_hourly_accounting_in_europe_states_the_basis() -> None:
+    from wattprint.accounting.hourly import HourlyIntensity
+
+    s = hourly_series("GB")
+    k = int((utc(2023, 7, 1, 12) - s.start_s[0]) // 3600)
+    value = HourlyIntensity().intensity("UK", utc(2023, 7, 1, 12), utc(2023, 7, 1, 13))
+    assert value.g_per_kwh == pytest.approx(float(s.g_per_kwh[k]))
+    assert value.provenance.basis == "direct" and value.provenance.fallback is None
+    later = HourlyIntensity().intensity("DE", utc(2026, 7, 1, 12), utc(2026, 7, 1, 13))
+    de = hourly_series("DE")
+    k = int((utc(2025, 7, 1, 12) - de.start_s[0]) // 3600)
+    assert later.g_per_kwh == pytest.approx(float(de.g_per_kwh[k]))
+    assert later.provenance.basis == "lifecycle"
+    assert "typical-year replay" in str(later.provenance.fallback)

@@ -17,6 +17,9 @@ Outputs (see ``src/wattprint/data/SOURCES.md`` for origin and licence):
 * ``cloud_ccf.csv``                      Apache-2.0  AWS, Azure, GCP regions (CCF)
 * ``cloud_locations_green_algorithms.csv`` CC BY 4.0 cloud region -> country
 * ``hourly_us_eia_2022.npz``             MIT         hourly series of 8 US BAs
+* ``hourly_de_smard_2025.npz``           CC BY 4.0   hourly series of Germany, 2025
+* ``hourly_fr_eco2mix_2021_2022.npz``    MIT         hourly series of France, 2021-2022
+* ``hourly_gb_neso_2023.npz``            CC BY 4.0   hourly means of Great Britain, 2023
 * ``electricitymaps_yearly.csv``         ODbL 1.0    zone averages 2021-2025
 * ``marginal_unfccc_ifi_2021.csv``       CC BY-SA 4.0 operating-margin factors
 """
@@ -372,6 +375,117 @@ def build_hourly(data: Path, out: Path) -> None:
     )
 
 
+def _utc_s(text: str) -> float:
+    stamp = dt.datetime.fromisoformat(text)
+    assert stamp.utcoffset() == dt.timedelta(0), text
+    return stamp.timestamp()
+
+
+def _year_start_s(year: int) -> int:
+    return int(dt.datetime(year, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+
+
+def _tenths(value: float) -> int:
+    return -1 if math.isnan(value) else round(value * 10)
+
+
+def _number(text: str) -> float:
+    return float(text) if text.strip() else math.nan
+
+
+def _hourly_grid(
+    rows: list[dict[str, str]], columns: list[str], first_year: int, last_year: int
+) -> tuple[int, np.ndarray]:
+    """Values of ``columns`` on the whole UTC years ``first_year..last_year``, hour by hour.
+
+    Rows outside those years are dropped; an hour without a row or with an empty cell
+    stays missing (-1), for wattprint to fill and count.
+    """
+    start_s = _year_start_s(first_year)
+    n = (_year_start_s(last_year + 1) - start_s) // 3600
+    table = np.full((len(columns), n), -1, dtype=np.int16)
+    for r in rows:
+        k, rest = divmod(_utc_s(r["timestamp_utc"]) - start_s, 3600)
+        if rest or not 0 <= k < n:
+            continue
+        for i, col in enumerate(columns):
+            table[i, int(k)] = _tenths(_number(r[col]))
+    return start_s, table
+
+
+def _save_hourly(
+    out: Path,
+    name: str,
+    start_s: int,
+    table: np.ndarray,
+    zones: list[str],
+    bases: list[str],
+    kinds: list[str],
+) -> None:
+    np.savez_compressed(
+        out / name,
+        zone=np.array(zones),
+        basis=np.array(bases),
+        kind=np.array(kinds),
+        start_s=np.int64(start_s),
+        step_s=np.float64(3600.0),
+        g_per_kwh_x10=table,
+    )
+    missing = [int(np.count_nonzero(row < 0)) for row in table]
+    size = (out / name).stat().st_size
+    print(f"wrote {name}: {table.shape[0]} x {table.shape[1]} hours (missing {missing}), "
+          f"{size} bytes")
+
+
+def build_hourly_de(data: Path, out: Path) -> None:
+    """Germany 2025 (SMARD, CC BY 4.0): lifecycle and direct rows, UTC year 2025.
+
+    The source's first row (2024-12-31 23:00 UTC, the first hour of the German year) lies
+    outside the UTC year and is dropped; its last UTC hour (2025-12-31 23:00) is missing.
+    """
+    rows = read_csv(data / "grid_ci_hourly_de_smard_2025" / "de_mix_ci_hourly_2025.csv")
+    columns = ["ci_lifecycle_gco2eq_per_kwh", "ci_direct_gco2_per_kwh"]
+    start_s, table = _hourly_grid(rows, columns, 2025, 2025)
+    _save_hourly(out, "hourly_de_smard_2025.npz", start_s, table, ["DE", "DE"],
+                 ["lifecycle", "direct"], ["actual", "actual"])
+
+
+def build_hourly_fr(data: Path, out: Path) -> None:
+    """France 2021-2022 (RTE eCO2mix via dreamRs/uPlot-r, MIT): the two full years present."""
+    rows = read_csv(data / "grid_ci_hourly_fr_eco2mix_2021_2023" / "fr_mix_ci_hourly_2021_2023.csv")
+    columns = ["ci_lifecycle_gco2eq_per_kwh", "ci_direct_gco2_per_kwh"]
+    start_s, table = _hourly_grid(rows, columns, 2021, 2022)
+    _save_hourly(out, "hourly_fr_eco2mix_2021_2022.npz", start_s, table, ["FR", "FR"],
+                 ["lifecycle", "direct"], ["actual", "actual"])
+
+
+def build_hourly_gb(data: Path, out: Path) -> None:
+    """Great Britain 2023 (NESO, CC BY 4.0): hourly means of the half-hourly actual and forecast.
+
+    An hour's mean is over the half-hours that have a value; an ``actual`` of 0 is an API
+    glitch (SOURCE.md) and counts as missing. An hour with no value stays missing.
+    """
+    rows = read_csv(data / "grid_ci_halfhourly_gb_neso_2023" / "gb_national_ci_2023_halfhourly.csv")
+    start_s = _year_start_s(2023)
+    n = (_year_start_s(2024) - start_s) // 3600
+    sums = np.zeros((2, n))
+    counts = np.zeros((2, n), dtype=np.int64)
+    for r in rows:
+        k = int((_utc_s(r["timestamp_utc"]) - start_s) // 3600)
+        if not 0 <= k < n:
+            continue
+        for i, col in enumerate(("actual_gco2_per_kwh", "forecast_gco2_per_kwh")):
+            value = _number(r[col])
+            if math.isnan(value) or (col.startswith("actual") and value == 0):
+                continue
+            sums[i, k] += value
+            counts[i, k] += 1
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    table = np.where(np.isnan(means), -1, np.rint(np.nan_to_num(means) * 10)).astype(np.int16)
+    _save_hourly(out, "hourly_gb_neso_2023.npz", start_s, table, ["GB", "GB"],
+                 ["direct", "direct"], ["actual", "forecast"])
+
+
 def build_electricitymaps(data: Path, out: Path) -> None:
     rows = read_csv(
         data / "grid_ci_annual_electricitymaps_co2js" / "electricitymaps_yearly_2021_2025.csv"
@@ -438,6 +552,9 @@ def main() -> None:
     build_cloud_ccf(data, out, names)
     build_cloud_locations(data, out)
     build_hourly(data, out)
+    build_hourly_de(data, out)
+    build_hourly_fr(data, out)
+    build_hourly_gb(data, out)
     build_electricitymaps(data, out)
     build_marginal(data, out, a2)
 

@@ -156,12 +156,15 @@ def test_hourly_regions_and_codes() -> None:
             "US-NW-BPAT",
             "US-SE-SOCO",
             "US-SW-AZPS",
+            "DE",
+            "FR",
+            "GB",
         ]
     )
     assert hourly_series("ciso") is hourly_series("US-CAL-CISO")
     assert hourly_series("PJM").region == "US-MIDA-PJM"
-    with pytest.raises(RegionError, match="no shipped hourly series for DE"):
-        hourly_series("DEU")
+    with pytest.raises(RegionError, match="no shipped hourly series for JP"):
+        hourly_series("JPN")
     with pytest.raises(RegionError, match="unknown region"):
         hourly_series("ZZ-NOWHERE")
 
@@ -215,12 +218,12 @@ def test_hourly_source_replays_other_years_on_the_same_date() -> None:
 
 def test_hourly_source_fallback_for_regions_without_hourly_data() -> None:
     with pytest.raises(RegionError):
-        HourlyIntensity().intensity("DE", 0.0, 3600.0)
+        HourlyIntensity().intensity("JP", 0.0, 3600.0)
     values = HourlyIntensity(fallback=AnnualIntensity(year=2024)).intensities(
-        "DE", np.array([0.0]), np.array([3600.0])
+        "JP", np.array([0.0]), np.array([3600.0])
     )
-    assert values.g_per_kwh[0] == pytest.approx(336.38)
-    assert values.provenance.fallback == "no hourly series for DE; used the annual source"
+    assert values.g_per_kwh[0] == pytest.approx(483.43)
+    assert values.provenance.fallback == "no hourly series for JP; used the annual source"
 
 
 def test_series_source_checks_region() -> None:

@@ -219,11 +219,11 @@ def test_whatif_period_of_one_month(env: dict[str, str]) -> None:
 
 def test_whatif_region_without_hourly_series_is_a_clear_error(env: dict[str, str]) -> None:
     # no region of the list has an hourly series: nothing to compare against
-    result = wattprint("whatif", "--duration", "6h", "--regions", "DE,FR",
+    result = wattprint("whatif", "--duration", "6h", "--regions", "JP,IN",
                        "--windows", "6h", env=env)
     assert result.returncode == 2
     message = " ".join(result.stderr.split())
-    assert "no shipped hourly series for DE" in message
+    assert "no shipped hourly series for JP" in message
     for region in ("US-CAL-CISO", "US-TEX-ERCO", "US-MIDA-PJM", "US-SW-AZPS"):
         assert region in message
     assert "--intensity" in message
@@ -309,9 +309,9 @@ def test_plan_with_the_shipped_series_and_no_now_replays_2022(env: dict[str, str
 def test_plan_errors(tmp_path: Path, env: dict[str, str]) -> None:
     no_region = wattprint("plan", "--duration", "3h", "--deadline", "12h", env=env)
     assert no_region.returncode == 2 and "--region" in no_region.stderr
-    germany = wattprint("plan", "--duration", "3h", "--deadline", "12h", "--region", "DE",
-                        env=env)
-    assert germany.returncode == 2 and "US-CAL-CISO" in germany.stderr
+    japan = wattprint("plan", "--duration", "3h", "--deadline", "12h", "--region", "JP",
+                      env=env)
+    assert japan.returncode == 2 and "US-CAL-CISO" in japan.stderr
     series = write_series(tmp_path / "ci.csv", PLAN_CI)
     too_soon = wattprint("plan", "--duration", "6h", "--deadline", "3h", "--intensity",
                          str(series), "--now", iso(T0), env=env)
@@ -322,16 +322,16 @@ def test_whatif_region_without_hourly_series_joins_at_its_annual_average(
         tmp_path: Path) -> None:
     env = dict(os.environ, WATTPRINT_HOME=str(tmp_path / "home"))
     r = subprocess.run([sys.executable, "-m", "wattprint", "whatif", "--duration", "6h",
-                        "--power-w", "300", "--regions", "US-CAL-CISO,DE", "--windows", "6h",
+                        "--power-w", "300", "--regions", "US-CAL-CISO,JP", "--windows", "6h",
                         "--strategies", "all", "--json"], env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "DE: no shipped hourly series" in r.stderr
+    assert "JP: no shipped hourly series" in r.stderr
     rows = json.loads(r.stdout)["rows"]
-    de_flex = [x for x in rows if x["region"] == "DE" and x["strategy"] == "flexible-start"]
+    jp_flex = [x for x in rows if x["region"] == "JP" and x["strategy"] == "flexible-start"]
     # a flat series gains nothing from moving in time
-    assert de_flex and de_flex[0]["mean_reduction"] == 0.0
-    assert any(x["region"] == "DE" and x["strategy"] == "region" for x in rows)
+    assert jp_flex and jp_flex[0]["mean_reduction"] == 0.0
+    assert any(x["region"] == "JP" and x["strategy"] == "region" for x in rows)
 
 
 def test_whatif_plot_is_written(tmp_path: Path) -> None:

@@ -320,7 +320,7 @@ def test_options_are_checked_before_the_job_starts(tmp_path: Path) -> None:
         prepare_pausing(PauseOptions(pause_above_g_per_kwh=300, deadline_s=3600,
                                      expected_duration_s=7200, region="CISO"))
     with pytest.raises(RegionError, match="US-CAL-CISO"):
-        prepare_pausing(PauseOptions(pause_above_g_per_kwh=300, deadline_s=3600, region="DE"))
+        prepare_pausing(PauseOptions(pause_above_g_per_kwh=300, deadline_s=3600, region="JP"))
     with pytest.raises(ConfigError, match="WATTPRINT_ELECTRICITYMAPS_TOKEN"):
         prepare_pausing(PauseOptions(pause_above_g_per_kwh=300, deadline_s=3600, live=True,
                                      region="DE"), environ={})
@@ -352,7 +352,7 @@ def test_shipped_series_is_replayed_at_the_same_time_of_year() -> None:
                                       (hour(2022, 12, 31, 22), hour(2022, 12, 31, 23), 0, 1)]
     assert "typical-year replay" in str(window.provenance.fallback)
     setup = prepare_pausing(PauseOptions(pause_percentile=20, deadline_s=6 * 3600,
-                                         region="CISO"), now_s=t)
+                                         region="CISO", use_forecast=False), now_s=t)
     assert setup is not None
     horizon = [ciso.g_per_kwh[hour(2022, 3, 1, 12) + k] for k in range(7)]  # 12:30 to 18:30
     s = sorted(horizon)

@@ -106,6 +106,9 @@ class RegionInfo:
         has_hourly: whether a shipped hourly series exists (:func:`hourly_series`).
         g_per_kwh: newest annual average intensity, gCO2e/kWh.
         year: year of that value (``None`` if the table gives none).
+        hourly_years: UTC years of the shipped hourly series (``"2021-2022"``), or ``""``.
+        hourly_basis: its default basis (``"lifecycle"``/``"direct"``), or ``""``.
+        hourly_source: who publishes it, with the licence, or ``""``.
     """
 
     code: str
@@ -115,6 +118,9 @@ class RegionInfo:
     has_hourly: bool
     g_per_kwh: float
     year: int | None
+    hourly_years: str = ""
+    hourly_basis: str = ""
+    hourly_source: str = ""
 
 
 def _label(code: str) -> str:
@@ -216,10 +222,15 @@ def list_regions(search: str | None = None, hourly_only: bool = False) -> list[R
         Matching regions, ordered by kind (world, country, subnational, cloud,
         zone) then code.
     """
+    from wattprint.accounting.hourly import hourly_catalogue
+
+    hourly = {info.region: info for info in hourly_catalogue()}
     needle = search.strip().casefold() if search else ""
     exact: list[RegionInfo] = []
     partial: list[RegionInfo] = []
-    for region, has_hourly in _intensity._region_infos():
+    for region, _ in _intensity._region_infos():
+        series_info = hourly.get(region.code)
+        has_hourly = series_info is not None
         if hourly_only and not has_hourly:
             continue
         words = [region.code, *region.aliases, region.name]
@@ -233,6 +244,10 @@ def list_regions(search: str | None = None, hourly_only: bool = False) -> list[R
             has_hourly=has_hourly,
             g_per_kwh=newest.g_per_kwh,
             year=newest.year,
+            hourly_years=series_info.years if series_info else "",
+            hourly_basis=series_info.basis if series_info else "",
+            hourly_source=(f"{series_info.source} ({series_info.licence})"
+                           if series_info else ""),
         )
         if not needle:
             partial.append(info)

@@ -1,6 +1,6 @@
 """Typical-year replay: one year of intensity data standing in for any other year.
 
-The shipped hourly series cover one year (2022). Accounting a run of 2025,
+The shipped hourly series cover one or two years (2021-2025). Accounting a run of 2025,
 planning a job for tomorrow, or pausing a job now all need the intensity of
 hours that series does not hold. *Typical-year replay* answers with the value
 at the **same date and time (UTC) in the series' year**: 14:00 UTC on 3 May
@@ -94,8 +94,19 @@ def replay_time_s(t_s: float, year: int) -> float:
 
 
 def series_year(series: IntensitySeries) -> int:
-    """Calendar year (UTC) of the series' first step: the year a replay reads."""
-    return datetime.fromtimestamp(float(series.start_s[0]), timezone.utc).year
+    """The year a replay reads: the last calendar year (UTC) the series covers whole.
+
+    A series of 2021-2022 replays 2022, its most recent year; a series
+    that covers no whole year replays the year of its first step.
+    """
+    first = datetime.fromtimestamp(float(series.start_s[0]), timezone.utc).year
+    last = datetime.fromtimestamp(series.end_s, timezone.utc).year
+    for year in range(last, first - 1, -1):
+        start = datetime(year, 1, 1, tzinfo=timezone.utc).timestamp()
+        end = datetime(year + 1, 1, 1, tzinfo=timezone.utc).timestamp()
+        if float(series.start_s[0]) <= start and end <= series.end_s + 1e-6:
+            return year
+    return first
 
 
 def replay_times_s(series: IntensitySeries, t_s: np.ndarray) -> np.ndarray:

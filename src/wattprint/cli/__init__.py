@@ -45,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("exchange", "Import another tool's log as runs."),
     "whatif": ("schedule", "What a job would have emitted at other times or places."),
     "plan": ("schedule", "When to run a job before a deadline."),
+    "forecast": ("forecast", "Forecast a region's hourly intensity, with a p10-p90 band."),
+    "series": ("series", "List, show or export the intensity series kept for re-accounting."),
     "agent": ("agent", "Run the node agent (Prometheus /metrics, JSON API)."),
     "audit": ("audit", "Audit an environment or image: what a workload uses, what the rest costs."),
     "store": ("store", "Check the run store, or recover what is readable from a damaged one."),

@@ -134,6 +134,9 @@ def account(
                        "(keys from the environment; see docs/intensity.md).")] = None,
     year: Annotated[int | None, typer.Option(
         "--year", help="Data year of the annual tables (default: the newest).")] = None,
+    series: Annotated[str | None, typer.Option(
+        "--series", help="Account with a kept series (digest from `wattprint series list`): "
+                         "the same numbers as when it was kept.")] = None,
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
@@ -145,22 +148,35 @@ def account(
       wattprint account last --region DE --hourly --pue 1.2
       wattprint account 6b12 --intensity grid.csv --method marginal
     """
+    import dataclasses
+
     from wattprint.accounting.account import account_run
+    from wattprint.accounting.kept import KeepingSource, KeptIntensity, load_kept
     from wattprint.store import Store
 
     opts = options(region, intensity, method, pue, hourly, not no_embodied, live, year)
+    home = settings_from().store_dir
+    keeping = None
     try:
+        if series is not None:
+            opts = dataclasses.replace(opts, source=KeptIntensity(load_kept(home, series)))
+        elif opts.source is not None:  # a live API: keep what it answered
+            keeping = KeepingSource(opts.source)
+            opts = dataclasses.replace(opts, source=keeping)
         accounted = account_run(Store(settings_from().db_path), run_id, opts)
+        kept = keeping.keep(home, used_by=f"account {accounted.run.id}") if keeping else []
     except WattprintError as exc:
         handle_error(exc)
     fp = accounted.footprint.to_dict()
     if as_json:
         print_json({"id": accounted.run.id, "region": accounted.region.code,
                     "region_how": accounted.region.how, "co2e_kg": fp["co2e_kg"]["total"],
-                    "footprint": fp})
+                    "footprint": fp, "kept_series": kept})
         return
     print_footprint(fp, accounted.region.label, accounted.region.hint, precision=precision,
                     wide=wide)
+    for digest in kept:
+        out.print(f"intensity kept as series {digest[:12]} (account again with --series)")
 
 
 @app.command()
@@ -238,6 +254,16 @@ def regions(
         print_json({"regions": [vars(r) for r in found]})
         return
     notes = Notes()
+    if hourly:
+        rows = [[r.code, r.name, r.hourly_years, r.hourly_basis,
+                 r.hourly_source if wide else notes.mark(r.hourly_source)] for r in found]
+        print_table(out, f"{len(found)} regions",
+                    [Column("code", "id"), Column("name"), Column("hourly years", "id"),
+                     Column("basis", "id"), Column("hourly source", "text" if wide else "id")],
+                    rows, notes=notes, wide=wide)
+        out.print("basis: lifecycle includes upstream emissions, direct only combustion; "
+                  "compare like with like")
+        return
     rows = [[r.code, r.name, r.kind, format_intensity(r.g_per_kwh, precision),
              str(r.year or ""), "yes" if r.has_hourly else "",
              r.source if wide else notes.mark(r.source)] for r in found]

@@ -427,6 +427,12 @@ def whatif(
                 "US-CAL-CISO) or a series with --intensity FILE"
             )
         series = _series(names, intensity, method)
+        if intensity is None:  # shipped series: one span, bases stated
+            from wattprint.accounting.hourly import comparable_series
+
+            series, series_notes = comparable_series(series)
+            for note in series_notes:
+                err.print(f"note: {note}")
         job_s = (_run_span_s(intervals) if run is not None
                  else _duration_s(duration or "", "--duration"))
         _check_steps(series, max(windows_s) + job_s)
@@ -486,7 +492,9 @@ def whatif(
     for name, info in result.to_json()["provenance"].items():
         provenance = info.get("provenance") or {}
         source = provenance.get("source") if isinstance(provenance, dict) else provenance
-        out.print(f"data {name}: {source or 'unknown source'} ({info.get('method') or '?'})")
+        basis = provenance.get("basis") if isinstance(provenance, dict) else None
+        out.print(f"data {name}: {source or 'unknown source'} ({info.get('method') or '?'}"
+                  f"{', ' + basis if basis else ''})")
     for note in result.inputs.get("notes", []):
         err.print(f"note: {note}")
 
@@ -513,7 +521,7 @@ def _plan_series(
     """The series to plan over, and the shipped series it replays (``None`` if none)."""
     import numpy as np
 
-    from wattprint.accounting.replay import typical_year_window
+    from wattprint.schedule.plan import forecast_plan_series
     from wattprint.schedule.signals import live_client
 
     if live and intensity is not None:
@@ -537,7 +545,7 @@ def _plan_series(
     end = first + np.asarray(shipped.start_s).size * float(shipped.step_s)
     if first <= now_s and deadline_s <= end:
         return shipped, None
-    return typical_year_window(shipped, now_s, deadline_s), shipped
+    return forecast_plan_series(shipped, now_s, deadline_s), shipped
 
 
 def _plan_doc(result: Plan, now_rule: str, replay: bool) -> dict[str, Any]:
@@ -579,7 +587,8 @@ def _print_plan(result: Plan, now_rule: str, power_given: bool) -> None:
         f"reaches {_hours(-age)} ahead" if age < 0 else f"ended {age / 86_400.0:.0f} days ago"
     )
     out.print(
-        f"data: {label or 'unknown source'} ({result.data_source.get('method') or '?'}), "
+        f"data: {label or 'unknown source'} ({result.data_source.get('method') or '?'}"
+        f"{', ' + source['basis'] if isinstance(source, dict) and source.get('basis') else ''}), "
         f"{_iso(result.data_start_s)} to {_iso(result.data_end_s)}, {age_text}"
     )
     for note in result.notes:
@@ -629,6 +638,7 @@ def plan(
     """
     import numpy as np
 
+    from wattprint.schedule.plan import keep_plan_series, plan_forecast_note
     from wattprint.schedule.plan import plan as make_plan
 
     duration_s = _duration_s(duration, "--duration")
@@ -647,6 +657,7 @@ def plan(
         _check_steps({intensity.name if intensity else region or "": series},
                      max(deadline_s - now_s, duration_s))
         result = make_plan(series, duration_s, deadline_s, power_w=power_w, now_s=now_s)
+        kept = keep_plan_series(settings_from().store_dir, series)
     except WattprintError as exc:
         handle_error(exc)
     now_rule = "given with --now" if now is not None else "the current time"
@@ -654,10 +665,7 @@ def plan(
         start = np.asarray(replayed.start_s, dtype=np.float64)
         year = datetime.fromtimestamp(float(start[0]), timezone.utc).year
         data_end = float(start[0]) + start.size * float(replayed.step_s)
-        note = (
-            f"intensity of each hour from the same date and time (UTC) in {year}: "
-            "a typical year from past data, not a forecast"
-        )
+        note = plan_forecast_note(result, year)
         now_rule += f"; {note}"
         result = dataclasses.replace(
             result,
@@ -667,6 +675,7 @@ def plan(
             notes=(*result.notes, note),
         )
     if as_json:
-        print_json(_plan_doc(result, now_rule, replayed is not None))
+        print_json({**_plan_doc(result, now_rule, replayed is not None), "kept_series": kept})
         return
     _print_plan(result, now_rule, power_w is not None)
+    out.print(f"intensity kept as series {kept[:12]} (wattprint series show {kept[:12]})")

@@ -5,8 +5,9 @@ a threshold and lets it go on when the grid is clean, never past the job's
 deadline. The parts live in their own modules:
 
 * :mod:`wattprint.schedule.signals` -- where the intensity of "now" comes
-  from (a user series, the shipped hourly series replayed as a typical year,
-  or a live API);
+  from (a user series, a live API, or -- with neither -- a forecast from the
+  shipped hourly series by :mod:`wattprint.accounting.forecast`, whose note
+  says no live forecast API was configured);
 * :mod:`wattprint.schedule.controller` -- the :class:`PauseController`: the
   threshold, the deadline rule (the slack ``deadline − start − expected run
   time`` is the budget of paused time) and missing signals;
@@ -54,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from wattprint.accounting.replay import series_year
 from wattprint.accounting.series import IntensitySeries, load_series
 from wattprint.errors import ConfigError
 from wattprint.schedule.controller import (
@@ -105,6 +107,10 @@ class PauseOptions:
             default: see :func:`live_client`).
         region: the run's grid region.
         poll_s: seconds between reads (default 60 s for a series, 300 s live).
+        use_forecast: with neither ``--live`` nor ``--intensity``, and a shipped
+            series that does not cover now, forecast the coming hours from it
+            (:mod:`wattprint.accounting.forecast`; default) instead of replaying
+            the same time of year.
     """
 
     pause_above_g_per_kwh: float | None = None
@@ -116,6 +122,7 @@ class PauseOptions:
     live_source: str | None = None
     region: str | None = None
     poll_s: float | None = None
+    use_forecast: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -204,8 +211,9 @@ def prepare_pausing(
     """Check the pausing options and build the signal, before the job starts.
 
     The signal is, in order: ``--live`` (a live API), ``--intensity FILE``,
-    else the shipped hourly series of the region, replayed at the same time
-    of year (see the module docstring). A series must cover now; a
+    else the shipped hourly series of the region: its real hours when it
+    covers now, else a forecast from it (``use_forecast``, the default) or
+    its replay at the same time of year. A series must cover now; a
     percentile threshold is computed here for a series, and at the first
     check for a live signal (whose failure then means running unpaused).
 
@@ -262,8 +270,12 @@ def prepare_pausing(
             series = load_series(options.intensity_path, region=options.region or None)
             series_signal = SeriesSignal(series)
         else:
-            series_signal = SeriesSignal(_shipped_hourly(options.region), replay_year=True)
-            if not series_signal.covers(start):
+            shipped = _shipped_hourly(options.region)
+            series_signal = SeriesSignal(shipped, replay_year=True)
+            if not series_signal.covers(start) and options.use_forecast:
+                series_signal, note = _forecast_signal(shipped, start, deadline)
+                notes.append(note)
+            elif not series_signal.covers(start):
                 notes.append(
                     f"intensity from the shipped {series_signal.year} hourly series at the "
                     f"same date and time (UTC): a typical year, not a forecast"
@@ -291,6 +303,23 @@ def prepare_pausing(
         threshold = setup.controller(clock=lambda: start).resolve_threshold()
         setup = replace(setup, threshold_g_per_kwh=threshold)
     return setup
+
+
+def _forecast_signal(shipped: IntensitySeries, start_s: float, deadline_s: float
+                     ) -> tuple[SeriesSignal, str]:
+    """A forecast from the shipped history as the signal (no live forecast API configured)."""
+    from wattprint.accounting.forecast import forecast_window
+
+    series, result = forecast_window(shipped, start_s, deadline_s)
+    note = (
+        f"no live forecast API configured: intensity forecast by wattprint's {result.model} "
+        f"from the shipped {series_year(shipped)} history ({result.basis} basis), "
+        f"{utc_text(result.origin_s)} to {utc_text(series.end_s)}"
+        + (f"; {'; '.join(result.notes)}" if result.notes else "")
+    )
+    if series.end_s < deadline_s:
+        note += "; after that the signal is missing and the job runs unpaused"
+    return SeriesSignal(series, description=f"forecast for {shipped.region}"), note
 
 
 def _shipped_hourly(region: str | None) -> IntensitySeries:

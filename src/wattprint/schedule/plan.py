@@ -28,6 +28,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -284,3 +285,52 @@ def plan(
         data_age_s=now - data_end,
         notes=tuple(notes),
     )
+
+
+def forecast_plan_series(history: IntensitySeries, now_s: float, deadline_s: float
+                         ) -> IntensitySeries:
+    """The intensity to plan over when no live forecast API is configured.
+
+    A forecast from ``history`` (:func:`wattprint.accounting.forecast.forecast_window`)
+    from ``now_s`` to the deadline (at most a week; past that the plan uses
+    the slots it has and says so). Its provenance's ``fallback`` names the
+    model, the history, and the typical-year replay that bridges a history
+    ending before now.
+
+    Raises:
+        IntensityError: the history is too short to forecast from.
+    """
+    from wattprint.accounting.forecast import forecast_window
+
+    series, _ = forecast_window(history, now_s, deadline_s)
+    return series
+
+
+def plan_forecast_note(result: Plan, year: int) -> str:
+    """What a plan over :func:`forecast_plan_series` says about its data."""
+    basis = result.data_source.get("provenance", {})
+    basis_text = basis.get("basis") if isinstance(basis, dict) else None
+    return (
+        "no live forecast API configured: intensity forecast by wattprint's seasonal model "
+        f"from the shipped {year} history"
+        + (f" ({basis_text} basis)" if basis_text else "")
+        + f"; the hours between the history's end and now take the intensity at the same "
+        f"date and time (UTC) in {year} (a typical year) as the model's recent lags"
+    )
+
+
+def keep_plan_series(home: Path | str, series: IntensitySeries) -> str:
+    """Keep the series a plan used under ``home`` (see :mod:`wattprint.accounting.kept`).
+
+    Returns:
+        Its digest.
+
+    Raises:
+        IntensityError: the folder cannot be written.
+    """
+    from wattprint.accounting.kept import keep_series
+
+    try:
+        return keep_series(home, series, used_by="plan")
+    except OSError as exc:
+        raise IntensityError(f"cannot keep the plan's series under {home}: {exc}") from exc

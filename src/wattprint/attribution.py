@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import NamedTuple, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +71,85 @@ def machine_busy_s(proc_root: str = "/proc") -> float:
                      + getattr(t, "softirq", 0.0))
 
 
-def _stat_cpu_s(pid: int, proc_root: str = "/proc") -> float | None:
-    """CPU seconds of a process (utime + stime + cutime + cstime) from /proc/<pid>/stat.
+class ProcStat(NamedTuple):
+    """One process's ``/proc/<pid>/stat`` fields that attribution needs, in clock ticks.
+
+    ``comm`` is the kernel's name of the process (the one ``/proc/<pid>/comm``
+    shows, at most 15 bytes); it never holds the command line, which programs
+    may rewrite to anything (setproctitle titles with URLs and passwords).
+    """
+
+    comm: str
+    cpu_ticks: int  # utime + stime: the process's own CPU time
+    children_ticks: int  # cutime + cstime: its reaped children's
+    start_ticks: int  # when it started, after boot
+
+    @property
+    def cpu_s(self) -> float:
+        """The process's own CPU seconds (user + system)."""
+        return self.cpu_ticks / _CLK_TCK
+
+    @property
+    def started_s(self) -> float:
+        """When the process started, in seconds after boot."""
+        return self.start_ticks / _CLK_TCK
+
+
+def read_proc_stat(pid: int, proc_root: str = "/proc") -> ProcStat | None:
+    """The CPU times, start time and name of a process from ``/proc/<pid>/stat``.
 
     Read directly (a few microseconds) rather than through psutil, which
-    parses more than needed; ``None`` if the process is gone.
+    parses more than needed; ``None`` if the process is gone or the line
+    cannot be parsed.
     """
     try:
         with open(f"{proc_root}/{pid}/stat", "rb") as fh:
             data = fh.read()
     except OSError:
         return None
-    # fields after the command name (which may hold spaces and parentheses)
-    fields = data[data.rfind(b")") + 2:].split()
+    # the name sits in parentheses and may itself hold spaces and parentheses
+    close = data.rfind(b")")
+    fields = data[close + 2:].split()
     try:
-        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / _CLK_TCK
+        return ProcStat(data[data.find(b"(") + 1:close].decode("utf-8", "replace"),
+                        int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]),
+                        int(fields[19]))
     except (IndexError, ValueError):
         return None
+
+
+def _stat_cpu_s(pid: int, proc_root: str = "/proc") -> float | None:
+    """CPU seconds of a process (utime + stime + cutime + cstime); ``None`` if it is gone."""
+    stat = read_proc_stat(pid, proc_root)
+    return None if stat is None else (stat.cpu_ticks + stat.children_ticks) / _CLK_TCK
+
+
+_K = TypeVar("_K")
+
+
+def cpu_time_shares(cpu_used_s: Mapping[_K, float], busy_s: float) -> dict[_K, float]:
+    """Each process's share of CPU-side energy by the ``cpu-time-share`` rule.
+
+    A process's share is the CPU seconds it used over the machine's busy CPU
+    seconds in the same span. The two are read at slightly different
+    instants and tick in jiffies, so the processes' sum can exceed the
+    machine's busy time; the shares are then scaled to sum to one. What the
+    shares leave over is energy no listed process used (idle, kernel work,
+    processes that came and went unseen).
+
+    Args:
+        cpu_used_s: CPU seconds each process used in the span.
+        busy_s: the machine's busy CPU seconds in the same span.
+
+    Returns:
+        The shares (0..1, summing to at most 1) of the processes that used
+        CPU time; empty when ``busy_s`` is not positive.
+    """
+    if busy_s <= 0:
+        return {}
+    total_s = sum(cpu_used_s.values())
+    scale = 1.0 / busy_s if total_s <= busy_s else 1.0 / total_s
+    return {key: used_s * scale for key, used_s in cpu_used_s.items() if used_s > 0}
 
 
 def _children(pid: int, proc_root: str = "/proc") -> list[int] | None:

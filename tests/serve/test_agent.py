@@ -522,6 +522,32 @@ def test_listing_runs_never_writes_the_store(home: Path) -> None:
     assert (db.read_bytes(), db.stat().st_mtime_ns) == before
 
 
+def test_listed_runs_follow_every_commit_to_the_store(home: Path) -> None:
+    store = Store(home / "wattprint.db")
+    run_id = store.create_run(project="live", phase="training", attribution="process",
+                              interval_s=1.0, started_at=1_700_000_000.0)
+    sensor = ScriptedSensor.counter("cpu", [0.0, 1.0], max_energy_j=1e6)
+    node_agent = Agent(port=0, settings=load_settings({"region": REGION, "interval_s": 0.05}),
+                       sensor_objects=[sensor], process_interval_s=0.1).start()
+    try:
+        for k in range(1, 4):  # each GET after a commit sees it, none serves the old list
+            store.append_intervals(run_id, [IntervalRecord(
+                "rapl:package-0", 1_700_000_000.0 + k, 1_700_000_001.0 + k, 10.0, 4.0)])
+            (run,) = httpx.get(node_agent.url + "/v1/runs").json()["runs"]
+            assert (run["device_energy_j"], run["energy_j"]) == (10.0 * k, 4.0 * k)
+            assert httpx.get(node_agent.url + "/v1/runs").json()["runs"] == [run]
+        store.add_units(run_id, "sample", 64)
+        (run,) = httpx.get(node_agent.url + "/v1/runs").json()["runs"]
+        assert run["units"] == {"sample": 64.0}
+        store.finish_run(run_id, status="finished", ended_at=1_700_000_004.0)
+        (run,) = httpx.get(node_agent.url + "/v1/runs").json()["runs"]
+        assert run["status"] == "finished" and run["duration_s"] == 4.0
+        assert httpx.get(node_agent.url + "/v1/runs?project=other").json() == {"runs": []}
+    finally:
+        node_agent.stop()
+        store.close()
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 0.0, -1.0,
                                    0.049, 3600.5, 1e300])
 def test_process_interval_out_of_bounds_is_refused(value: float) -> None:
@@ -606,3 +632,19 @@ def test_metric_help_says_process_counters_include_gpu_energy(agent: AgentProces
     for name in ("wattprint_process_energy_joules", "wattprint_cgroup_energy_joules",
                  "wattprint_unattributed_energy_joules"):
         assert "GPU" in families[name].documentation
+
+
+def test_answers_on_a_keep_alive_connection_are_not_held_back(agent: AgentProcess) -> None:
+    # without TCP_NODELAY, Nagle's algorithm and the client's delayed ACK hold each
+    # answer back about 40 ms
+    host, port = agent.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    elapsed_s = []
+    for _ in range(21):
+        t0 = time.perf_counter()
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read()
+        elapsed_s.append(time.perf_counter() - t0)
+    conn.close()
+    assert sorted(elapsed_s)[10] < 0.02

@@ -28,35 +28,69 @@ _RUN_COLUMNS = ("id, project, name, phase, status, started_at, ended_at, host, p
 class RunsReader:
     """Stored runs with their energy totals, read without ever writing the store.
 
+    Documents are kept per query and served again while the store is
+    unchanged, which SQLite's ``PRAGMA data_version`` tells exactly (it
+    changes whenever another connection commits): :meth:`cached_doc` is that
+    cheap check, :meth:`runs_doc` the full read.
+
     Args:
         db_path: the store's SQLite file; a missing file lists no runs.
     """
 
+    _CACHE_SIZE = 64
+
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | None = None  # full reads
+        self._check: sqlite3.Connection | None = None  # data_version only
         self._lock = threading.Lock()
+        self._check_lock = threading.Lock()
+        self._cache: dict[tuple[str | None, int], tuple[int, dict[str, Any]]] = {}
+
+    def _open(self) -> sqlite3.Connection:
+        uri = self.db_path.resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=1.0)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.Error:
+            conn.close()
+            raise
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"the run store at {self.db_path} has schema version {version}, newer than "
+                f"this wattprint understands ({SCHEMA_VERSION}); upgrade wattprint")
+        return conn
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._conn is None:
             if not self.db_path.is_file():
                 return None
-            uri = self.db_path.resolve().as_uri() + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=5.0)
-            try:
-                row = conn.execute(
-                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            except sqlite3.Error:
-                conn.close()
-                raise
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                conn.close()
-                raise StoreError(
-                    f"the run store at {self.db_path} has schema version {version}, newer than "
-                    f"this wattprint understands ({SCHEMA_VERSION}); upgrade wattprint")
-            self._conn = conn
+            self._conn = self._open()
         return self._conn
+
+    def _data_version(self) -> int | None:
+        """The store's data version (``None`` without a store file); changes on every commit."""
+        with self._check_lock:
+            if self._check is None:
+                if not self.db_path.is_file():
+                    return None
+                self._check = self._open()
+            return int(self._check.execute("PRAGMA data_version").fetchone()[0])
+
+    def cached_doc(self, project: str | None, limit: int) -> dict[str, Any] | None:
+        """The document :meth:`runs_doc` last read for this query, if the store is unchanged.
+
+        Raises:
+            StoreError: the store is of a newer schema.
+            sqlite3.Error: it cannot be read.
+        """
+        version = self._data_version()
+        if version is None:
+            return {"runs": []}
+        hit = self._cache.get((project, limit))
+        return hit[1] if hit is not None and hit[0] == version else None
 
     def runs_doc(self, project: str | None, limit: int) -> dict[str, Any]:
         """The ``/v1/runs`` document: stored runs, newest first.
@@ -65,9 +99,11 @@ class RunsReader:
             StoreError: the store is of a newer schema.
             sqlite3.Error: it cannot be read.
         """
+        # read before the runs: a commit in between only costs one more read later
+        version = self._data_version()
         with self._lock:
             conn = self._connect()
-            if conn is None:
+            if conn is None or version is None:
                 return {"runs": []}
             sql = f"SELECT {_RUN_COLUMNS} FROM runs"
             args: list[Any] = []
@@ -106,11 +142,17 @@ class RunsReader:
                 "device_energy_j": energy_j, "attributed_energy_j": attributed_j,
                 "units": units[rid],
             })
-        return {"runs": runs}
+        doc = {"runs": runs}
+        if len(self._cache) >= self._CACHE_SIZE:
+            self._cache.clear()
+        self._cache[(project, limit)] = (version, doc)
+        return doc
 
     def close(self) -> None:
         """Close the connection; idempotent."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        with self._lock, self._check_lock:
+            for conn in (self._conn, self._check):
+                if conn is not None:
+                    conn.close()
+            self._conn = self._check = None
+            self._cache.clear()

@@ -3,7 +3,8 @@
 Usage::
 
     python bench/bench_serve.py [--requests 200000] [--scrapes 2000] [--api-calls 10000]
-                                [--clients 4] [--budget-s 120] [--quick]
+                                [--clients 4] [--budget-s 120] [--quick] [--agent-only]
+                                [--live-run]
 
 1. **Meter overhead.** ``with meter.request(): pass`` on a running
    :class:`~wattprint.serve.meter.EnergyMeter` (a scripted sensor sampled
@@ -20,7 +21,9 @@ Usage::
    turn; the store holds 50 runs, ``/v1/runs`` returns the newest 50) over
    ``--clients`` keep-alive connections, stopping at
    ``--budget-s`` whatever is left. Reports latency percentiles and
-   throughput.
+   throughput. With ``--live-run``, a run being tracked writes one interval
+   to the store every 0.25 s meanwhile (so ``/v1/runs`` is read afresh
+   rather than served from the agent's unchanged-store cache).
 
 Prints markdown tables and the machine they ran on.
 """
@@ -228,9 +231,26 @@ def start_agent(root: Path) -> tuple[subprocess.Popen[str], int]:
     return proc, port
 
 
+def live_run(db: Path, stop: threading.Event) -> None:
+    """A run being tracked meanwhile: one interval written to the store every 0.25 s."""
+    store = Store(db)
+    rid = store.create_run(project="live", phase="training", attribution="machine",
+                           interval_s=0.25, started_at=time.time())
+    t = time.time()
+    while not stop.wait(0.25):
+        store.append_intervals(rid, [IntervalRecord("rapl:package-0", t, t + 0.25, 12.5, 6.0)])
+        t += 0.25
+    store.finish_run(rid, status="finished", ended_at=t)
+    store.close()
+
+
 def bench_agent(scrapes: int, api_calls: int, clients: int, budget_s: float,
-                root: Path) -> None:
+                root: Path, writer: bool = False) -> None:
     proc, port = start_agent(root)
+    stop_writer = threading.Event()
+    if writer:
+        threading.Thread(target=live_run, args=(root / "home" / "wattprint.db", stop_writer),
+                         daemon=True).start()
     time.sleep(2.5)  # a process listing or two, so /v1/processes has content
     api_paths = ["/v1/devices", "/v1/processes", f"/v1/processes/{os.getpid()}",
                  "/v1/runs", "/healthz"]
@@ -278,6 +298,7 @@ def bench_agent(scrapes: int, api_calls: int, clients: int, budget_s: float,
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(worker, range(clients)))
     wall_s = time.perf_counter() - start
+    stop_writer.set()
     agent_cpu_s = sum(psutil.Process(proc.pid).cpu_times()[:2])
     proc.terminate()
     proc.wait(10)
@@ -314,6 +335,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--budget-s", type=float, default=120.0)
     parser.add_argument("--quick", action="store_true", help="a tenth of everything")
+    parser.add_argument("--agent-only", action="store_true",
+                        help="only the agent load test (part 2)")
+    parser.add_argument("--live-run", action="store_true",
+                        help="a run writes to the store during the agent load test")
     args = parser.parse_args()
     if args.quick:
         args.requests //= 10
@@ -322,17 +347,19 @@ def main() -> None:
     print(f"Machine: {machine()}\n")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        print("## Per-request metering overhead\n")
-        rows = bench_meter(args.requests, root / "meter")
-        print("| what | mean overhead us | p50 us | p99 us |")
-        print("|---|---:|---:|---:|")
-        for name, mean, p50, p99 in rows:
-            cells = " | ".join("" if v != v else f"{v:.2f}" for v in (p50, p99))
-            print(f"| {name} | {mean:.2f} | {cells} |")
-        print(f"\n({args.requests:,} requests for the plain meter; p50/p99 time each "
-              "request alone, including timer cost)\n")
+        if not args.agent_only:
+            print("## Per-request metering overhead\n")
+            rows = bench_meter(args.requests, root / "meter")
+            print("| what | mean overhead us | p50 us | p99 us |")
+            print("|---|---:|---:|---:|")
+            for name, mean, p50, p99 in rows:
+                cells = " | ".join("" if v != v else f"{v:.2f}" for v in (p50, p99))
+                print(f"| {name} | {mean:.2f} | {cells} |")
+            print(f"\n({args.requests:,} requests for the plain meter; p50/p99 time each "
+                  "request alone, including timer cost)\n")
         print("## Agent under load\n")
-        bench_agent(args.scrapes, args.api_calls, args.clients, args.budget_s, root / "agent")
+        bench_agent(args.scrapes, args.api_calls, args.clients, args.budget_s, root / "agent",
+                    writer=args.live_run)
 
 
 if __name__ == "__main__":

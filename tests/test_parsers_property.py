@@ -33,7 +33,9 @@ with warnings.catch_warnings():  # this click warns about typer's import of it, 
     warnings.simplefilter("ignore", DeprecationWarning)
     from typer.testing import CliRunner
 
-    from wattprint.cli import app
+    import wattprint.cli.accounting
+    import wattprint.cli.schedule  # noqa: F401 - importing a command module registers its commands
+    from wattprint.cli.app import app
 
 PEERS = Path(__file__).parent / "fixtures" / "peers"
 FAST = settings(max_examples=60, deadline=None,

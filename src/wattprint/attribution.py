@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from wattprint.procfs import CLK_TCK, pid_cpu_s
 from wattprint.records import (
@@ -100,6 +101,34 @@ def machine_busy_s(proc_root: str = "/proc") -> float:
             raise OSError(str(exc)) from exc
         return float(t.user + getattr(t, "nice", 0.0) + t.system + getattr(t, "irq", 0.0)
                      + getattr(t, "softirq", 0.0))
+
+
+_K = TypeVar("_K")
+
+
+def cpu_time_shares(cpu_used_s: Mapping[_K, float], busy_s: float) -> dict[_K, float]:
+    """Each process's share of CPU-side energy by the ``cpu-time-share`` rule.
+
+    A process's share is the CPU seconds it used over the machine's busy CPU
+    seconds in the same span. The two are read at slightly different
+    instants and tick in jiffies, so the processes' sum can exceed the
+    machine's busy time; the shares are then scaled to sum to one. What the
+    shares leave over is energy no listed process used (idle, kernel work,
+    processes that came and went unseen).
+
+    Args:
+        cpu_used_s: CPU seconds each process used in the span.
+        busy_s: the machine's busy CPU seconds in the same span.
+
+    Returns:
+        The shares (0..1, summing to at most 1) of the processes that used
+        CPU time; empty when ``busy_s`` is not positive.
+    """
+    if busy_s <= 0:
+        return {}
+    total_s = sum(cpu_used_s.values())
+    scale = 1.0 / busy_s if total_s <= busy_s else 1.0 / total_s
+    return {key: used_s * scale for key, used_s in cpu_used_s.items() if used_s > 0}
 
 
 def _children(pid: int, proc_root: str = "/proc") -> list[int] | None:

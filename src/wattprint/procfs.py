@@ -21,6 +21,7 @@ host ``/proc`` and tests at a directory of their own.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 #: Clock ticks per second of the ``/proc`` counters.
 CLK_TCK: int = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -124,4 +125,50 @@ def pid_namespace(pid: int | str = "self",
     try:
         return os.stat(f"{os.fspath(proc_root)}/{pid}/ns/pid").st_ino
     except OSError:
+        return None
+
+
+class ProcStat(NamedTuple):
+    """One process's ``/proc/<pid>/stat`` fields that attribution needs, in clock ticks.
+
+    ``comm`` is the kernel's name of the process (the one ``/proc/<pid>/comm``
+    shows, at most 15 bytes); it never holds the command line, which programs
+    may rewrite to anything (setproctitle titles with URLs and passwords).
+    """
+
+    comm: str
+    cpu_ticks: int  # utime + stime: the process's own CPU time
+    children_ticks: int  # cutime + cstime: its reaped children's
+    start_ticks: int  # when it started, after boot
+
+    @property
+    def cpu_s(self) -> float:
+        """The process's own CPU seconds (user + system)."""
+        return self.cpu_ticks / CLK_TCK
+
+    @property
+    def started_s(self) -> float:
+        """When the process started, in seconds after boot."""
+        return self.start_ticks / CLK_TCK
+
+
+def read_proc_stat(pid: int, proc_root: str | os.PathLike[str] = "/proc") -> ProcStat | None:
+    """The CPU times, start time and kernel name of a process, or ``None`` if it is gone.
+
+    Args:
+        pid: the process.
+        proc_root: root of procfs.
+    """
+    try:
+        with open(f"{os.fspath(proc_root)}/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    close = data.rfind(b")")
+    fields = data[close + 2:].split()
+    try:
+        return ProcStat(data[data.find(b"(") + 1:close].decode("utf-8", "replace"),
+                        int(fields[_UTIME]) + int(fields[_STIME]),
+                        int(fields[_CUTIME]) + int(fields[_CSTIME]), int(fields[_STARTTIME]))
+    except (IndexError, ValueError):
         return None

@@ -106,11 +106,14 @@ def in_range(value: Any, name: str, low: float, high: float, *, unit: str = "",
     Raises:
         ConfigError: not finite, or outside the range; the message gives the range.
     """
-    number = _number(value, name)
+    sep = " " if unit else ""
+    lower = f"more than {low:g}" if low_open else f"at least {low:g}"
+    try:
+        number = _number(value, name)
+    except ConfigError as exc:  # say the range too, so the fix is in the message
+        raise ConfigError(f"{exc}; give a number {lower} and at most {high:g}{sep}{unit}") from None
     too_low = number <= low if low_open else number < low
     if too_low or number > high:
-        sep = " " if unit else ""
-        lower = f"more than {low:g}" if low_open else f"at least {low:g}"
         raise ConfigError(f"{name} = {value!r} is out of range: it must be {lower} and at most "
                           f"{high:g}{sep}{unit}")
     return number

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -19,10 +22,13 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from prometheus_client.parser import text_string_to_metric_families
 
+from wattprint import validate
 from wattprint.accounting.intensity import AnnualIntensity, annual_intensity
+from wattprint.config import load_settings
 from wattprint.errors import ConfigError
 from wattprint.sensors.base import DeviceInfo
 from wattprint.serve.agent import (
+    Agent,
     NodeMonitor,
     check_bind,
     container_id,
@@ -31,6 +37,7 @@ from wattprint.serve.agent import (
 )
 from wattprint.store import IntervalRecord, Store
 from wattprint.testing.powercap import PowercapTree
+from wattprint.testing.sensors import ScriptedSensor
 
 OPENAPI = Path(__file__).resolve().parents[2] / "src" / "wattprint" / "serve" / "openapi.yaml"
 REGION = "DE"
@@ -416,3 +423,228 @@ def test_monitor_charges_gpu_energy_to_processes_by_the_drivers_breakdown(
     finally:
         child.kill()
         child.wait()
+
+
+# -- hardening: framing, names, read-only store, options, TLS -----------------------------
+
+
+def _raw_exchange(url: str, payload: bytes) -> list[tuple[int, bytes]]:
+    """Send raw bytes on one connection; the (status, body) of every response until close."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(payload)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    responses = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, f"incomplete response: {data[:200]!r}"
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        headers = dict(line.split(b":", 1) for line in lines[1:])
+        length = int({k.strip().lower(): v for k, v in headers.items()}[b"content-length"])
+        responses.append((status, rest[:length]))
+        data = rest[length:]
+    return responses
+
+
+SMUGGLED = b"GET /v1/runs HTTP/1.1\r\nHost: agent\r\n\r\n"
+LAST = b"GET /v1/devices HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize(("first", "status"), [
+    (b"GET /healthz HTTP/1.1\r\nHost: agent\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+     + SMUGGLED, 200),
+    (b"GET /healthz HTTP/1.1\r\nHost: agent\r\nTransfer-Encoding: chunked\r\n\r\n"
+     + b"%x\r\n" % len(SMUGGLED) + SMUGGLED + b"\r\n0\r\n\r\n", 200),
+    (b"POST /v1/runs HTTP/1.1\r\nHost: agent\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+     + SMUGGLED, 405),
+    (b"DELETE /nope HTTP/1.1\r\nHost: agent\r\nContent-Length: %d\r\n\r\n" % len(SMUGGLED)
+     + SMUGGLED, 405),
+])
+def test_a_request_body_is_never_read_as_a_second_request(agent: AgentProcess, first: bytes,
+                                                           status: int) -> None:
+    responses = _raw_exchange(agent.url, first + LAST)
+    assert [s for s, _ in responses] == [status, 200]  # one answer per request, none smuggled
+    assert b'"runs"' not in b"".join(body for _, body in responses)
+    assert b'"devices"' in responses[1][1]
+
+
+def test_process_names_are_the_kernels_comm_never_argv(agent: AgentProcess,
+                                                       tmp_path: Path) -> None:
+    # a 15-character comm is where psutil's name() falls back to argv[0]
+    link = tmp_path / "wattprint-comm-secret-hunter2"
+    link.symlink_to(shutil.which("sleep") or "/bin/sleep")
+    child = subprocess.Popen([str(link), "30"])
+    try:
+        comm = "wattprint-comm-"  # the executable's name cut to 15 bytes by the kernel
+        assert len(comm) == 15
+        assert wait_for(lambda: Path(f"/proc/{child.pid}/comm").read_text() == comm + "\n")
+        mine = wait_for(lambda: (r := httpx.get(f"{agent.url}/v1/processes/{child.pid}"))
+                        .status_code == 200 and r.json())
+        assert mine["name"] == comm
+        assert "secret" not in httpx.get(agent.url + "/v1/processes").text
+        assert "secret" not in httpx.get(agent.url + "/metrics").text
+
+        monitor = NodeMonitor({"rapl:package-0": _cpu_info()}, region=REGION,
+                              intensity=AnnualIntensity(), proc_root=tmp_path)
+        monitor.refresh_processes()
+        listed = monitor.process(child.pid)
+        assert listed is not None and listed["name"] == comm
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_listing_runs_never_writes_the_store(home: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a run whose process has ended: reading it once marked it interrupted
+    db = home / "wattprint.db"
+    store = Store(db)
+    run_id = store.create_run(project="lost", phase="training", attribution="machine",
+                              interval_s=1.0, started_at=1_700_000_000.0, pid=gone.pid)
+    store.append_intervals(run_id, [IntervalRecord("rapl:package-0", 1_700_000_000.0,
+                                                   1_700_000_002.0, 30.0, 30.0)])
+    store.close()
+    before = (db.read_bytes(), db.stat().st_mtime_ns)
+    sensor = ScriptedSensor.counter("cpu", [0.0, 1.0], max_energy_j=1e6)
+    node_agent = Agent(port=0, settings=load_settings({"region": REGION, "interval_s": 0.05}),
+                       sensor_objects=[sensor], process_interval_s=0.1).start()
+    try:
+        for _ in range(3):
+            (run,) = httpx.get(node_agent.url + "/v1/runs").json()["runs"]
+            assert run["id"] == run_id and run["status"] == "running"
+            assert run["energy_j"] == 30.0 and run["ended_at"] is None
+            assert (db.read_bytes(), db.stat().st_mtime_ns) == before
+    finally:
+        node_agent.stop()
+    assert (db.read_bytes(), db.stat().st_mtime_ns) == before
+
+
+def test_listed_runs_follow_every_commit_to_the_store(home: Path) -> None:
+    store = Store(home / "wattprint.db")
+    run_id = store.create_run(project="live", phase="training", attribution="process",
+                              interval_s=1.0, started_at=1_700_000_000.0)
+    sensor = ScriptedSensor.counter("cpu", [0.0, 1.0], max_energy_j=1e6)
+    node_agent = Agent(port=0, settings=load_settings({"region": REGION, "interval_s": 0.05}),
+                       sensor_objects=[sensor], process_interval_s=0.1).start()
+    try:
+        for k in range(1, 4):  # each GET after a commit sees it, none serves the old list
+            store.append_intervals(run_id, [IntervalRecord(
+                "rapl:package-0", 1_700_000_000.0 + k, 1_700_000_001.0 + k, 10.0, 4.0)])
+            (run,) = httpx.get(node_agent.url + "/v1/runs").json()["runs"]
+            assert (run["device_energy_j"], run["energy_j"]) == (10.0 * k, 4.0 * k)
+            assert httpx.get(node_agent.url + "/v1/runs").json()["runs"] == [run]
+        store.add_units(run_id, "sample", 64)
+        (run,) = httpx.get(node_agent.url + "/v1/runs").json()["runs"]
+        assert run["units"] == {"sample": 64.0}
+        store.finish_run(run_id, status="finished", ended_at=1_700_000_004.0)
+        (run,) = httpx.get(node_agent.url + "/v1/runs").json()["runs"]
+        assert run["status"] == "finished" and run["duration_s"] == 4.0
+        assert httpx.get(node_agent.url + "/v1/runs?project=other").json() == {"runs": []}
+    finally:
+        node_agent.stop()
+        store.close()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 0.0, -1.0,
+                                   0.099, 86_400.5, 1e300])
+def test_process_interval_out_of_bounds_is_refused(value: float) -> None:
+    with pytest.raises(ConfigError, match="--process-interval"):
+        validate.process_interval_s(value)
+
+
+@pytest.mark.parametrize("value", [0.1, 5.0, 86_400.0])
+def test_process_interval_in_bounds_is_kept(value: float) -> None:
+    assert validate.process_interval_s(value) == value
+
+
+def test_agent_refuses_a_nan_process_interval(tmp_path: Path) -> None:
+    tree = PowercapTree(tmp_path / "sys")
+    tree.add_package(0)
+    result = subprocess.run(_agent_cmd("--port", "0", "--process-interval", "nan"),
+                            env=_env(tmp_path, tmp_path / "home", tree), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--process-interval" in result.stderr and "at least 0.1" in result.stderr
+    assert "listening" not in result.stderr
+
+
+def test_agent_refuses_half_a_tls_pair(tmp_path: Path) -> None:
+    tree = PowercapTree(tmp_path / "sys")
+    tree.add_package(0)
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not used")
+    result = subprocess.run(_agent_cmd("--port", "0", "--tls-cert", str(cert)),
+                            env=_env(tmp_path, tmp_path / "home", tree), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--tls-key" in result.stderr
+    assert "listening" not in result.stderr
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_tls_serves_https_only(home: Path, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    sensor = ScriptedSensor.counter("cpu", [0.0, 1.0], max_energy_j=1e6)
+    node_agent = Agent(port=0, settings=load_settings({"region": REGION, "interval_s": 0.05}),
+                       sensor_objects=[sensor], tls_cert=cert, tls_key=key).start()
+    try:
+        assert node_agent.url.startswith("https://127.0.0.1:")
+        trusted = ssl.create_default_context(cafile=str(cert))
+        response = httpx.get(node_agent.url + "/healthz", verify=trusted)
+        assert response.status_code == 200 and response.json()["status"] == "ok"
+        with pytest.raises(httpx.ConnectError):  # an untrusted certificate is refused
+            httpx.get(node_agent.url + "/healthz")
+        with pytest.raises(httpx.HTTPError):  # plain HTTP gets no answer
+            httpx.get(node_agent.url.replace("https://", "http://") + "/healthz")
+    finally:
+        node_agent.stop()
+
+
+def test_tls_with_a_bad_certificate_is_a_config_error(home: Path, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    key.write_text("not a key\n")
+    sensor = ScriptedSensor.counter("cpu", [0.0, 1.0], max_energy_j=1e6)
+    node_agent = Agent(port=0, settings=load_settings({"region": REGION, "interval_s": 0.05}),
+                       sensor_objects=[sensor], tls_cert=cert, tls_key=key)
+    with pytest.raises(ConfigError, match="TLS certificate"):
+        node_agent.start()
+    node_agent.stop()
+
+
+def test_metric_help_says_process_counters_include_gpu_energy(agent: AgentProcess) -> None:
+    families = {f.name: f for f in text_string_to_metric_families(
+        httpx.get(agent.url + "/metrics").text)}
+    for name in ("wattprint_process_energy_joules", "wattprint_cgroup_energy_joules",
+                 "wattprint_unattributed_energy_joules"):
+        assert "GPU" in families[name].documentation
+
+
+def test_answers_on_a_keep_alive_connection_are_not_held_back(agent: AgentProcess) -> None:
+    # without TCP_NODELAY, Nagle's algorithm and the client's delayed ACK hold each
+    # answer back about 40 ms
+    host, port = agent.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    elapsed_s = []
+    for _ in range(21):
+        t0 = time.perf_counter()
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read()
+        elapsed_s.append(time.perf_counter() - t0)
+    conn.close()
+    assert sorted(elapsed_s)[10] < 0.02

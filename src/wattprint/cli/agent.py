@@ -15,12 +15,13 @@ from wattprint import validate
 from wattprint.cli.app import app, fail, handle_error, setup_logging
 from wattprint.config import load_settings
 from wattprint.errors import WattprintError
-from wattprint.extras import install_hint
 
 BIND_HELP = ("Address to listen on. Loopback by default; any other address needs "
              "--token-file.")
 TOKEN_HELP = ("File holding the bearer token clients must send "
               "(Authorization: Bearer TOKEN). Required for a non-loopback --bind.")
+TLS_CERT_HELP = "PEM certificate chain: serve HTTPS (with --tls-key)."
+TLS_KEY_HELP = "PEM private key of --tls-cert."
 
 
 @app.command()
@@ -31,9 +32,11 @@ def agent(
     interval: Annotated[float | None, typer.Option(
         "--interval", help="Sampling interval in seconds (default: the setting, 1 s).")] = None,
     process_interval: Annotated[float, typer.Option(
-        "--process-interval", help="Seconds between process listings.")] = 5.0,
+        "--process-interval", help="Seconds between process listings (0.05-3600).")] = 5.0,
     region: Annotated[str | None, typer.Option(
         "--region", help="Grid region for carbon (e.g. DE, US-CA, aws:us-east-1).")] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help=TLS_CERT_HELP)] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help=TLS_KEY_HELP)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run the node agent: Prometheus /metrics and a JSON API of this machine's energy.
@@ -50,16 +53,14 @@ def agent(
             fail(f"--port = {port} is out of range: it must be between 0 and 65535")
     except WattprintError as exc:
         handle_error(exc)
-    try:
-        from wattprint.serve.agent import Agent, read_token_file
-    except ImportError as exc:
-        fail(f"the agent needs prometheus-client ({exc}); install it with "
-             f"{install_hint('serve')}")
+    from wattprint.serve.agent import Agent, read_token_file
+
     try:
         settings = load_settings({"interval_s": interval, "region": region})
         token = read_token_file(token_file) if token_file is not None else None
         node_agent = Agent(bind=bind, port=port, token=token, settings=settings,
-                           process_interval_s=process_interval)
+                           process_interval_s=process_interval, tls_cert=tls_cert,
+                           tls_key=tls_key)
         node_agent.start()
     except WattprintError as exc:
         handle_error(exc)

@@ -186,6 +186,13 @@ class Spool:
         self._flush_merged()
         self._close_fh()
 
+    def __del__(self) -> None:
+        # A store dropped without close() (a meter never stopped, an app that exits
+        # without finishing its run) must not leave its file handle to the garbage
+        # collector: release it, and what was merged, here.
+        with contextlib.suppress(Exception):  # nothing can be reported from a finaliser
+            self.close()
+
 
 def spool_files(db_path: Path) -> list[Path]:
     """Spool files waiting for the store at ``db_path``, oldest first."""

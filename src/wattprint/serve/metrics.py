@@ -1,0 +1,124 @@
+"""The agent's Prometheus metrics: a collector that reads a :class:`NodeMonitor` at each scrape.
+
+Counters run from the agent's start (Prometheus' ``rate()`` and ``increase()``
+handle the reset when it restarts). Per-process series are bounded: only the
+``max_processes`` processes that used the most energy (and more than none)
+are exported, so that pid churn cannot blow up the series count; the JSON
+API lists them all. docs/agent.md has the table of metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from wattprint.serve.monitor import NodeMonitor
+
+__all__ = ["NodeCollector", "registry_for"]
+
+_PROCESS_ENERGY_HELP = (
+    "Energy charged to each process: its share of the CPU-side devices' energy by busy "
+    "CPU time, plus its share of each GPU's energy by the driver's per-process accounting.")
+_CGROUP_ENERGY_HELP = (
+    "Energy charged to the processes of each cgroup (container), CPU and GPU shares "
+    "together.")
+_UNATTRIBUTED_HELP = (
+    "Energy of the CPU-side devices and GPUs charged to no listed process (idle, kernel, "
+    "short-lived work, GPUs without per-process accounting, energy before the first "
+    "listing).")
+
+
+class NodeCollector(Collector):
+    """Builds the metric families from a :class:`NodeMonitor` at each scrape.
+
+    Args:
+        monitor: the totals to expose.
+        version: the agent's version, for ``wattprint_agent_info``.
+        max_processes: processes exported, most energy first.
+    """
+
+    def __init__(self, monitor: NodeMonitor, version: str, max_processes: int) -> None:
+        self.monitor = monitor
+        self.version = version
+        self.max_processes = max_processes
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families of one scrape."""
+        m = self.monitor
+        dev_labels = ["device", "kind", "source", "measured"]
+        energy = CounterMetricFamily(
+            "wattprint_device_energy_joules", "Energy used by each device since the agent started.",
+            labels=dev_labels)
+        power = GaugeMetricFamily(
+            "wattprint_device_power_watts", "Mean power of each device over the last interval.",
+            labels=dev_labels)
+        co2e = CounterMetricFamily(
+            "wattprint_co2e_grams",
+            "Operational carbon of each device's energy at the grid intensity of the moment.",
+            labels=dev_labels)
+        gaps = CounterMetricFamily(
+            "wattprint_device_read_gaps", "Spans in which a device could not be read.",
+            labels=["device"])
+        for d in m.devices_snapshot():
+            values = [d["id"], d["kind"], d["source"], "true" if d["measured"] else "false"]
+            energy.add_metric(values, d["energy_j"])
+            co2e.add_metric(values, d["co2e_g"])
+            if d["power_w"] is not None:
+                power.add_metric(values, d["power_w"])
+            gaps.add_metric([d["id"]], d["gaps"])
+        yield from (energy, power, co2e, gaps)
+
+        p_energy = CounterMetricFamily(
+            "wattprint_process_energy_joules", _PROCESS_ENERGY_HELP,
+            labels=["pid", "name", "container_id"])
+        p_co2e = CounterMetricFamily(
+            "wattprint_process_co2e_grams", "Operational carbon of each process's energy.",
+            labels=["pid", "name", "container_id"])
+        for p in m.processes_snapshot(self.max_processes):
+            if p["energy_j"] <= 0:  # most processes never get a share: keep series few
+                break
+            values = [str(p["pid"]), p["name"], p["container_id"] or ""]
+            p_energy.add_metric(values, p["energy_j"])
+            p_co2e.add_metric(values, p["co2e_g"])
+        yield from (p_energy, p_co2e)
+
+        c_energy = CounterMetricFamily(
+            "wattprint_cgroup_energy_joules", _CGROUP_ENERGY_HELP,
+            labels=["cgroup", "container_id"])
+        c_co2e = CounterMetricFamily(
+            "wattprint_cgroup_co2e_grams", "Operational carbon of each cgroup's energy.",
+            labels=["cgroup", "container_id"])
+        for c in m.cgroups_snapshot():
+            values = [c["cgroup"], c["container_id"] or ""]
+            c_energy.add_metric(values, c["energy_j"])
+            c_co2e.add_metric(values, c["co2e_g"])
+        yield from (c_energy, c_co2e)
+
+        un_j, _ = m.unattributed()
+        unattributed = CounterMetricFamily("wattprint_unattributed_energy_joules",
+                                           _UNATTRIBUTED_HELP)
+        unattributed.add_metric([], un_j)
+        yield unattributed
+
+        cur = m.intensity()
+        intensity = GaugeMetricFamily(
+            "wattprint_grid_intensity_grams_per_kilowatt_hour",
+            "Carbon intensity of the grid used for the carbon counters (gCO2e/kWh).",
+            labels=["region", "method", "source"])
+        intensity.add_metric([cur["region"], cur["method"], cur["source"]], cur["g_per_kwh"])
+        yield intensity
+
+        info = GaugeMetricFamily("wattprint_agent_info", "The agent's version and region.",
+                                 labels=["version", "region"])
+        info.add_metric([self.version, m.region], 1.0)
+        yield info
+
+
+def registry_for(monitor: NodeMonitor, version: str, max_processes: int) -> CollectorRegistry:
+    """A registry holding only the node collector (no process or platform collectors)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NodeCollector(monitor, version, max_processes))
+    return registry

@@ -3,6 +3,8 @@
 Run on a machine with an NVIDIA GPU (and, ideally, PyTorch with CUDA)::
 
     python bench/gpu_check.py            # about 20 s
+    python bench/gpu_check.py --all      # also shares, driver samples, ranks, signals,
+                                         # frameworks (bench/gpu_checks_extra.py), ~3 min
     GPU_CHECK_SECONDS=60 python bench/gpu_check.py
 
 What it does:
@@ -52,6 +54,11 @@ RATIO_TOLERANCE = 0.15
 
 
 def emit(result: dict[str, Any]) -> None:
+    if "--all" in sys.argv[1:]:  # the shares, driver-sample, rank, signal and framework checks
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from gpu_checks_extra import run_all
+
+        result["extra"] = run_all()
     text = json.dumps(result, indent=2, sort_keys=True, default=str)
     print(text)
     out = os.environ.get("OUT")

@@ -109,7 +109,8 @@ def test_export_with_injected_enospc_keeps_the_old_file(cli_env: dict[str, str],
         warnings.simplefilter("ignore", DeprecationWarning)
         from typer.testing import CliRunner
 
-        from wattprint.cli import app
+        import wattprint.cli.exchange  # noqa: F401 - importing a command module registers it
+        from wattprint.cli.app import app
 
     target = tmp_path / "export.json"
     target.write_text(OLD)

@@ -166,7 +166,7 @@ def test_delete_by_id_and_project_asks_unless_yes(home: Path) -> None:
     assert cli(home, "delete", "--project", "other", "--yes").returncode == 0
     assert Store(db).run_ids() == [GOOD]
     assert len(Store(db).intervals(BAD)) == 0
-    assert cli(home, "delete", "nosuchrun", "--yes").returncode == 1
+    assert cli(home, "delete", "nosuchrun", "--yes").returncode == 2
 
 
 def test_a_read_only_store_is_read_without_migrating(tmp_path: Path) -> None:

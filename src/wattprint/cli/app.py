@@ -101,6 +101,6 @@ def handle_error(exc: WattprintError) -> NoReturn:
 
 def require_project(store: Store, project: str | None) -> None:
     """Exit 2 naming ``project`` when no stored run belongs to it (usually a typo)."""
-    if project is not None and not store.runs(project, limit=1):
+    if project is not None and not store.run_ids(project):  # ids only: a bad row still counts
         fail(f"no project {project!r} in {store.path}; `wattprint runs` lists the runs "
              "with their projects")

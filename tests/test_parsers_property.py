@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from wattprint import validate
 from wattprint.accounting.account import estimate
-from wattprint.accounting.series import load_series
+from wattprint.accounting.seriesfile import load_series
 from wattprint.config import load_settings
 from wattprint.errors import WattprintError
 from wattprint.report.importers import parse_peer_log

@@ -7,13 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wattprint.accounting.series import (
-    IntensitySeries,
-    Provenance,
-    load_series,
-    make_series,
-    series_intensity,
-)
+from wattprint.accounting.series import IntensitySeries, Provenance, make_series, series_intensity
+from wattprint.accounting.seriesfile import load_series
 from wattprint.errors import IntensityDataError, IntensityError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "intensity"

@@ -42,7 +42,8 @@ from wattprint.accounting.hourly import HourlyIntensity, SeriesIntensity
 from wattprint.accounting.intensity import AnnualIntensity, IntensitySource, annual_intensity
 from wattprint.accounting.location import ResolvedRegion, resolve_region
 from wattprint.accounting.pue import resolve_pue
-from wattprint.accounting.series import Provenance, load_series
+from wattprint.accounting.series import Provenance
+from wattprint.accounting.seriesfile import load_series
 from wattprint.catalogue.data import hardware_constants
 from wattprint.errors import HardwareError, IntensityError
 from wattprint.records import DeviceRecord, IntervalRecord, RunRecord

@@ -17,7 +17,8 @@ Sources in this module (live API clients are in :mod:`wattprint.accounting.live`
   2022 series of eight US balancing authorities (EIA-930), for time-resolved accounting and what-if
   studies.
 * :class:`~wattprint.accounting.hourly.SeriesIntensity` -- any
-  :class:`IntensitySeries`, e.g. a user file read by :func:`load_series`.
+  :class:`IntensitySeries`, e.g. a user file read by
+  :func:`~wattprint.accounting.seriesfile.load_series`.
 
 **Region codes** (case-insensitive). An unprefixed code is looked up in this
 order and the first table that has it wins:
@@ -69,7 +70,6 @@ from wattprint.accounting.series import (
     IntensityValue,
     IntensityValues,
     Provenance,
-    load_series,
     series_intensity,
 )
 from wattprint.errors import IntensityError, RegionError
@@ -86,7 +86,6 @@ __all__ = [
     "Provenance",
     "annual_intensity",
     "canonical_region",
-    "load_series",
     "series_intensity",
 ]
 

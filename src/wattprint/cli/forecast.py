@@ -28,7 +28,7 @@ HORIZONS_H = {"24h": 24, "72h": 72}
 
 def _history(region: str, intensity: Path | None) -> Any:
     if intensity is not None:
-        from wattprint.accounting.series import load_series
+        from wattprint.accounting.seriesfile import load_series
 
         if not intensity.exists():
             fail(f"--intensity {intensity}: no such file")

@@ -185,7 +185,7 @@ def _series(regions: list[str], intensity: Path | None, method: str) -> dict[str
         grid = _shipped(with_hourly[0])
         return {region: (_shipped(region) if region in with_hourly
                          else _flat_annual(region, grid)) for region in regions}
-    from wattprint.accounting.series import load_series
+    from wattprint.accounting.seriesfile import load_series
 
     if not regions:
         series = load_series(intensity, method=method)
@@ -532,7 +532,7 @@ def _plan_series(
         forecast: IntensitySeries = live_client(region, live_source).forecast(region)
         return forecast, None
     if intensity is not None:
-        from wattprint.accounting.series import load_series
+        from wattprint.accounting.seriesfile import load_series
 
         return load_series(intensity, region=region or None, method=method), None
     if not region:

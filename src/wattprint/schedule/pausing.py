@@ -56,7 +56,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from wattprint.accounting.replay import series_year
-from wattprint.accounting.series import IntensitySeries, load_series
+from wattprint.accounting.series import IntensitySeries
+from wattprint.accounting.seriesfile import load_series
 from wattprint.errors import ConfigError
 from wattprint.schedule.controller import (
     DEFAULT_POLL_S,

@@ -6,7 +6,7 @@ it, and, for a percentile threshold, also says which values lie ahead (the
 job's horizon). Three kinds of answer come with wattprint:
 
 * **a user series** -- a CSV or Parquet file read by
-  :func:`~wattprint.accounting.series.load_series` (``--intensity FILE``),
+  :func:`~wattprint.accounting.seriesfile.load_series` (``--intensity FILE``),
   wrapped in a :class:`SeriesSignal`. The value of "now" is the value of the
   slot that holds it; the controller wakes at every slot boundary, so a
   pause starts and ends on the series' own grid. A series that ends before

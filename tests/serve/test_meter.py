@@ -11,7 +11,8 @@ import pytest
 
 from wattprint.accounting.intensity import annual_intensity
 from wattprint.errors import RegionError
-from wattprint.serve.meter import EnergyMeter, MeteredRequest, RequestEnergy, RequestLedger
+from wattprint.serve.ledger import RequestEnergy, RequestLedger
+from wattprint.serve.meter import EnergyMeter, MeteredRequest
 from wattprint.store import Store
 from wattprint.testing.sensors import ScriptedSensor
 

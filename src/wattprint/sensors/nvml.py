@@ -86,15 +86,11 @@ instead through :class:`~wattprint.sensors.context.SensorContext`.
 from __future__ import annotations
 
 import logging
-import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wattprint.errors import SensorUnavailable
-from wattprint.extras import install_hint
 from wattprint.records import (
     MIG_SLICE_SHARE,
     NVML_PROCESS,
@@ -103,73 +99,26 @@ from wattprint.records import (
 )
 from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
 from wattprint.sensors.context import SensorContext
-from wattprint.sensors.visible import select_visible
+from wattprint.sensors.nvml_devices import (
+    EXTRA_MIG_INSTANCES,
+    EXTRA_MIG_PROFILE,
+    EXTRA_MIG_SHARE,
+    EXTRA_MIG_SLICES,
+    MW_PER_W,
+    NVML_ERROR_GPU_IS_LOST,
+    SOURCE,
+    Gpu,
+    choose_mode,
+    device_info,
+    discover,
+    error_code,
+    import_pynvml,
+    require_driver,
+    select_gpus,
+)
 from wattprint.units import mj_to_j
 
 log = logging.getLogger(__name__)
-
-#: Registry name of this sensor.
-SOURCE = "nvml"
-#: Keys this sensor sets in :attr:`DeviceInfo.extra`.
-EXTRA_MIG_SHARE = "mig_share"
-EXTRA_MIG_SLICES = "mig_slices"
-EXTRA_MIG_INSTANCES = "mig_instances"
-EXTRA_MIG_PROFILE = "mig_profile"
-
-_MW_PER_W = 1000.0
-_NVML_ERROR_NOT_SUPPORTED = 3
-_NVML_ERROR_GPU_IS_LOST = 15
-_NVML_DEVICE_MIG_ENABLE = 1
-_PROFILE_IN_NAME = re.compile(r"MIG\s+(\S+)\s*$")
-_INSTALL_HINT = f"nvidia-ml-py not installed: {install_hint('nvidia')}"
-
-
-@dataclass(frozen=True)
-class _MigDevice:
-    """One MIG device of a GPU, as found at open."""
-
-    handle: Any
-    uuid: str
-    legacy_name: str
-    profile: str
-    gpu_instance_id: int
-    slices: int | None
-
-
-@dataclass
-class _Gpu:
-    """One GPU as found at open, and its run-time state."""
-
-    index: int
-    handle: Any
-    uuid: str
-    name: str
-    pci_bus_id: str
-    mig_enabled: bool
-    mig_devices: list[_MigDevice]
-    total_slices: int | None
-    info: DeviceInfo | None = None
-    counter: bool = True
-    dropped: bool = False
-    last_sample_us: int = 0
-    breakdown_sample_us: int = 0
-    #: the tracked pids' share of the latest SM-utilisation samples, kept
-    #: between two driver samples
-    last_util_share: float | None = None
-    #: each pid's weight in the latest SM-utilisation samples (for the breakdown)
-    last_util_weights: dict[int, float] | None = None
-
-
-def _text(value: object) -> str:
-    """NVML strings arrive as ``str`` or, from older bindings and ctypes fields, ``bytes``."""
-    if isinstance(value, bytes):
-        return value.decode(errors="replace").rstrip("\x00")
-    return str(value)
-
-
-def _error_code(exc: BaseException) -> int | None:
-    value = getattr(exc, "value", None)
-    return value if isinstance(value, int) else None
 
 
 class _Unmatched:
@@ -196,14 +145,14 @@ class NvmlSensor:
     def __init__(
         self,
         nvml: Any,
-        gpus: list[_Gpu],
+        gpus: list[Gpu],
         proc_root: Path = Path("/proc"),
     ) -> None:
         self._nvml = nvml
         self._gpus = gpus
         self._proc_root = proc_root
         self._error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
-        self._lost_code = getattr(nvml, "NVML_ERROR_GPU_IS_LOST", _NVML_ERROR_GPU_IS_LOST)
+        self._lost_code = getattr(nvml, "NVML_ERROR_GPU_IS_LOST", NVML_ERROR_GPU_IS_LOST)
         self._not_found_code = getattr(nvml, "NVML_ERROR_NOT_FOUND", 6)
         self._closed = False
         self._rules: dict[str, str] = {}
@@ -229,14 +178,14 @@ class NvmlSensor:
                     reading = Reading(energy_j=mj_to_j(float(energy_mj)))
                 else:
                     power_mw = self._nvml.nvmlDeviceGetPowerUsage(gpu.handle)
-                    reading = Reading(power_w=float(power_mw) / _MW_PER_W)
+                    reading = Reading(power_w=float(power_mw) / MW_PER_W)
             except self._error as exc:
                 reading = self._failure(gpu, exc)
             readings[gpu.info.id] = reading
         return readings
 
-    def _failure(self, gpu: _Gpu, exc: BaseException) -> Reading:
-        if _error_code(exc) == self._lost_code:
+    def _failure(self, gpu: Gpu, exc: BaseException) -> Reading:
+        if error_code(exc) == self._lost_code:
             gpu.dropped = True  # a lost GPU never answers again: stop calling NVML on it
             return Reading(failure=f"NVML reports GPU {gpu.index} ({gpu.uuid}) lost: {exc}; "
                                    "it needs a reset (nvidia-smi -r) or a reboot",
@@ -297,7 +246,7 @@ class NvmlSensor:
             return True
         return any((self._proc_root / str(pid)).exists() for pid in reported)
 
-    def _utilisation_by_pid(self, gpu: _Gpu, since_us: int
+    def _utilisation_by_pid(self, gpu: Gpu, since_us: int
                             ) -> tuple[dict[int, float], int] | None:
         """SM utilisation per pid in the driver's samples newer than ``since_us``.
 
@@ -309,7 +258,7 @@ class NvmlSensor:
         try:
             samples = self._nvml.nvmlDeviceGetProcessUtilization(gpu.handle, since_us)
         except self._error as exc:
-            if _error_code(exc) == self._not_found_code:
+            if error_code(exc) == self._not_found_code:
                 return {}, since_us  # no sample since the last one: the driver's pace
             log.debug("no process utilisation on GPU %s: %s", gpu.index, exc)
             return None
@@ -323,7 +272,7 @@ class NvmlSensor:
             by_pid[int(sample.pid)] = by_pid.get(int(sample.pid), 0.0) + float(sample.smUtil)
         return by_pid, newest
 
-    def _memory_by_pid(self, gpu: _Gpu) -> dict[int, float] | None:
+    def _memory_by_pid(self, gpu: Gpu) -> dict[int, float] | None:
         """GPU memory in use per pid."""
         try:
             processes = self._nvml.nvmlDeviceGetComputeRunningProcesses(gpu.handle)
@@ -336,7 +285,7 @@ class NvmlSensor:
             memory[int(process.pid)] = memory.get(int(process.pid), 0.0) + float(used or 0)
         return memory
 
-    def _utilisation_share(self, gpu: _Gpu, pids: frozenset[int]) -> _Found:
+    def _utilisation_share(self, gpu: Gpu, pids: frozenset[int]) -> _Found:
         """The SM share; the last one between driver samples; ``None`` if there never was one."""
         found = self._utilisation_by_pid(gpu, gpu.last_sample_us)
         if found is None:
@@ -350,7 +299,7 @@ class NvmlSensor:
         gpu.last_util_share = sum(util for pid, util in by_pid.items() if pid in pids) / total
         return gpu.last_util_share
 
-    def _memory_share(self, gpu: _Gpu, pids: frozenset[int]) -> _Found:
+    def _memory_share(self, gpu: Gpu, pids: frozenset[int]) -> _Found:
         memory = self._memory_by_pid(gpu)
         if memory is None:
             return None
@@ -386,7 +335,7 @@ class NvmlSensor:
                 out[gpu.info.id] = {pid: w / total for pid, w in weights.items() if w > 0}
         return out
 
-    def _mig_share(self, gpu: _Gpu, pids: frozenset[int]) -> _Found:
+    def _mig_share(self, gpu: Gpu, pids: frozenset[int]) -> _Found:
         if not gpu.total_slices:
             return None
         reported: set[int] = set()
@@ -420,202 +369,6 @@ class NvmlSensor:
             log.debug("nvmlShutdown failed: %s", exc)
 
 
-# --- opening -------------------------------------------------------------------------------
-
-
-def _require_driver(ctx: SensorContext) -> None:
-    """Skip quickly where no NVIDIA driver is loaded, without importing pynvml.
-
-    The driver shows itself as ``/proc/driver/nvidia`` (Linux, containers
-    included), ``/dev/nvidiactl``, or ``/dev/dxg`` under WSL 2.
-    """
-    signs = (ctx.proc_root / "driver" / "nvidia", Path("/dev/nvidiactl"), Path("/dev/dxg"))
-    if not any(os.path.exists(p) for p in signs):
-        raise SensorUnavailable("no NVIDIA driver found (no /proc/driver/nvidia, /dev/nvidiactl "
-                                "or /dev/dxg)")
-
-
-def _import_pynvml() -> Any:
-    try:
-        import pynvml
-    except ImportError as exc:
-        raise SensorUnavailable(_INSTALL_HINT) from exc
-    return pynvml
-
-
-def _profile_of(name: str, slices: int | None) -> str:
-    match = _PROFILE_IN_NAME.search(name)
-    if match:
-        return match.group(1)
-    return f"{slices}g" if slices else "unknown"
-
-
-def _total_slices(nvml: Any, handle: Any, error: type[BaseException]) -> int | None:
-    """Slices of the whole GPU: the largest GPU-instance profile it supports."""
-    best: int | None = None
-    for profile in range(int(getattr(nvml, "NVML_GPU_INSTANCE_PROFILE_COUNT", 5))):
-        try:
-            info = nvml.nvmlDeviceGetGpuInstanceProfileInfo(handle, profile)
-        except error:
-            continue
-        slices = int(info.sliceCount)
-        if slices > 0 and (best is None or slices > best):
-            best = slices
-    return best
-
-
-def _mig_devices(
-    nvml: Any, gpu_handle: Any, gpu_uuid: str, error: type[BaseException]
-) -> list[_MigDevice]:
-    found: list[_MigDevice] = []
-    for slot in range(int(nvml.nvmlDeviceGetMaxMigDeviceCount(gpu_handle))):
-        try:
-            handle = nvml.nvmlDeviceGetMigDeviceHandleByIndex(gpu_handle, slot)
-        except error:
-            continue  # an empty slot answers NotFound
-        uuid = _text(nvml.nvmlDeviceGetUUID(handle))
-        gi = int(nvml.nvmlDeviceGetGpuInstanceId(handle))
-        ci = int(nvml.nvmlDeviceGetComputeInstanceId(handle))
-        slices: int | None
-        try:
-            slices = int(nvml.nvmlDeviceGetAttributes(handle).gpuInstanceSliceCount) or None
-        except error:
-            slices = None
-        try:
-            name = _text(nvml.nvmlDeviceGetName(handle))
-        except error:
-            name = ""
-        found.append(
-            _MigDevice(
-                handle=handle,
-                uuid=uuid,
-                legacy_name=f"MIG-{gpu_uuid}/{gi}/{ci}",
-                profile=_profile_of(name, slices),
-                gpu_instance_id=gi,
-                slices=slices,
-            )
-        )
-    return found
-
-
-def _discover(nvml: Any, index: int, error: type[BaseException]) -> _Gpu:
-    handle = nvml.nvmlDeviceGetHandleByIndex(index)
-    uuid = _text(nvml.nvmlDeviceGetUUID(handle))
-    name = _text(nvml.nvmlDeviceGetName(handle))
-    try:
-        pci_bus_id = _text(nvml.nvmlDeviceGetPciInfo(handle).busId)
-    except error:
-        pci_bus_id = ""
-    mig_enabled = False
-    try:
-        current = nvml.nvmlDeviceGetMigMode(handle)[0]
-        mig_enabled = int(current) == int(
-            getattr(nvml, "NVML_DEVICE_MIG_ENABLE", _NVML_DEVICE_MIG_ENABLE)
-        )
-    except error:
-        pass  # GPUs without MIG answer NotSupported
-    migs: list[_MigDevice] = []
-    total: int | None = None
-    if mig_enabled:
-        try:
-            migs = _mig_devices(nvml, handle, uuid, error)
-        except error as exc:
-            log.warning(
-                "GPU %s is in MIG mode but its MIG devices cannot be listed (%s): "
-                "MIG UUIDs in CUDA_VISIBLE_DEVICES will not match it",
-                index,
-                exc,
-            )
-        total = _total_slices(nvml, handle, error)
-    return _Gpu(index, handle, uuid, name, pci_bus_id, mig_enabled, migs, total)
-
-
-def _choose_mode(nvml: Any, gpu: _Gpu, error: type[BaseException]) -> str:
-    """``"counter"`` if the total-energy counter answers, else ``"power"``.
-
-    Raises the NVML error of the power read when power cannot be read either.
-    """
-    try:
-        nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle)
-        return "counter"
-    except error as exc:
-        log.debug("GPU %s has no total-energy counter (%s): polling power", gpu.index, exc)
-    nvml.nvmlDeviceGetPowerUsage(gpu.handle)  # raises when power is not readable either
-    return "power"
-
-
-def _device_info(gpu: _Gpu, mode: str, selected_migs: list[_MigDevice] | None) -> DeviceInfo:
-    extra: dict[str, str] = {
-        "uuid": gpu.uuid,
-        "index": str(gpu.index),
-        "pci_bus_id": gpu.pci_bus_id,
-        "reading": "total_energy_counter" if mode == "counter" else "power_usage",
-        "mig_mode": "enabled" if gpu.mig_enabled else "disabled",
-    }
-    name = gpu.name
-    listed = selected_migs if selected_migs is not None else gpu.mig_devices
-    if listed:
-        extra[EXTRA_MIG_INSTANCES] = ", ".join(f"{m.uuid} ({m.profile})" for m in listed)
-        extra[EXTRA_MIG_PROFILE] = ", ".join(m.profile for m in listed)
-    if selected_migs is not None:
-        name = f"{gpu.name} (MIG {', '.join(m.profile for m in selected_migs)})"
-        instances: dict[int, int | None] = {m.gpu_instance_id: m.slices for m in selected_migs}
-        held = list(instances.values())
-        if gpu.total_slices and all(s is not None for s in held):
-            slices = sum(s for s in held if s is not None)
-            extra[EXTRA_MIG_SLICES] = f"{slices}/{gpu.total_slices}"
-            extra[EXTRA_MIG_SHARE] = _format_share(min(1.0, slices / gpu.total_slices))
-    return DeviceInfo(
-        id=f"{SOURCE}:{gpu.uuid}",
-        kind="gpu",
-        name=name,
-        source=SOURCE,
-        measured=True,
-        counter=mode == "counter",
-        max_energy_j=None,  # a 64-bit millijoule counter: no wrap to handle
-        extra=extra,
-    )
-
-
-def _select(
-    gpus: list[_Gpu], environ: Mapping[str, str]
-) -> list[tuple[_Gpu, list[_MigDevice] | None]]:
-    """Visible GPUs in CUDA order, each with its selected MIG devices (``None``: whole GPU)."""
-    value = environ.get("CUDA_VISIBLE_DEVICES")
-    identifiers: list[list[str]] = [[gpu.uuid] for gpu in gpus]
-    owners: list[tuple[_Gpu, _MigDevice]] = []
-    for gpu in gpus:
-        for mig in gpu.mig_devices:
-            identifiers.append([mig.uuid, mig.legacy_name])
-            owners.append((gpu, mig))
-    positions = select_visible(value, identifiers, index_count=len(gpus))
-    if positions is None:
-        return [(gpu, None) for gpu in gpus]
-    if value is not None and any(p < len(gpus) for p in positions):
-        order = environ.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
-        if order != "PCI_BUS_ID" and len({gpu.name for gpu in gpus}) > 1:
-            log.warning(
-                "CUDA_VISIBLE_DEVICES=%s gives indices on a machine with different GPU models "
-                "and CUDA_DEVICE_ORDER=%s: CUDA may number GPUs differently from NVML. "
-                "Set CUDA_DEVICE_ORDER=PCI_BUS_ID or use GPU UUIDs.",
-                value,
-                order,
-            )
-    chosen: dict[int, tuple[_Gpu, list[_MigDevice] | None]] = {}
-    for position in positions:
-        if position < len(gpus):
-            gpu = gpus[position]
-            chosen[id(gpu)] = (gpu, None)
-            continue
-        gpu, mig = owners[position - len(gpus)]
-        current = chosen.get(id(gpu))
-        if current is None:
-            chosen[id(gpu)] = (gpu, [mig])
-        elif current[1] is not None:
-            current[1].append(mig)
-    return list(chosen.values())
-
-
 def open_sensor(
     ctx: SensorContext, covered_kinds: frozenset[str], notes: list[SkippedSensor]
 ) -> NvmlSensor:
@@ -637,8 +390,8 @@ def open_sensor(
     """
     del covered_kinds
     if ctx.nvml is None:
-        _require_driver(ctx)
-    nvml = ctx.nvml if ctx.nvml is not None else _import_pynvml()
+        require_driver(ctx)
+    nvml = ctx.nvml if ctx.nvml is not None else import_pynvml()
     error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
     try:
         nvml.nvmlInit()
@@ -665,22 +418,22 @@ def _open(
         raise SensorUnavailable(f"NVML cannot count GPUs: {exc}") from exc
     if count == 0:
         raise SensorUnavailable("NVML found no NVIDIA GPU")
-    found: list[_Gpu] = []
+    found: list[Gpu] = []
     for index in range(count):
         try:
-            found.append(_discover(nvml, index, error))
+            found.append(discover(nvml, index, error))
         except error as exc:
             notes.append(SkippedSensor(SOURCE, f"GPU {index}: cannot be queried: {exc}", False))
-    selection = _select(found, ctx.environ)
+    selection = select_gpus(found, ctx.environ)
     if not selection:
         raise SensorUnavailable(
             f"CUDA_VISIBLE_DEVICES={ctx.environ.get('CUDA_VISIBLE_DEVICES', '')!r} "
             "leaves this process no GPU"
         )
-    gpus: list[_Gpu] = []
+    gpus: list[Gpu] = []
     for gpu, selected_migs in selection:
         try:
-            mode = _choose_mode(nvml, gpu, error)
+            mode = choose_mode(nvml, gpu, error)
         except error as exc:
             notes.append(
                 SkippedSensor(
@@ -691,7 +444,7 @@ def _open(
             )
             continue
         gpu.counter = mode == "counter"
-        gpu.info = _device_info(gpu, mode, selected_migs)
+        gpu.info = device_info(gpu, mode, selected_migs)
         gpus.append(gpu)
     if not gpus:
         raise SensorUnavailable("no visible NVIDIA GPU can report energy or power")

@@ -41,10 +41,10 @@ def _busy(seconds: float) -> None:
 
 def test_live_steps_summary_params_and_artifacts(home: Path, tracking_uri: str,
                                                  tmp_path: Path) -> None:
-    with mlflow.start_run() as active:
-        with track(every_s=0.0, tracking_uri=tracking_uri, project="mlf", sensors=["model"],
-                   interval_s=0.02, region="FR") as run:
-            _busy(0.3)
+    with mlflow.start_run() as active, track(every_s=0.0, tracking_uri=tracking_uri,
+                                             project="mlf", sensors=["model"], interval_s=0.02,
+                                             region="FR") as run:
+        _busy(0.3)
     got = mlflow.get_run(active.info.run_id)
     metrics, params, tags = got.data.metrics, got.data.params, got.data.tags
     stored = [i for i in Store(home / "wattprint.db").intervals(run.id or "") if not i.paused]

@@ -145,3 +145,15 @@ def test_unknown_link_and_federation(home: Path) -> None:
         track_client(LinearClient(0), federation="x", client_id="a", link="carrier-pigeon")
     with pytest.raises(ConfigError, match="no run of federation 'nope'"):
         federation_report(Store(home / "wattprint.db"), "nope")
+
+
+def test_docs_example_runs(home: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    from integrations.docsnippets import blocks
+
+    monkeypatch.setenv("WATTPRINT_SENSORS", "model")
+    monkeypatch.setenv("WATTPRINT_INTERVAL", "0.01")
+    [code] = blocks("Flower")
+    exec(compile(code, "docs/integrations.md", "exec"), {})
+    assert "x the centralised run" in capsys.readouterr().out
+    assert len(Store(home / "wattprint.db").runs("fl-demo")) == 5

@@ -96,3 +96,19 @@ def test_load_ext_by_module_name(shell: InteractiveShell, home: Path) -> None:
         shell.run_cell("%load_ext wattprint.integrations.jupyter")
         shell.run_cell(f"%%wattprint --project byname --quiet\n{BUSY}")
     assert len(Store(home / "wattprint.db").runs("byname")) == 1
+
+
+def test_docs_example_runs(shell: InteractiveShell, home: Path) -> None:
+    from integrations.docsnippets import blocks
+
+    cells = blocks("Jupyter and IPython", "ipython")
+    assert len(cells) == 3
+    with capture_output() as captured:
+        for cell in cells:
+            if cell.startswith("%%"):
+                assert shell.run_cell(cell).success
+            else:  # a block of several cells, one line each
+                for line in cell.splitlines():
+                    assert shell.run_cell(line).success
+    assert "error" not in captured.stderr.lower()
+    assert len(Store(home / "wattprint.db").runs("notebook")) == 2

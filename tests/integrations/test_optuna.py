@@ -144,3 +144,15 @@ def test_carbon_budget_and_bad_arguments(home: Path) -> None:
     study = optuna.create_study(study_name="tiny-carbon")
     study.optimize(tracked_objective(lambda t: 0.0, **TRACKING), n_trials=5, callbacks=[budget])
     assert len(study.trials) == 1
+
+
+def test_docs_example_runs(home: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    from integrations.docsnippets import blocks
+
+    monkeypatch.setenv("WATTPRINT_SENSORS", "model")
+    [code] = blocks("Optuna")
+    exec(compile(code, "docs/integrations.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "trials:" in out and "Pareto front:" in out
+    assert len(Store(home / "wattprint.db").runs("quadratic")) >= 1

@@ -101,5 +101,19 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext wattprint``: the ``%%wattprint`` cell magic and ``%wattprint`` line magic."""
+    from wattprint.integrations.jupyter import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """``%unload_ext wattprint``: stop a running notebook run and remove the magics."""
+    from wattprint.integrations.jupyter import unload_ipython_extension as unload
+
+    unload(shell)
+
+
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))

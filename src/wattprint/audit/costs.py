@@ -14,7 +14,8 @@ workload never uses is paid for again on each provisioning:
 * **carbon** -- energy × the grid intensity of the region (the shipped
   annual average of ``--region``, resolved like every other command).
 
-The factors and their sources:
+The factors and their sources (the network ones live in :mod:`wattprint.catalogue.network`,
+beside the per-link factors of federated learning):
 
 * network, **0.001 kWh/GB** (default): the Cloud Carbon Footprint
   methodology's coefficient for data moved between data centres over
@@ -42,10 +43,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-#: Cloud Carbon Footprint networking coefficient, kWh per GB transferred
-NETWORK_KWH_PER_GB = 0.001
-#: Aslan et al. 2018, fixed-line internet transmission in 2015, kWh per GB
-NETWORK_KWH_PER_GB_INTERNET_2015 = 0.06
+from wattprint.catalogue.network import (
+    NETWORK_KWH_PER_GB,
+    NETWORK_KWH_PER_GB_INTERNET_2015,
+    NETWORK_SOURCE,
+)
+
 #: Cloud Carbon Footprint SSD storage coefficient: 1.2 Wh per TB-hour, as kWh per GB-hour
 STORAGE_KWH_PER_GB_H = 1.2e-6
 #: how long a pulled copy is kept on a node by default (30 days), h
@@ -53,8 +56,6 @@ KEEP_H = 720.0
 #: default bandwidth, megabits per second
 BANDWIDTH_MBPS = 1000.0
 
-NETWORK_SOURCE = ("Cloud Carbon Footprint methodology, networking coefficient "
-                  "(https://www.cloudcarbonfootprint.org/docs/methodology)")
 STORAGE_SOURCE = ("Cloud Carbon Footprint methodology, SSD storage 1.2 Wh/TBh "
                   "(https://www.cloudcarbonfootprint.org/docs/methodology)")
 

@@ -134,6 +134,10 @@ def report(
     embodied: EmbodiedOpt = True,
     quiet: QuietOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
+    mlflow_run: Annotated[str | None, typer.Option(
+        "--mlflow-run", metavar="ID",
+        help="Attach the run's appendix (HTML and JSON) and footprint to this MLflow run "
+             "(tracking URI from MLFLOW_TRACKING_URI).")] = None,
 ) -> None:
     """The standard appendix of a run, or the life-cycle report of a project.
 
@@ -145,10 +149,16 @@ def report(
       wattprint report last
       wattprint report last --format html -o appendix.html
       wattprint report --project bert --by name -o bert.md
+      wattprint report last --mlflow-run 3f2a9c...
     """
     setup_logging()
     if (run_id is None) == (project is None):
         fail("give a RUN for its appendix or --project P for a life-cycle report (not both)")
+    if mlflow_run is not None:
+        if run_id is None:
+            fail("--mlflow-run attaches one run's appendix: give a RUN, not --project")
+        _attach_to_mlflow(run_id, mlflow_run, quiet)
+        return
     chosen = _format(fmt, output, "md", ("md", "html", "json"))
     opts = _options(region, intensity, method, pue, hourly, embodied)
     from wattprint.report import appendix
@@ -180,6 +190,23 @@ def report(
     finally:
         store.close()
     _emit(text, output, quiet)
+
+
+def _attach_to_mlflow(run_id: str, mlflow_run: str, quiet: bool) -> None:
+    from wattprint.integrations.mlflow import attach_appendix
+
+    store = _store()
+    try:
+        paths = attach_appendix(store, run_id, mlflow_run)
+    except WattprintError as exc:
+        handle_error(exc)
+    except Exception as exc:  # MLflow's own errors: an unknown run id, an unreachable server
+        fail(f"MLflow refused the appendix: {exc}")
+    finally:
+        store.close()
+    if not quiet:
+        err.print(f"attached {', '.join(paths)} to MLflow run {mlflow_run}", markup=False,
+                  soft_wrap=True)
 
 
 def _print_leaderboard(board: dict[str, Any], precision: int, wide: bool) -> None:

@@ -41,6 +41,7 @@ from wattprint.accounting.footprint import (
 from wattprint.accounting.hourly import HourlyIntensity, SeriesIntensity
 from wattprint.accounting.intensity import AnnualIntensity, IntensitySource, annual_intensity
 from wattprint.accounting.location import ResolvedRegion, resolve_region
+from wattprint.accounting.phases import phase_footprints
 from wattprint.accounting.pue import resolve_pue
 from wattprint.accounting.series import Provenance, load_series
 from wattprint.catalogue.data import hardware_constants
@@ -98,6 +99,8 @@ class AccountedRun:
         intensities: device id -> the intensity applied to each of its intervals.
         embodied: the amortisation parameters, or ``None`` without embodied carbon.
         embodied_hours: the hours embodied carbon was charged for.
+        phases: the run's ``run.phase()`` windows with their energy and carbon
+            (:func:`wattprint.accounting.phases.phase_footprints`).
     """
 
     run: RunRecord
@@ -107,6 +110,7 @@ class AccountedRun:
     intensities: dict[str, np.ndarray] = field(default_factory=dict)
     embodied: EmbodiedParams | None = None
     embodied_hours: float = 0.0
+    phases: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _catalogue(opts: AccountingOptions) -> hardware.Catalogue:
@@ -265,8 +269,10 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
         units=store.units(run.id),
         extra_assumptions=[Assumption("region", 0.0, "", f"{region.label} ({region.how})")],
     )
+    phases = phase_footprints(store.phases(run.id), uses, intensities, pue.value,
+                              run.ended_at)
     return AccountedRun(run, region, footprint, uses, intensities, embodied,
-                        max(duration, 0.0) / 3600.0)
+                        max(duration, 0.0) / 3600.0, phases)
 
 
 def _energy_share(store: Store, run_id: str, device_ids: list[str]) -> float:

@@ -29,6 +29,7 @@ from wattprint.report.appendix import (
     fmt_num,
     fmt_qty,
     pause_rows,
+    phase_rows,
     provenance_rows,
 )
 from wattprint.units import DEFAULT_PRECISION
@@ -214,7 +215,7 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     b: list[str] = [f"<h1>Energy and carbon appendix: run <code>{escape(run['id'])}</code>"
                     f"{escape(name)}</h1>\n"]
     b.append(
-        f'<p class="lead">Project <b>{escape(str(run["project"]))}</b>, phase '
+        f'<p class="lead">Project <b>{escape(str(run["project"]))}</b>, stage '
         f"<b>{escape(str(run['phase']))}</b>: the run took "
         f"{escape(fmt_duration(run['duration_s'], p))} and used "
         f"<b>{fmt_qty(kwh['total'], 'kWh', p)}</b> "
@@ -267,6 +268,14 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
              "process: the tracked processes' share by the device's share rule).</p>\n")
     b.append(_share_rules_html(energy.get("share_rules") or []))
     b.append(_figure(plots.power_svg(doc), "Power over time per device"))
+    if doc.get("phases"):
+        b.append("<h2>Phases (<code>run.phase()</code> sections)</h2>\n")
+        b.append(html_table(("phase", "started (UTC)", "duration", "energy", "CO2e"),
+                            phase_rows(doc["phases"], p), numeric="llrrr", precision=p))
+        b.append('<p class="muted">Energy of the intervals inside each phase (an interval '
+                 "crossing a boundary split in proportion to time), under the run's "
+                 "attribution; CO2e at the intensity applied to each interval, × PUE "
+                 "(embodied not divided). The phases are shaded on the power plot.</p>\n")
     b.append("<h2>Carbon breakdown</h2>\n")
     b.append(html_table(("term", "energy", "CO2e"),
                         [(t, fmt_qty(kwh.get(t), "kWh", p), fmt_qty(co2.get(t), "kgCO2e", p))

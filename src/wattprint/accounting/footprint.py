@@ -28,7 +28,9 @@ the functional units counted with ``run.add_units``.
 
 The intensity's ``mean_g_per_kwh`` is energy-weighted (operational carbon /
 energy), so it is the intensity the run actually "saw"; ``min``/``max`` are
-over the intervals.
+over the intervals, and the mean is kept inside them (summing in floating
+point could otherwise put it a hair outside, and a printed ``330 [329-329]``
+reads as an error).
 """
 
 from __future__ import annotations
@@ -246,6 +248,8 @@ def compute_footprint(
     measured_kwh = dyn_kwh + idle_kwh
     mean_ci = ((dyn_kg + idle_kg) * 1000.0 / measured_kwh if measured_kwh > 0
                else (time_weighted / time_total if time_total > 0 else float("nan")))
+    if lo <= hi:  # a weighted mean lies in its range; keep float rounding from leaving it
+        mean_ci = min(max(mean_ci, lo), hi)
     if extra_idle_kwh:
         idle_kwh += extra_idle_kwh
         idle_kg += extra_idle_kwh * mean_ci / 1000.0

@@ -155,6 +155,13 @@ def provenance_rows(provenance: Iterable[Mapping[str, Any]]) -> list[tuple[Any, 
     return rows
 
 
+def project_provenance_rows(assumptions: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """A project's distinct assumptions as rows: those of :func:`provenance_rows` and runs."""
+    listed = list(assumptions)
+    return [(*row, a.get("runs")) for row, a in zip(provenance_rows(listed), listed,
+                                                     strict=True)]
+
+
 def phase_rows(phases: Iterable[Mapping[str, Any]], precision: int = DEFAULT_PRECISION
                ) -> list[tuple[Any, ...]]:
     """``run.phase()`` sections as rows: name (indented by depth), start, duration, energy, CO2e.
@@ -440,6 +447,20 @@ def run_appendix(store: Store, ref: str, opts: AccountingOptions | None = None
     return dict(json_safe(doc))
 
 
+def _assumption_key(p: Mapping[str, Any]) -> tuple[str, ...]:
+    """What makes two runs' assumptions the same one: factor, region, value, unit, source.
+
+    An intensity is one assumption per region *and* per data set, year,
+    method and basis, so a DE + FR project lists both regions with their
+    own sources and run counts.
+    """
+    if p.get("factor") == "grid_intensity":
+        return tuple(str(p.get(k)) for k in ("factor", "region", "source", "dataset", "year",
+                                              "method", "basis", "fallback"))
+    return (str(p.get("factor")), repr(p.get("value", p.get("year"))), str(p.get("unit", "")),
+            str(p.get("source")))
+
+
 def _empty_bucket() -> dict[str, Any]:
     return {"runs": 0, "duration_s": 0.0,
             "energy_kwh": dict.fromkeys(_ENERGY_TERMS, 0.0),
@@ -521,9 +542,7 @@ def project_appendix(store: Store, project: str | None, *, by: str = "stage",
             for p in fp.provenance:
                 if p.get("factor") == "energy":
                     continue
-                value = p.get("value", p.get("year"))
-                a_key = (str(p.get("factor")), repr(value), str(p.get("unit", "")),
-                         str(p.get("source")))
+                a_key = _assumption_key(p)
                 if a_key not in assumptions:
                     entry = {k: v for k, v in p.items() if k != "device"}
                     entry["runs"] = 0
@@ -563,5 +582,6 @@ __all__ = [
     "last_metrics",
     "phase_rows",
     "project_appendix",
+    "project_provenance_rows",
     "run_appendix",
 ]

@@ -30,6 +30,7 @@ from wattprint.report.appendix import (
     fmt_qty,
     pause_rows,
     phase_rows,
+    project_provenance_rows,
     provenance_rows,
 )
 from wattprint.units import DEFAULT_PRECISION
@@ -168,6 +169,14 @@ def _assumptions(provenance: Iterable[Mapping[str, Any]],
     return html_table(("factor", "device / region", "value", "unit", "source"),
                       provenance_rows(provenance),
                       cell_classes=("", "", "", "", "source"), precision=precision)
+
+
+def _project_assumptions(assumptions: Iterable[Mapping[str, Any]],
+                         precision: int = DEFAULT_PRECISION) -> str:
+    return html_table(("factor", "device / region", "value", "unit", "source", "runs"),
+                      project_provenance_rows(assumptions),
+                      cell_classes=("", "", "", "", "source", ""), numeric="llrllr",
+                      precision=precision)
 
 
 def _git(sw: Mapping[str, Any]) -> str:
@@ -382,7 +391,7 @@ def project_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
                         [(h["host"], h["cpu_model"], h["gpus"], h["runs"])
                          for h in doc["hardware"]], numeric="lllr", precision=p))
     b.append("<h2>Assumptions and sources</h2>\n")
-    b.append(_assumptions(doc["assumptions"], p))
+    b.append(_project_assumptions(doc["assumptions"], p))
     b.append('<p class="muted">The totals and per-run results are embedded as '
              '<code>#wattprint-data</code> (JSON); each run\'s intervals and intensities are in '
              "its own appendix (<code>wattprint report RUN --format json</code>).</p>\n")

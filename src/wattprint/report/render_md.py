@@ -27,6 +27,7 @@ from wattprint.report.appendix import (
     fmt_qty,
     pause_rows,
     phase_rows,
+    project_provenance_rows,
     provenance_rows,
 )
 from wattprint.units import DEFAULT_PRECISION
@@ -264,8 +265,8 @@ def project_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION)
                        [(h["host"], h["cpu_model"], h["gpus"], h["runs"])
                         for h in doc["hardware"]], "lllr", p))
     parts.append("\n## Assumptions and sources\n\n")
-    parts.append(table(("factor", "device / region", "value", "unit", "source"),
-                       provenance_rows(doc["assumptions"]), "llrll", p))
+    parts.append(table(("factor", "device / region", "value", "unit", "source", "runs"),
+                       project_provenance_rows(doc["assumptions"]), "llrllr", p))
     parts.append("\nEach run's intervals and intensities are in its own appendix "
                  "(`wattprint report RUN --format json`).\n\n")
     parts.append(data_block(doc, "All totals and per-run results (JSON)"))

@@ -309,6 +309,10 @@ def estimate(
     lifetime_years: float | None = None,
     utilization: float | None = None,
     units: Mapping[str, float] | None = None,
+    config_region: str | None = None,
+    config_pue: float | None = None,
+    catalogue_overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Footprint:
     """Footprint of a job before (or without) running it: power × hours × PUE × intensity.
 
@@ -316,6 +320,13 @@ def estimate(
     ``gpu_power_w × GPU-hours`` (per-GPU average, default the card's TDP from
     the catalogue), plus ``idle_kwh``; embodied = GPU cards and their share of
     server nodes amortised over lifetime × utilisation (BLOOM's method).
+
+    Like every other command, an estimate follows the configuration: the
+    region is the argument, else ``WATTPRINT_REGION``, else ``config_region``
+    (``wattprint.toml``), else cloud hints; the PUE is the argument, else
+    ``config_pue`` (``WATTPRINT_PUE`` or the config file); catalogue values
+    follow ``catalogue_overrides`` (the ``[hardware]`` table). A GPU not in
+    the catalogue can be estimated when its power is given (``gpu_power_w``).
 
     Args:
         gpu: GPU model (catalogue name or alias).
@@ -335,16 +346,24 @@ def estimate(
         lifetime_years: hardware lifetime (default 6).
         utilization: hardware utilisation over its life (default 0.85).
         units: functional units for SCI.
+        config_region: the configured region (settings), used after ``WATTPRINT_REGION``.
+        config_pue: the configured PUE (settings), used when ``pue`` is ``None``.
+        catalogue_overrides: overrides of hardware catalogue values (settings).
+        environ: the environment for the region (default ``os.environ``).
 
     Raises:
         ConfigError: inconsistent or missing inputs.
-        HardwareError: unknown GPU model.
+        HardwareError: a GPU model not in the catalogue, when its power is not given.
         RegionError: unknown region.
     """
     from wattprint.errors import ConfigError
 
     cat = hardware.default_catalogue()
+    if catalogue_overrides:
+        cat = cat.with_overrides(catalogue_overrides)
     a = cat.assumptions
+    if pue is None:
+        pue = config_pue
     gpus = validate.count(gpus, "--gpus")
     if hours is not None:
         hours = validate.hours(hours, "--hours")
@@ -378,8 +397,18 @@ def estimate(
         gpu_hours = hours * gpus
     elif hours is None:
         hours = gpu_hours / gpus
-    spec = cat.gpu(gpu) if gpu else None
     assumptions: list[Assumption] = []
+    spec = None
+    if gpu:
+        try:
+            spec = cat.gpu(gpu)
+        except HardwareError:
+            if gpu_power_w is None and power_w is None:
+                raise
+            assumptions.append(Assumption(
+                "gpu_model", 0.0, "", f"{gpu}: not in the hardware catalogue; its power is "
+                "given by the user" + ("" if not embodied or embodied_gpu_kg is not None else
+                                       ", its embodied carbon is the default GPU card's")))
     if power_w is not None:
         energy_kwh = power_w * hours / 1000.0
         assumptions.append(Assumption("power", power_w, "W (whole job)", "given by the user"))
@@ -402,13 +431,14 @@ def estimate(
                           "n/a", "", region or "")
         region_code = region or "given"
     else:
-        resolved = resolve_region(region, dict(os.environ))
+        resolved = resolve_region(region, dict(os.environ if environ is None else environ),
+                                  config_region=config_region)
         value = annual_intensity(resolved.code)
         g, prov, region_code = value.g_per_kwh, value.provenance, resolved.code
     pue_choice = resolve_pue(pue, region_code if intensity_g_per_kwh is None else None)
     seconds = hours * 3600.0
     use = DeviceUse("estimate", "gpu" if gpu or gpu_power_w else "node",
-                    spec.name if spec else "job", False, "estimate (power × hours)",
+                    spec.name if spec else (gpu or "job"), False, "estimate (power × hours)",
                     np.array([0.0]), np.array([seconds]), np.array([energy_kwh * 3.6e6]),
                     np.array([1.0]))
     emb = None

@@ -514,7 +514,7 @@ def project_appendix(store: Store, project: str | None, *, by: str = "stage",
     rows: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
     hardware: dict[tuple[str, str, str], int] = {}
-    assumptions: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    assumptions: dict[tuple[str, ...], dict[str, Any]] = {}
     if progress is not None:
         progress(0, len(records))
     for done, run in enumerate(records, start=1):

@@ -16,7 +16,12 @@ Choices, each recorded in the footprint's provenance:
   catalogue (GPU cards; CPU packages from the CPU model's TDP × the CCF
   idle/max ratio), else none (all energy counted as dynamic).
 * **embodied**: GPU cards from the catalogue, plus one server node
-  (BLOOM's GPU node when the run used GPUs, else CCF's rack server).
+  (BLOOM's GPU node when the run used GPUs, else CCF's rack server), charged
+  by the run's share of it (Cloud Carbon Footprint's rule): its vCPUs of the
+  host's (a container's cgroup CPU limit of the host's logical CPUs, or a
+  VM's vCPUs of ``[hardware] host_vcpus``), else its memory of
+  ``host_memory_gb``, else the whole server; the share and its basis are
+  in the provenance (``embodied_share``).
 """
 
 from __future__ import annotations
@@ -249,6 +254,7 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
                                       run.ended_at or run.started_at + 1).provenance
     pue = resolve_pue(opts.pue, region.code)
     embodied = None
+    extra_assumptions = [Assumption("region", 0.0, "", f"{region.label} ({region.how})")]
     if opts.embodied:
         a = cat.assumptions
         servers = cat.servers()
@@ -257,6 +263,10 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
         cpu_rows = [u for u in uses if u.kind in ("cpu", "psys", "node")]
         node_share = (_energy_share(store, run.id, [u.device_id for u in cpu_rows])
                       if process and cpu_rows else 1.0)
+        host_part = _host_share(devices, host, a)
+        node_share *= host_part.share
+        extra_assumptions.append(Assumption("embodied_share", host_part.share,
+                                            "fraction of the server", host_part.basis))
         embodied = EmbodiedParams(a.lifetime_years, a.utilization, server.embodied_kg,
                                   node_share=node_share,
                                   source=f"{server.name}: {server.source}; lifetime and "
@@ -266,13 +276,44 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     footprint = compute_footprint(
         uses, intensities, provenance, region=region.code, source_name=source_name,
         pue=pue.value, pue_source=pue.source, duration_s=max(duration, 0.0), embodied=embodied,
-        units=store.units(run.id),
-        extra_assumptions=[Assumption("region", 0.0, "", f"{region.label} ({region.how})")],
+        units=store.units(run.id), extra_assumptions=extra_assumptions,
     )
     phases = phase_footprints(store.phases(run.id), uses, intensities, pue.value,
                               run.ended_at)
     return AccountedRun(run, region, footprint, uses, intensities, embodied,
                         max(duration, 0.0) / 3600.0, phases)
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _host_share(devices: Sequence[DeviceRecord], host: Mapping[str, Any],
+                a: hardware.Assumptions) -> hardware.HostShare:
+    """The share of the server a run is charged: its vCPUs of the host's.
+
+    The run's vCPUs are those the CPU power model counted (a cgroup quota or
+    CPU mask), else the logical CPUs it saw. The host's are the configured
+    ``host_vcpus``; without it, a container whose cgroup limited its CPUs
+    still sees the host's logical CPUs, so those are the host's.
+    """
+    logical = _float_or_none(host.get("cpu_logical"))
+    modelled = [_float_or_none(d.extra.get("vcpus")) for d in devices
+                if d.kind == "cpu" and not d.measured and d.extra.get("vcpus")]
+    vcpus = modelled[0] if modelled else logical
+    if a.host_vcpus is not None or a.host_memory_gb is not None:
+        source = a.sources.get("host_vcpus") or a.sources.get("host_memory_gb") or ""
+        return hardware.host_share(vcpus=vcpus, host_vcpus=a.host_vcpus,
+                                   memory_gb=_float_or_none(host.get("memory_gb")),
+                                   host_memory_gb=a.host_memory_gb, host_source=source)
+    if modelled and logical and vcpus is not None and vcpus < logical:
+        return hardware.host_share(vcpus=vcpus, host_vcpus=logical,
+                                   host_source="the host's logical CPUs, as the container "
+                                               "saw them; its CPU limit from the cgroup")
+    return hardware.host_share(vcpus=vcpus, host_vcpus=None)
 
 
 def _energy_share(store: Store, run_id: str, device_ids: list[str]) -> float:

@@ -162,6 +162,21 @@ def provenance_dict(p: Provenance) -> dict[str, Any]:
             "filled_gaps": p.filled_gaps}
 
 
+def embodied_note(co2e_kg: Mapping[str, float]) -> str | None:
+    """A note when embodied carbon exceeds operational carbon (``None`` otherwise).
+
+    Short runs on lightly used hardware can carry more manufacturing carbon
+    than they burn; the reader should know the total is mostly amortisation.
+    """
+    operational = co2e_kg["dynamic"] + co2e_kg["idle"] + co2e_kg["infrastructure"]
+    embodied = co2e_kg["embodied"]
+    if embodied <= 0 or embodied <= operational:
+        return None
+    ratio = f"{embodied / operational:.1f}×" if operational > 0 else "all"
+    return (f"embodied carbon is more than operational ({ratio}): the total is mostly "
+            "the hardware's manufacturing, amortised; see embodied_share in the provenance")
+
+
 def sci_rows(operational_kg: float, embodied_kg: float, energy_kwh: float,
              units: Mapping[str, float]) -> list[dict[str, Any]]:
     """SCI per functional unit: ((E × I) + M) / R for each counted unit."""

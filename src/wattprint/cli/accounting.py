@@ -79,6 +79,11 @@ def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
         console.print(f"SCI: {format_in(row['co2e_g_per_unit'], 'g', precision)} CO2e per "
                       f"{row['unit']} ({format_number(row['count'], precision)} "
                       f"{row['unit']}s)", soft_wrap=wide)
+    from wattprint.accounting.footprint import embodied_note
+
+    dominant = embodied_note(fp["co2e_kg"])
+    if dominant:
+        console.print(f"note: {dominant}", soft_wrap=wide, overflow="fold")
     for note in notes.lines():
         console.print(note, soft_wrap=wide, overflow="fold")
     if hint:

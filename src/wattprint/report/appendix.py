@@ -50,6 +50,7 @@ from wattprint.accounting.account import (
     account_run,
     interval_arrays,
 )
+from wattprint.accounting.footprint import embodied_note
 from wattprint.accounting.totals import GROUPING_ALIASES, GROUPINGS, resolve_grouping
 from wattprint.errors import ConfigError
 from wattprint.report.runview import device_rows, share_rule_rows
@@ -358,6 +359,9 @@ def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],
     fallback = accounted.footprint.intensity.get("fallback")
     if fallback:
         notes.append(f"intensity: {fallback}")
+    dominant = embodied_note(accounted.footprint.co2e_kg)
+    if dominant:
+        notes.append(dominant)
     estimated = [d["name"] for d in energy["devices"] if d["basis"] == "estimated"]
     if estimated:
         notes.append("estimated by a power model, not measured: " + ", ".join(estimated))

@@ -16,7 +16,12 @@ Choices, each recorded in the footprint's provenance:
   catalogue (GPU cards; CPU packages from the CPU model's TDP × the CCF
   idle/max ratio), else none (all energy counted as dynamic).
 * **embodied**: GPU cards from the catalogue, plus one server node
-  (BLOOM's GPU node when the run used GPUs, else CCF's rack server).
+  (BLOOM's GPU node when the run used GPUs, else CCF's rack server), charged
+  by the run's share of it (Cloud Carbon Footprint's rule): its vCPUs of the
+  host's (a container's cgroup CPU limit of the host's logical CPUs, or a
+  VM's vCPUs of ``[hardware] host_vcpus``), else its memory of
+  ``host_memory_gb``, else the whole server; the share and its basis are
+  in the provenance (``embodied_share``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from wattprint.accounting.footprint import (
 from wattprint.accounting.hourly import HourlyIntensity, SeriesIntensity
 from wattprint.accounting.intensity import AnnualIntensity, IntensitySource, annual_intensity
 from wattprint.accounting.location import ResolvedRegion, resolve_region
+from wattprint.accounting.phases import phase_footprints
 from wattprint.accounting.pue import resolve_pue
 from wattprint.accounting.series import Provenance
 from wattprint.accounting.seriesfile import load_series
@@ -99,6 +105,8 @@ class AccountedRun:
         intensities: device id -> the intensity applied to each of its intervals.
         embodied: the amortisation parameters, or ``None`` without embodied carbon.
         embodied_hours: the hours embodied carbon was charged for.
+        phases: the run's ``run.phase()`` windows with their energy and carbon
+            (:func:`wattprint.accounting.phases.phase_footprints`).
     """
 
     run: RunRecord
@@ -108,6 +116,7 @@ class AccountedRun:
     intensities: dict[str, np.ndarray] = field(default_factory=dict)
     embodied: EmbodiedParams | None = None
     embodied_hours: float = 0.0
+    phases: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _catalogue(opts: AccountingOptions) -> hardware.Catalogue:
@@ -246,6 +255,7 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
                                       run.ended_at or run.started_at + 1).provenance
     pue = resolve_pue(opts.pue, region.code)
     embodied = None
+    extra_assumptions = [Assumption("region", 0.0, "", f"{region.label} ({region.how})")]
     if opts.embodied:
         a = cat.assumptions
         servers = cat.servers()
@@ -254,6 +264,10 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
         cpu_rows = [u for u in uses if u.kind in ("cpu", "psys", "node")]
         node_share = (_energy_share(store, run.id, [u.device_id for u in cpu_rows])
                       if process and cpu_rows else 1.0)
+        host_part = _host_share(devices, host, a)
+        node_share *= host_part.share
+        extra_assumptions.append(Assumption("embodied_share", host_part.share,
+                                            "fraction of the server", host_part.basis))
         embodied = EmbodiedParams(a.lifetime_years, a.utilization, server.embodied_kg,
                                   node_share=node_share,
                                   source=f"{server.name}: {server.source}; lifetime and "
@@ -263,11 +277,44 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     footprint = compute_footprint(
         uses, intensities, provenance, region=region.code, source_name=source_name,
         pue=pue.value, pue_source=pue.source, duration_s=max(duration, 0.0), embodied=embodied,
-        units=store.units(run.id),
-        extra_assumptions=[Assumption("region", 0.0, "", f"{region.label} ({region.how})")],
+        units=store.units(run.id), extra_assumptions=extra_assumptions,
     )
+    phases = phase_footprints(store.phases(run.id), uses, intensities, pue.value,
+                              run.ended_at)
     return AccountedRun(run, region, footprint, uses, intensities, embodied,
-                        max(duration, 0.0) / 3600.0)
+                        max(duration, 0.0) / 3600.0, phases)
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _host_share(devices: Sequence[DeviceRecord], host: Mapping[str, Any],
+                a: hardware.Assumptions) -> hardware.HostShare:
+    """The share of the server a run is charged: its vCPUs of the host's.
+
+    The run's vCPUs are those the CPU power model counted (a cgroup quota or
+    CPU mask), else the logical CPUs it saw. The host's are the configured
+    ``host_vcpus``; without it, a container whose cgroup limited its CPUs
+    still sees the host's logical CPUs, so those are the host's.
+    """
+    logical = _float_or_none(host.get("cpu_logical"))
+    modelled = [_float_or_none(d.extra.get("vcpus")) for d in devices
+                if d.kind == "cpu" and not d.measured and d.extra.get("vcpus")]
+    vcpus = modelled[0] if modelled else logical
+    if a.host_vcpus is not None or a.host_memory_gb is not None:
+        source = a.sources.get("host_vcpus") or a.sources.get("host_memory_gb") or ""
+        return hardware.host_share(vcpus=vcpus, host_vcpus=a.host_vcpus,
+                                   memory_gb=_float_or_none(host.get("memory_gb")),
+                                   host_memory_gb=a.host_memory_gb, host_source=source)
+    if modelled and logical and vcpus is not None and vcpus < logical:
+        return hardware.host_share(vcpus=vcpus, host_vcpus=logical,
+                                   host_source="the host's logical CPUs, as the container "
+                                               "saw them; its CPU limit from the cgroup")
+    return hardware.host_share(vcpus=vcpus, host_vcpus=None)
 
 
 def _energy_share(store: Store, run_id: str, device_ids: list[str]) -> float:
@@ -304,6 +351,10 @@ def estimate(
     lifetime_years: float | None = None,
     utilization: float | None = None,
     units: Mapping[str, float] | None = None,
+    config_region: str | None = None,
+    config_pue: float | None = None,
+    catalogue_overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Footprint:
     """Footprint of a job before (or without) running it: power × hours × PUE × intensity.
 
@@ -311,6 +362,13 @@ def estimate(
     ``gpu_power_w × GPU-hours`` (per-GPU average, default the card's TDP from
     the catalogue), plus ``idle_kwh``; embodied = GPU cards and their share of
     server nodes amortised over lifetime × utilisation (BLOOM's method).
+
+    Like every other command, an estimate follows the configuration: the
+    region is the argument, else ``WATTPRINT_REGION``, else ``config_region``
+    (``wattprint.toml``), else cloud hints; the PUE is the argument, else
+    ``config_pue`` (``WATTPRINT_PUE`` or the config file); catalogue values
+    follow ``catalogue_overrides`` (the ``[hardware]`` table). A GPU not in
+    the catalogue can be estimated when its power is given (``gpu_power_w``).
 
     Args:
         gpu: GPU model (catalogue name or alias).
@@ -330,16 +388,24 @@ def estimate(
         lifetime_years: hardware lifetime (default 6).
         utilization: hardware utilisation over its life (default 0.85).
         units: functional units for SCI.
+        config_region: the configured region (settings), used after ``WATTPRINT_REGION``.
+        config_pue: the configured PUE (settings), used when ``pue`` is ``None``.
+        catalogue_overrides: overrides of hardware catalogue values (settings).
+        environ: the environment for the region (default ``os.environ``).
 
     Raises:
         ConfigError: inconsistent or missing inputs.
-        HardwareError: unknown GPU model.
+        HardwareError: a GPU model not in the catalogue, when its power is not given.
         RegionError: unknown region.
     """
     from wattprint.errors import ConfigError
 
     cat = hardware.default_catalogue()
+    if catalogue_overrides:
+        cat = cat.with_overrides(catalogue_overrides)
     a = cat.assumptions
+    if pue is None:
+        pue = config_pue
     gpus = validate.count(gpus, "--gpus")
     if hours is not None:
         hours = validate.hours(hours, "--hours")
@@ -373,8 +439,18 @@ def estimate(
         gpu_hours = hours * gpus
     elif hours is None:
         hours = gpu_hours / gpus
-    spec = cat.gpu(gpu) if gpu else None
     assumptions: list[Assumption] = []
+    spec = None
+    if gpu:
+        try:
+            spec = cat.gpu(gpu)
+        except HardwareError:
+            if gpu_power_w is None and power_w is None:
+                raise
+            assumptions.append(Assumption(
+                "gpu_model", 0.0, "", f"{gpu}: not in the hardware catalogue; its power is "
+                "given by the user" + ("" if not embodied or embodied_gpu_kg is not None else
+                                       ", its embodied carbon is the default GPU card's")))
     if power_w is not None:
         energy_kwh = power_w * hours / 1000.0
         assumptions.append(Assumption("power", power_w, "W (whole job)", "given by the user"))
@@ -397,13 +473,14 @@ def estimate(
                           "n/a", "", region or "")
         region_code = region or "given"
     else:
-        resolved = resolve_region(region, dict(os.environ))
+        resolved = resolve_region(region, dict(os.environ if environ is None else environ),
+                                  config_region=config_region)
         value = annual_intensity(resolved.code)
         g, prov, region_code = value.g_per_kwh, value.provenance, resolved.code
     pue_choice = resolve_pue(pue, region_code if intensity_g_per_kwh is None else None)
     seconds = hours * 3600.0
     use = DeviceUse("estimate", "gpu" if gpu or gpu_power_w else "node",
-                    spec.name if spec else "job", False, "estimate (power × hours)",
+                    spec.name if spec else (gpu or "job"), False, "estimate (power × hours)",
                     np.array([0.0]), np.array([seconds]), np.array([energy_kwh * 3.6e6]),
                     np.array([1.0]))
     emb = None

@@ -28,7 +28,9 @@ the functional units counted with ``run.add_units``.
 
 The intensity's ``mean_g_per_kwh`` is energy-weighted (operational carbon /
 energy), so it is the intensity the run actually "saw"; ``min``/``max`` are
-over the intervals.
+over the intervals, and the mean is kept inside them (summing in floating
+point could otherwise put it a hair outside, and a printed ``330 [329-329]``
+reads as an error).
 """
 
 from __future__ import annotations
@@ -160,6 +162,21 @@ def provenance_dict(p: Provenance) -> dict[str, Any]:
             "filled_gaps": p.filled_gaps}
 
 
+def embodied_note(co2e_kg: Mapping[str, float]) -> str | None:
+    """A note when embodied carbon exceeds operational carbon (``None`` otherwise).
+
+    Short runs on lightly used hardware can carry more manufacturing carbon
+    than they burn; the reader should know the total is mostly amortisation.
+    """
+    operational = co2e_kg["dynamic"] + co2e_kg["idle"] + co2e_kg["infrastructure"]
+    embodied = co2e_kg["embodied"]
+    if embodied <= 0 or embodied <= operational:
+        return None
+    ratio = f"{embodied / operational:.1f}×" if operational > 0 else "all"
+    return (f"embodied carbon is more than operational ({ratio}): the total is mostly "
+            "the hardware's manufacturing, amortised; see embodied_share in the provenance")
+
+
 def sci_rows(operational_kg: float, embodied_kg: float, energy_kwh: float,
              units: Mapping[str, float]) -> list[dict[str, Any]]:
     """SCI per functional unit: ((E × I) + M) / R for each counted unit."""
@@ -246,6 +263,8 @@ def compute_footprint(
     measured_kwh = dyn_kwh + idle_kwh
     mean_ci = ((dyn_kg + idle_kg) * 1000.0 / measured_kwh if measured_kwh > 0
                else (time_weighted / time_total if time_total > 0 else float("nan")))
+    if lo <= hi:  # a weighted mean lies in its range; keep float rounding from leaving it
+        mean_ci = min(max(mean_ci, lo), hi)
     if extra_idle_kwh:
         idle_kwh += extra_idle_kwh
         idle_kg += extra_idle_kwh * mean_ci / 1000.0

@@ -21,6 +21,7 @@ and keeps the catalogue's names importable from here
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from wattprint.catalogue import lookup
 from wattprint.catalogue.cpus import CpuSpec
@@ -35,11 +36,13 @@ __all__ = [
     "Catalogue",
     "CpuSpec",
     "GpuSpec",
+    "HostShare",
     "ServerSpec",
     "cpu",
     "default_catalogue",
     "embodied_per_device_hour_kg",
     "gpu",
+    "host_share",
     "list_gpus",
     "normalise_gpu_name",
 ]
@@ -72,6 +75,54 @@ def embodied_per_device_hour_kg(embodied_kg: float, lifetime_years: float,
     if not 0 < utilization <= 1:
         raise ConfigError(f"utilization {utilization} must be in (0, 1], e.g. 0.85 for 85 %")
     return embodied_kg / (lifetime_years * H_PER_YEAR * utilization)
+
+
+@dataclass(frozen=True)
+class HostShare:
+    """The share of a server's embodied carbon charged to a VM or container.
+
+    Attributes:
+        share: fraction of the server, 0 < share <= 1.
+        basis: how it was found, for the provenance.
+    """
+
+    share: float
+    basis: str
+
+
+def host_share(*, vcpus: float | None, host_vcpus: float | None,
+               memory_gb: float | None = None, host_memory_gb: float | None = None,
+               host_source: str = "") -> HostShare:
+    """The share of its host a VM or container is charged (Cloud Carbon Footprint's rule).
+
+    Cloud Carbon Footprint charges an instance the embodied carbon of its
+    host scaled by the instance's share of it, in vCPUs. The same here:
+    ``vcpus / host_vcpus`` when both are known and the run had fewer vCPUs
+    than the host; else ``memory_gb / host_memory_gb`` likewise; else the
+    whole server (share 1, a bare-metal run or a host of unknown size).
+
+    Args:
+        vcpus: vCPUs the run could use (its cgroup limit or CPU mask, else the
+            logical CPUs it saw).
+        host_vcpus: vCPUs of the physical host, or ``None`` if unknown.
+        memory_gb: memory the run could use, GB.
+        host_memory_gb: memory of the host, GB.
+        host_source: where the host figures come from.
+
+    Returns:
+        The share and how it was found.
+    """
+    where = f" ({host_source})" if host_source else ""
+    if vcpus and host_vcpus and 0 < vcpus < host_vcpus:
+        return HostShare(vcpus / host_vcpus,
+                         f"vCPU share: {vcpus:g} of {host_vcpus:g} host vCPUs{where}")
+    if memory_gb and host_memory_gb and 0 < memory_gb < host_memory_gb:
+        return HostShare(memory_gb / host_memory_gb,
+                         f"memory share: {memory_gb:g} of {host_memory_gb:g} GB{where}")
+    if host_vcpus is None and host_memory_gb is None:
+        return HostShare(1.0, "whole server: the host's size is not known (set "
+                              "[hardware] host_vcpus for a VM)")
+    return HostShare(1.0, "whole server: the run could use all of it")
 
 
 class Catalogue(lookup.Catalogue):

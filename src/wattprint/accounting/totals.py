@@ -1,9 +1,17 @@
-"""Life-cycle totals over many runs: by project and by phase (or name, status, tool).
+"""Life-cycle totals over many runs: by project and by stage (or name, status, tool).
 
 The sustainability view: for a project, the energy and carbon of each
-life-cycle phase (data, experimentation, training, inference, or the user's
-own words), each split into dynamic, idle, infrastructure and embodied, with
-the run count. Returned as data; :mod:`wattprint.report` renders it.
+life-cycle *stage* (data, experimentation, training, inference, or the user's
+own words: the label a whole run carries, ``wattprint run --phase`` /
+``track(phase=...)``), each split into dynamic, idle, infrastructure and
+embodied, with the run count. Returned as data; :mod:`wattprint.report`
+renders it.
+
+A stage is not a *phase*: a phase is a section inside one run
+(``run.phase("eval")``), shown with its own energy by ``wattprint show`` and
+the run appendix (:mod:`wattprint.accounting.phases`). The grouping was once
+called ``phase``; that name still works, as an alias of ``stage``
+(:data:`GROUPING_ALIASES`).
 """
 
 from __future__ import annotations
@@ -15,12 +23,33 @@ from wattprint.accounting.account import AccountingOptions, account_run
 from wattprint.store import RunRecord, Store
 
 GROUPINGS: dict[str, Callable[[RunRecord], str]] = {
+    "stage": lambda r: r.phase,
     "phase": lambda r: r.phase,
     "name": lambda r: r.name or "",
     "status": lambda r: r.status,
     "tool": lambda r: r.tool,
     "project": lambda r: r.project,
 }
+
+#: Old grouping names -> the name they stand for now.
+GROUPING_ALIASES = {"phase": "stage"}
+
+
+def resolve_grouping(by: str) -> tuple[str, str | None]:
+    """The grouping ``by`` stands for, and a note when it is an old alias.
+
+    Args:
+        by: a grouping name or alias (``stage``, ``phase``, ``name``...).
+
+    Returns:
+        ``(grouping, note)``: ``note`` is ``None`` unless ``by`` is an alias.
+    """
+    if by in GROUPING_ALIASES:
+        new = GROUPING_ALIASES[by]
+        return new, (f"--by {by} is now --by {new} (a run's life-cycle stage); phases are "
+                     "the run.phase() sections inside a run, shown by `wattprint show`")
+    return by, None
+
 
 _ENERGY_KEYS = ("dynamic", "idle", "infrastructure", "total")
 _CO2_KEYS = ("dynamic", "idle", "infrastructure", "embodied", "total")
@@ -32,7 +61,7 @@ def _empty() -> dict[str, Any]:
             "co2e_kg": dict.fromkeys(_CO2_KEYS, 0.0)}
 
 
-def project_totals(store: Store, project: str | None, *, by: str = "phase",
+def project_totals(store: Store, project: str | None, *, by: str = "stage",
                    opts: AccountingOptions | None = None) -> dict[str, Any]:
     """Totals of a project's runs grouped by ``by``.
 
@@ -45,6 +74,7 @@ def project_totals(store: Store, project: str | None, *, by: str = "phase",
     """
     if by not in GROUPINGS:
         raise ValueError(f"cannot group by {by!r}; choose from {', '.join(GROUPINGS)}")
+    by, _note = resolve_grouping(by)
     key_of = GROUPINGS[by]
     groups: dict[str, dict[str, Any]] = {}
     total = _empty()

@@ -60,6 +60,10 @@ class Assumptions:
         ram_embodied_kg_per_gb: embodied carbon of memory, kgCO2e per GB.
         ssd_embodied_kg_per_tb: embodied carbon of SSD storage, kgCO2e per TB.
         sources: field name -> where the value comes from.
+        host_vcpus: vCPUs of the physical host a VM or container runs on, when
+            the user knows it (``[hardware] host_vcpus``); no default is
+            published, so ``None``.
+        host_memory_gb: memory of that host, GB, likewise.
     """
 
     lifetime_years: float
@@ -71,6 +75,8 @@ class Assumptions:
     ram_embodied_kg_per_gb: float
     ssd_embodied_kg_per_tb: float
     sources: Mapping[str, str] = field(default_factory=dict)
+    host_vcpus: float | None = None
+    host_memory_gb: float | None = None
 
 
 #: Assumptions field -> key in the shipped ``constants.json``.

@@ -79,6 +79,11 @@ def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
         console.print(f"SCI: {format_in(row['co2e_g_per_unit'], 'g', precision)} CO2e per "
                       f"{row['unit']} ({format_number(row['count'], precision)} "
                       f"{row['unit']}s)", soft_wrap=wide)
+    from wattprint.accounting.footprint import embodied_note
+
+    dominant = embodied_note(fp["co2e_kg"])
+    if dominant:
+        console.print(f"note: {dominant}", soft_wrap=wide, overflow="fold")
     for note in notes.lines():
         console.print(note, soft_wrap=wide, overflow="fold")
     if hint:
@@ -181,7 +186,8 @@ def account(
 
 @app.command()
 def estimate(
-    gpu: Annotated[str | None, typer.Option(help="GPU model (catalogue name).")] = None,
+    gpu: Annotated[str | None, typer.Option(
+        help="GPU model (catalogue name; any name with --gpu-power-w).")] = None,
     gpus: Annotated[int, typer.Option(help="Number of GPUs.")] = 1,
     hours: Annotated[float | None, typer.Option(help="Wall-clock hours.")] = None,
     gpu_hours: Annotated[float | None, typer.Option(help="GPU-hours (instead of --hours).")] = None,
@@ -212,16 +218,20 @@ def estimate(
       wattprint estimate --gpu A100-SXM4-40GB --gpus 8 --hours 24
       wattprint estimate --gpu-hours 200 --gpu A100-SXM4-40GB --region FR
       wattprint estimate --power-w 350 --hours 10 --intensity 250 --json
+      wattprint estimate --gpu "RTX 5090" --gpu-power-w 575 --hours 3 --region DE
     """
     from wattprint.accounting.account import estimate as do_estimate
 
+    settings = settings_from()  # wattprint.toml and WATTPRINT_* like every other command
     try:
         fp = do_estimate(gpu=gpu, gpus=gpus, hours=hours, gpu_hours=gpu_hours,
                          gpu_power_w=gpu_power_w, power_w=power_w, region=region,
                          intensity_g_per_kwh=intensity, pue=pue, idle_kwh=idle_kwh,
                          embodied=embodied, embodied_gpu_kg=embodied_gpu_kg,
                          embodied_node_kg=embodied_node_kg, gpus_per_node=gpus_per_node,
-                         lifetime_years=lifetime_years, utilization=utilization).to_dict()
+                         lifetime_years=lifetime_years, utilization=utilization,
+                         config_region=settings.region, config_pue=settings.pue,
+                         catalogue_overrides=settings.hardware).to_dict()
     except WattprintError as exc:
         handle_error(exc)
     if as_json:

@@ -27,6 +27,7 @@ from wattprint.units import (
     DEFAULT_PRECISION,
     format_duration_s,
     format_energy_j,
+    format_mass_kg,
     format_number,
     format_power_w,
     j_to_kwh,
@@ -134,6 +135,24 @@ def print_share_rules(rows: list[dict[str, Any]], *, precision: int = DEFAULT_PR
                  Column("time", "num"), Column("note")], table_rows, wide=wide)
 
 
+def print_phases(phases: list[dict[str, Any]], *, precision: int = DEFAULT_PRECISION,
+                 wide: bool = False) -> None:
+    """Print the ``run.phase()`` sections of a run with their energy and carbon.
+
+    Nested phases are indented by depth; carbon is operational (PUE included,
+    embodied not divided among phases).
+    """
+    rows = []
+    for p in phases:
+        rows.append(["  " * int(p.get("depth") or 0) + str(p["name"]),
+                     format_duration_s(p["duration_s"], precision),
+                     format_energy_j(p["energy_j"], precision),
+                     format_mass_kg(p["co2e_kg"], precision)])
+    print_table(out, "phases (run.phase sections)",
+                [Column("phase"), Column("duration", "num"), Column("energy", "num"),
+                 Column("CO2e", "num")], rows, wide=wide)
+
+
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix, or 'last'.")],
@@ -163,6 +182,7 @@ def show(
     doc["region"] = accounted.region.code
     doc["region_how"] = accounted.region.how
     doc["footprint"] = footprint
+    doc["phases"] = accounted.phases
     if as_json:
         print_json(doc)
         return
@@ -180,6 +200,8 @@ def show(
     print_share_rules(share_rule_rows(doc["devices"]), precision=precision, wide=wide)
     out.print(f"total ({doc['attribution']} attribution): "
               f"{format_energy_j(doc['energy_j'], precision)}")
+    if doc["phases"]:
+        print_phases(doc["phases"], precision=precision, wide=wide)
     if doc["metrics"]:
         out.print("metrics: " + ", ".join(f"{m['name']}={format_number(m['value'], precision)}"
                                           for m in doc["metrics"]))

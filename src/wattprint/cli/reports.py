@@ -122,7 +122,8 @@ def report(
         metavar="[RUN]", help="Run id, unique prefix, or 'last' (or use --project).")] = None,
     project: ProjectOpt = None,
     by: Annotated[str, typer.Option(
-        "--by", help="Group a project by phase, name, status, tool or project.")] = "phase",
+        "--by", help="Group a project by stage (the runs' life-cycle stage; 'phase' is an "
+                     "old alias), name, status, tool or project.")] = "stage",
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="md (default), html or json; -o FILE.html implies html.")] = None,
     output: OutputOpt = None,
@@ -148,6 +149,7 @@ def report(
     Examples:
       wattprint report last
       wattprint report last --format html -o appendix.html
+      wattprint report --project bert --by stage -o bert.md
       wattprint report --project bert --by name -o bert.md
       wattprint report last --mlflow-run 3f2a9c...
     """
@@ -169,6 +171,11 @@ def report(
             doc = appendix.run_appendix(store, run_id, opts)
         else:
             require_project(store, project)
+            from wattprint.accounting.totals import resolve_grouping
+
+            by_note = resolve_grouping(by)[1]
+            if by_note and not quiet:
+                err.print(f"note: {by_note}", markup=False)
             with _progress("accounting runs", quiet) as progress:
                 doc = appendix.project_appendix(store, project, by=by, opts=opts,
                                                 progress=progress)

@@ -23,7 +23,7 @@ Two kinds:
   :mod:`wattprint.accounting.footprint` (repeated in ``inputs.formulas``),
   those inputs reproduce the footprint exactly.
 * **project** (:func:`project_appendix`): the life-cycle totals of a project
-  grouped by phase (or name, status, tool), each split into the four terms,
+  grouped by the runs' life-cycle stage (or name, status, tool), each split into the four terms,
   one row per run, the hardware the runs used, and the distinct assumptions.
   The per-run inputs are in each run's own appendix.
 
@@ -50,7 +50,8 @@ from wattprint.accounting.account import (
     account_run,
     interval_arrays,
 )
-from wattprint.accounting.totals import GROUPINGS
+from wattprint.accounting.footprint import embodied_note
+from wattprint.accounting.totals import GROUPING_ALIASES, GROUPINGS, resolve_grouping
 from wattprint.errors import ConfigError
 from wattprint.report.runview import device_rows, share_rule_rows
 from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
@@ -152,6 +153,30 @@ def provenance_rows(provenance: Iterable[Mapping[str, Any]]) -> list[tuple[Any, 
             value = None if p.get("factor") == "region" else p.get("value")
             rows.append((p.get("factor"), p.get("device") or "", value,
                          p.get("unit") or "", p.get("source")))
+    return rows
+
+
+def project_provenance_rows(assumptions: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """A project's distinct assumptions as rows: those of :func:`provenance_rows` and runs."""
+    listed = list(assumptions)
+    return [(*row, a.get("runs")) for row, a in zip(provenance_rows(listed), listed,
+                                                     strict=True)]
+
+
+def phase_rows(phases: Iterable[Mapping[str, Any]], precision: int = DEFAULT_PRECISION
+               ) -> list[tuple[Any, ...]]:
+    """``run.phase()`` sections as rows: name (indented by depth), start, duration, energy, CO2e.
+
+    Energy is under the run's attribution before PUE; CO2e is operational
+    (each interval's share at the intensity applied to it, × PUE).
+    """
+    rows = []
+    for p in phases:
+        rows.append(("\u00a0\u00a0" * int(p.get("depth") or 0) + str(p["name"]),
+                     (iso(p["t_start"]) or "")[:19].replace("T", " "),
+                     fmt_duration(p.get("duration_s"), precision),
+                     fmt_qty(p.get("energy_j"), "J", precision),
+                     fmt_qty(p.get("co2e_kg"), "kgCO2e", precision)))
     return rows
 
 
@@ -334,6 +359,9 @@ def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],
     fallback = accounted.footprint.intensity.get("fallback")
     if fallback:
         notes.append(f"intensity: {fallback}")
+    dominant = embodied_note(accounted.footprint.co2e_kg)
+    if dominant:
+        notes.append(dominant)
     estimated = [d["name"] for d in energy["devices"] if d["basis"] == "estimated"]
     if estimated:
         notes.append("estimated by a power model, not measured: " + ", ".join(estimated))
@@ -402,7 +430,7 @@ def run_appendix(store: Store, ref: str, opts: AccountingOptions | None = None
         "metrics": last_metrics(store.metrics(run.id)),
         "units": store.units(run.id),
         "tags": store.tags(run.id),
-        "phases": store.phases(run.id),
+        "phases": accounted.phases,
         "pauses": store.pauses(run.id),
         "gaps": gaps,
         "skipped_sensors": run.info.get("skipped_sensors", []),
@@ -423,6 +451,20 @@ def run_appendix(store: Store, ref: str, opts: AccountingOptions | None = None
     return dict(json_safe(doc))
 
 
+def _assumption_key(p: Mapping[str, Any]) -> tuple[str, ...]:
+    """What makes two runs' assumptions the same one: factor, region, value, unit, source.
+
+    An intensity is one assumption per region *and* per data set, year,
+    method and basis, so a DE + FR project lists both regions with their
+    own sources and run counts.
+    """
+    if p.get("factor") == "grid_intensity":
+        return tuple(str(p.get(k)) for k in ("factor", "region", "source", "dataset", "year",
+                                              "method", "basis", "fallback"))
+    return (str(p.get("factor")), repr(p.get("value", p.get("year"))), str(p.get("unit", "")),
+            str(p.get("source")))
+
+
 def _empty_bucket() -> dict[str, Any]:
     return {"runs": 0, "duration_s": 0.0,
             "energy_kwh": dict.fromkeys(_ENERGY_TERMS, 0.0),
@@ -439,7 +481,7 @@ def _add(bucket: dict[str, Any], run: RunRecord, fp_energy: Mapping[str, float],
         bucket["co2e_kg"][k] += fp_co2[k]
 
 
-def project_appendix(store: Store, project: str | None, *, by: str = "phase",
+def project_appendix(store: Store, project: str | None, *, by: str = "stage",
                      opts: AccountingOptions | None = None,
                      progress: ProgressFn | None = None) -> dict[str, Any]:
     """The life-cycle appendix of a project (schema ``wattprint.appendix.project/1``).
@@ -451,7 +493,8 @@ def project_appendix(store: Store, project: str | None, *, by: str = "phase",
     Args:
         store: the run store.
         project: project name, or ``None`` for every run in the store.
-        by: grouping: ``phase``, ``name``, ``status``, ``tool`` or ``project``.
+        by: grouping: ``stage`` (the runs' life-cycle stage; ``phase`` is an
+            old alias of it), ``name``, ``status``, ``tool`` or ``project``.
         opts: accounting options applied to every run.
         progress: called as ``progress(done, total)`` after each run.
 
@@ -465,7 +508,8 @@ def project_appendix(store: Store, project: str | None, *, by: str = "phase",
     """
     if by not in GROUPINGS:
         raise ConfigError(f"cannot group a report by {by!r}; use --by with one of "
-                          f"{', '.join(GROUPINGS)}")
+                          f"{', '.join(g for g in GROUPINGS if g not in GROUPING_ALIASES)}")
+    by, by_note = resolve_grouping(by)
     opts = opts or AccountingOptions()
     key_of = GROUPINGS[by]
     records = sorted(store.runs(project), key=lambda r: (r.started_at, r.id))
@@ -474,7 +518,7 @@ def project_appendix(store: Store, project: str | None, *, by: str = "phase",
     rows: list[dict[str, Any]] = []
     excluded: list[dict[str, Any]] = []
     hardware: dict[tuple[str, str, str], int] = {}
-    assumptions: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    assumptions: dict[tuple[str, ...], dict[str, Any]] = {}
     if progress is not None:
         progress(0, len(records))
     for done, run in enumerate(records, start=1):
@@ -502,9 +546,7 @@ def project_appendix(store: Store, project: str | None, *, by: str = "phase",
             for p in fp.provenance:
                 if p.get("factor") == "energy":
                     continue
-                value = p.get("value", p.get("year"))
-                a_key = (str(p.get("factor")), repr(value), str(p.get("unit", "")),
-                         str(p.get("source")))
+                a_key = _assumption_key(p)
                 if a_key not in assumptions:
                     entry = {k: v for k, v in p.items() if k != "device"}
                     entry["runs"] = 0
@@ -517,6 +559,7 @@ def project_appendix(store: Store, project: str | None, *, by: str = "phase",
         "kind": "project",
         "project": project,
         "by": by,
+        "by_note": by_note,
         "accounting": accounting_block(opts),
         "groups": [{"key": k, **v} for k, v in sorted(groups.items())],
         "total": total,
@@ -541,6 +584,8 @@ __all__ = [
     "fmt_qty",
     "json_safe",
     "last_metrics",
+    "phase_rows",
     "project_appendix",
+    "project_provenance_rows",
     "run_appendix",
 ]

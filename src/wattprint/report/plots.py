@@ -187,12 +187,32 @@ def power_svg(appendix: Mapping[str, Any]) -> str | None:
         basis = "measured" if d["measured"] else "estimated"
         _steps(ax, s, e, w / divisor, t0, scale, color=_COLORS[n % len(_COLORS)],
                linewidth=1.2, label=f"{d['name']} ({d['kind']}, {basis})")
+    _phase_spans(ax, appendix.get("phases") or [], t0, t1, scale)
     ax.set_xlabel(f"time since start ({unit})", fontsize=9)
     ax.set_ylabel(f"device power ({power_unit})", fontsize=9)
     ax.set_ylim(bottom=0)
     _style(ax)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _svg(fig, "wattprint-power")
+
+
+def _phase_spans(ax: Any, phases: Sequence[Mapping[str, Any]], t0: float, t1: float,
+                 scale: float) -> None:
+    """Shade each top-level ``run.phase()`` section and name it at the top of the plot."""
+    from matplotlib.transforms import blended_transform_factory
+
+    top = [p for p in phases if not p.get("depth")]
+    along = blended_transform_factory(ax.transData, ax.transAxes)
+    for n, p in enumerate(top):
+        start = float(p["t_start"])
+        end = float(p["t_end"]) if p.get("t_end") is not None else t1
+        if end <= t0 or start >= t1:
+            continue
+        x0, x1 = (max(start, t0) - t0) / scale, (min(end, t1) - t0) / scale
+        ax.axvspan(x0, x1, color=_COLORS[n % len(_COLORS)], alpha=0.08, linewidth=0,
+                   label=f"phase {p['name']}" if n < 8 else None)
+        ax.text((x0 + x1) / 2, 0.98, str(p["name"]), transform=along, ha="center",
+                va="top", fontsize=7, color="#555555", clip_on=True)
 
 
 def intensity_svg(appendix: Mapping[str, Any]) -> str | None:

@@ -29,6 +29,8 @@ from wattprint.report.appendix import (
     fmt_num,
     fmt_qty,
     pause_rows,
+    phase_rows,
+    project_provenance_rows,
     provenance_rows,
 )
 from wattprint.units import DEFAULT_PRECISION
@@ -169,6 +171,14 @@ def _assumptions(provenance: Iterable[Mapping[str, Any]],
                       cell_classes=("", "", "", "", "source"), precision=precision)
 
 
+def _project_assumptions(assumptions: Iterable[Mapping[str, Any]],
+                         precision: int = DEFAULT_PRECISION) -> str:
+    return html_table(("factor", "device / region", "value", "unit", "source", "runs"),
+                      project_provenance_rows(assumptions),
+                      cell_classes=("", "", "", "", "source", ""), numeric="llrllr",
+                      precision=precision)
+
+
 def _git(sw: Mapping[str, Any]) -> str:
     git = sw.get("git")
     if not git:
@@ -214,7 +224,7 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     b: list[str] = [f"<h1>Energy and carbon appendix: run <code>{escape(run['id'])}</code>"
                     f"{escape(name)}</h1>\n"]
     b.append(
-        f'<p class="lead">Project <b>{escape(str(run["project"]))}</b>, phase '
+        f'<p class="lead">Project <b>{escape(str(run["project"]))}</b>, stage '
         f"<b>{escape(str(run['phase']))}</b>: the run took "
         f"{escape(fmt_duration(run['duration_s'], p))} and used "
         f"<b>{fmt_qty(kwh['total'], 'kWh', p)}</b> "
@@ -267,6 +277,14 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
              "process: the tracked processes' share by the device's share rule).</p>\n")
     b.append(_share_rules_html(energy.get("share_rules") or []))
     b.append(_figure(plots.power_svg(doc), "Power over time per device"))
+    if doc.get("phases"):
+        b.append("<h2>Phases (<code>run.phase()</code> sections)</h2>\n")
+        b.append(html_table(("phase", "started (UTC)", "duration", "energy", "CO2e"),
+                            phase_rows(doc["phases"], p), numeric="llrrr", precision=p))
+        b.append('<p class="muted">Energy of the intervals inside each phase (an interval '
+                 "crossing a boundary split in proportion to time), under the run's "
+                 "attribution; CO2e at the intensity applied to each interval, × PUE "
+                 "(embodied not divided). The phases are shaded on the power plot.</p>\n")
     b.append("<h2>Carbon breakdown</h2>\n")
     b.append(html_table(("term", "energy", "CO2e"),
                         [(t, fmt_qty(kwh.get(t), "kWh", p), fmt_qty(co2.get(t), "kgCO2e", p))
@@ -373,7 +391,7 @@ def project_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
                         [(h["host"], h["cpu_model"], h["gpus"], h["runs"])
                          for h in doc["hardware"]], numeric="lllr", precision=p))
     b.append("<h2>Assumptions and sources</h2>\n")
-    b.append(_assumptions(doc["assumptions"], p))
+    b.append(_project_assumptions(doc["assumptions"], p))
     b.append('<p class="muted">The totals and per-run results are embedded as '
              '<code>#wattprint-data</code> (JSON); each run\'s intervals and intensities are in '
              "its own appendix (<code>wattprint report RUN --format json</code>).</p>\n")

@@ -26,6 +26,8 @@ from wattprint.report.appendix import (
     fmt_num,
     fmt_qty,
     pause_rows,
+    phase_rows,
+    project_provenance_rows,
     provenance_rows,
 )
 from wattprint.units import DEFAULT_PRECISION
@@ -118,7 +120,7 @@ def run_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
     title = f"run `{run['id']}`" + (f" ({run['name']})" if run.get("name") else "")
     parts = [f"# Energy and carbon appendix: {title}\n\n"]
     parts.append(
-        f"Project **{run['project']}**, phase **{run['phase']}**: the run took "
+        f"Project **{run['project']}**, stage **{run['phase']}**: the run took "
         f"{fmt_duration(run['duration_s'], p)} and used **{fmt_qty(kwh['total'], 'kWh', p)}** "
         f"({fmt_qty(energy['counted_energy_kwh'], 'kWh', p)} at the devices under "
         f"{energy['attribution']} attribution, PUE {fmt_num(fp['pue'], p)}), emitting "
@@ -166,6 +168,13 @@ def run_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
                  "(machine: whole devices; process: the tracked processes' share by the "
                  "device's share rule).\n")
     parts.append(_share_rules_md(energy.get("share_rules") or []))
+    if doc.get("phases"):
+        parts.append("\n## Phases (`run.phase()` sections)\n\n")
+        parts.append(table(("phase", "started (UTC)", "duration", "energy", "CO2e"),
+                           phase_rows(doc["phases"], p), "llrrr", p))
+        parts.append("\nEnergy of the intervals inside each phase (an interval crossing a "
+                     "boundary split in proportion to time), under the run's attribution; CO2e "
+                     "at the intensity applied to each interval, × PUE (embodied not divided).\n")
     parts.append("\n## Carbon breakdown\n\n")
     parts.append(table(
         ("term", "energy", "CO2e"),
@@ -256,8 +265,8 @@ def project_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION)
                        [(h["host"], h["cpu_model"], h["gpus"], h["runs"])
                         for h in doc["hardware"]], "lllr", p))
     parts.append("\n## Assumptions and sources\n\n")
-    parts.append(table(("factor", "device / region", "value", "unit", "source"),
-                       provenance_rows(doc["assumptions"]), "llrll", p))
+    parts.append(table(("factor", "device / region", "value", "unit", "source", "runs"),
+                       project_provenance_rows(doc["assumptions"]), "llrllr", p))
     parts.append("\nEach run's intervals and intensities are in its own appendix "
                  "(`wattprint report RUN --format json`).\n\n")
     parts.append(data_block(doc, "All totals and per-run results (JSON)"))

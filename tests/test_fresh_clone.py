@@ -52,7 +52,7 @@ def test_extracts_are_small_and_licensed() -> None:
     assert sum(p.stat().st_size for p in files) < 500_000
     readme = (EXTRACTS / "README.md").read_text("utf-8")
     folders = sorted(p for p in EXTRACTS.iterdir() if p.is_dir())
-    assert len(folders) == 11  # ten tables + ML CO2 Impact's gpus.csv (GPU TDPs)
+    assert len(folders) == 10
     for folder in folders:
         assert f"`{folder.name}`" in readme
         notes = (folder / "SOURCE.md").read_text("utf-8")

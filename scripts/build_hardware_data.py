@@ -19,8 +19,7 @@ Outputs (see ``src/wattprint/data/SOURCES.md`` and
 * ``gpu_tdp_green_algorithms.csv``   CC BY 4.0   GPU/TPU TDP and memory
 * ``chip_embodied_llmcarbon.csv``    Apache-2.0  die-level embodied carbon
 * ``gpu_cards.csv``                  wattprint   card names, NVML aliases, join keys,
-                                                 vendor-datasheet TDPs (facts), TDPs of
-                                                 ML CO2 Impact's gpus.csv (facts, cited)
+                                                 vendor-datasheet TDPs (facts)
 * ``constants.json``                 per entry  BLOOM study constants, derived
                                                  fractions and per-GB factors
 """
@@ -50,8 +49,6 @@ GREEN_ALGORITHMS = (
 )
 LLMCARBON = "LLMCarbon (Faiz et al., ICLR 2024), MLCarbon repository, Apache-2.0"
 CODECARBON = "codecarbon 3.3.2 data/hardware/cpu_power.csv, MIT"
-MLCO2 = ("ML CO2 Impact gpus.csv (Lacoste, Luccioni, Schmidt, Dandres 2019, arXiv:1910.09700; "
-         "mlco2/impact, MIT)")
 
 #: BLOOM's amortisation assumptions. They are not in the reference data
 #: folder; the paper states a 6-year replacement rate and 85 % average use.
@@ -81,8 +78,6 @@ class Card:
     tdp_w: float | None = None
     tdp_reference: str = ""
     memory_gb: float | None = None
-    #: row name in ML CO2 Impact's gpus.csv: TDP (and memory) from there, with its source
-    mlco2: str = ""
     #: the card BLOOM measured: TDP, idle power and embodied carbon from the
     #: literature folder instead of the defaults
     bloom: bool = False
@@ -128,13 +123,6 @@ CARDS: tuple[Card, ...] = (
     Card("NVIDIA Tesla K80", aliases=("Tesla K80",), green_algorithms="NVIDIA Tesla K80"),
     Card("AMD Instinct MI300X", aliases=("MI300X",), tdp_w=750,
          tdp_reference="AMD Instinct MI300X accelerator data sheet", memory_gb=192),
-    Card("NVIDIA H100 NVL", aliases=("H100 NVL", "NVIDIA H100 NVL 94GB"), llmcarbon="H100",
-         mlco2="H100 NVL"),
-    Card("NVIDIA A10G", aliases=("A10G",), mlco2="A10G"),
-    Card("NVIDIA GeForce RTX 3090", aliases=("RTX 3090",), mlco2="RTX 3090"),
-    Card("NVIDIA GeForce RTX 4090", aliases=("RTX 4090",), mlco2="RTX 4090"),
-    Card("NVIDIA RTX A6000", aliases=("RTX A6000",), mlco2="RTX A6000"),
-    Card("NVIDIA RTX A5000", aliases=("RTX A5000",), mlco2="RTX A5000"),
     Card("Google TPU v3", aliases=("TPU v3",), green_algorithms="TPU v3", llmcarbon="TPUv3"),
     Card("Google TPU v4", aliases=("TPU v4",), green_algorithms="TPU v4", llmcarbon="TPUv4"),
 )
@@ -257,43 +245,16 @@ def llmcarbon_chips(data: Path) -> list[list[str]]:
     return rows
 
 
-def mlco2_gpus(data: Path) -> dict[str, tuple[float, float | None, str]]:
-    """ML CO2 Impact's GPU rows: name -> (TDP W, memory GB or None, source).
-
-    Some rows of that table are shifted by a missing cell (A10G's source sits
-    in its memory column), so memory is taken only where it reads as a number.
-    """
-    out: dict[str, tuple[float, float | None, str]] = {}
-    for row in read_rows(data / "mlco2_impact" / "gpus.csv"):
-        if row.get("type") != "gpu":
-            continue
-        try:
-            memory: float | None = num(row.get("memory", ""))
-        except ValueError:
-            memory = None
-        source = row.get("source", "") if memory is not None else ""
-        out[row["name"]] = (num(row["tdp_watts"]), memory, source.strip())
-    return out
-
-
 def gpu_cards(literature: dict[str, float], ga_names: set[str],
-              llm_names: set[str],
-              mlco2: dict[str, tuple[float, float | None, str]]) -> list[list[str]]:
+              llm_names: set[str]) -> list[list[str]]:
     """wattprint's card table; every join key must exist in its source table."""
     rows = []
     for card in CARDS:
-        memory_gb = card.memory_gb
         if card.green_algorithms and card.green_algorithms not in ga_names:
             raise ValueError(f"{card.name}: {card.green_algorithms!r} not in Green Algorithms")
         if card.llmcarbon and card.llmcarbon not in llm_names:
             raise ValueError(f"{card.name}: {card.llmcarbon!r} not in LLMCarbon")
         tdp, reference = card.tdp_w, card.tdp_reference
-        if card.mlco2:
-            if card.mlco2 not in mlco2:
-                raise ValueError(f"{card.name}: {card.mlco2!r} not in ML CO2 Impact gpus.csv")
-            tdp, memory, source = mlco2[card.mlco2]
-            reference = f"{MLCO2} {card.mlco2}" + (f", {source}" if source else "")
-            memory_gb = memory_gb if memory_gb is not None else memory
         idle: float | None = None
         embodied: float | None = None
         bloom_reference = ""
@@ -306,7 +267,7 @@ def gpu_cards(literature: dict[str, float], ga_names: set[str],
             raise ValueError(f"{card.name}: give exactly one of a TDP or a Green Algorithms key")
         rows.append([card.name, ";".join(card.aliases), card.green_algorithms, card.llmcarbon,
                      fmt(tdp), reference, fmt(idle), bloom_reference if idle else "",
-                     fmt(embodied), bloom_reference if embodied else "", fmt(memory_gb)])
+                     fmt(embodied), bloom_reference if embodied else "", fmt(card.memory_gb)])
     return rows
 
 
@@ -461,8 +422,7 @@ def build(data: Path, out: Path) -> list[Path]:
     save("gpu_cards.csv",
          ["name", "aliases", "green_algorithms", "llmcarbon", "tdp_w", "tdp_reference",
           "idle_w", "idle_reference", "embodied_kg", "embodied_reference", "memory_gb"],
-         gpu_cards(lit, {row[0] for row in ga_gpu}, {row[0] for row in chips},
-                   mlco2_gpus(data)))
+         gpu_cards(lit, {row[0] for row in ga_gpu}, {row[0] for row in chips}))
     path = out / "constants.json"
     path.write_text(json.dumps(constants(data, ccf), indent=2, sort_keys=True) + "\n",
                     encoding="utf-8")

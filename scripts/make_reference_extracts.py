@@ -81,9 +81,6 @@ LICENCES = {
     "cloud_ccf_coefficients": Licence("Apache-2.0", "Keep the notice quoted below."),
     "green_algorithms": Licence("CC BY 4.0", "Attribution: cite the paper below."),
     "llmcarbon_chip_embodied": Licence("Apache-2.0", "Cite the paper below."),
-    "mlco2_impact": Licence(
-        "MIT (the repository's licence; the data's own licence is not stated)",
-        "Only GPU TDPs (facts) are used; cite the paper below."),
     "literature_ml_embodied_constants": Licence(
         "facts with citation", "Published constants; cite the paper below."),
 }
@@ -225,7 +222,6 @@ EXTRACTS = (
     Extract("green_algorithms", "hardware_impacts.csv", "whole file"),
     Extract("llmcarbon_chip_embodied", "hardware_cpa.csv", "whole file"),
     Extract("literature_ml_embodied_constants", "literature_constants.csv", "whole file"),
-    Extract("mlco2_impact", "gpus.csv", "whole file"),
 )
 
 

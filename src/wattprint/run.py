@@ -361,9 +361,12 @@ class Tracker:
             self._store.add_devices(self.id, self._device_records())
             if self.tags:
                 self._store.set_tags(self.id, self.tags)
+            modelled = {d.id for d in self._sampler.devices.values() if not d.measured}
             for device_id, power_w in self.idle_w.items():
-                self._store.set_idle(self.id, device_id, power_w,
-                                     f"measured for {self.measure_idle_s:g} s before the run")
+                how = (f"power model at the idle machine's utilisation, sampled for "
+                       f"{self.measure_idle_s:g} s before the run" if device_id in modelled
+                       else f"measured for {self.measure_idle_s:g} s before the run")
+                self._store.set_idle(self.id, device_id, power_w, how)
         except WattprintError as exc:
             self._store = None
             self._warn_store(exc)

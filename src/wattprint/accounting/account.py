@@ -10,8 +10,10 @@ Choices, each recorded in the footprint's provenance:
   else ``WATTPRINT_REGION`` / cloud hints, else the world average (labelled).
 * **intensity source**: a user series (``--intensity FILE``), else the
   shipped hourly series (``hourly=True``; typical-year replay outside 2022),
-  else the shipped annual tables (newest year; ``method="marginal"`` uses the
-  country's operating margin).
+  else, for a run that paused on the grid's intensity, the series it paused
+  on (kept with the run, :mod:`wattprint.accounting.kept`; the annual value
+  for intervals outside it), else the shipped annual tables (newest year;
+  ``method="marginal"`` uses the country's operating margin).
 * **idle power**: measured before the run (``--measure-idle``), else the
   catalogue (GPU cards; CPU packages from the CPU model's TDP × the CCF
   idle/max ratio), else none (all energy counted as dynamic).
@@ -26,6 +28,7 @@ Choices, each recorded in the footprint's provenance:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,17 +47,24 @@ from wattprint.accounting.footprint import (
     compute_footprint,
 )
 from wattprint.accounting.hourly import HourlyIntensity, SeriesIntensity
-from wattprint.accounting.intensity import AnnualIntensity, IntensitySource, annual_intensity
+from wattprint.accounting.intensity import (
+    AnnualIntensity,
+    IntensitySource,
+    annual_intensity,
+    single_value,
+)
 from wattprint.accounting.location import ResolvedRegion, resolve_region
 from wattprint.accounting.phases import phase_footprints
 from wattprint.accounting.pue import resolve_pue
-from wattprint.accounting.series import Provenance
+from wattprint.accounting.series import IntensityValue, IntensityValues, Provenance
 from wattprint.accounting.seriesfile import load_series
 from wattprint.catalogue.data import hardware_constants
 from wattprint.errors import HardwareError, IntensityError
 from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
 from wattprint.store import Store
 from wattprint.units import H_PER_YEAR
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,69 @@ def _source(opts: AccountingOptions) -> tuple[IntensitySource, str]:
     return AnnualIntensity(method=opts.method, year=opts.year), "annual"
 
 
+def _paused_on(store: Store, run: RunRecord, opts: AccountingOptions
+               ) -> tuple[IntensitySource, str] | None:
+    """The series a paused run paused on, when no source, region or year was asked for."""
+    pausing = run.info.get("pausing")
+    kept_ref = pausing.get("series") if isinstance(pausing, dict) else None
+    path = getattr(store, "path", None)
+    if (not isinstance(kept_ref, dict) or path is None or opts.source is not None
+            or opts.intensity_file is not None or opts.hourly or opts.region
+            or opts.year is not None):
+        return None
+    from wattprint.accounting.kept import load_kept
+    from wattprint.accounting.series import IntensitySeries
+
+    try:
+        kept = load_kept(Path(path).parent, str(kept_ref.get("digest", "")))
+    except IntensityError as exc:
+        logger.warning("run %s: the series it paused on is not kept here (%s); accounting it "
+                       "with the default source", run.id, exc)
+        return None
+    if kept.method != opts.method:
+        return None
+    # region "": the run is accounted with the series it paused on, whatever its label
+    series = IntensitySeries("", kept.start_s, float(kept.end_s[0] - kept.start_s[0]),
+                             kept.g_per_kwh, kept.method, kept.provenance)
+    name = f"series the run paused on ({kept.digest[:12]})"
+    return _CoveredOrAnnual(series, bool(kept_ref.get("replay_year")),
+                            AnnualIntensity(method=opts.method)), name
+
+
+class _CoveredOrAnnual:
+    """A series where it covers an interval (or by replay), the annual tables elsewhere."""
+
+    name = "series"
+
+    def __init__(self, series: Any, replay_year: bool, fallback: AnnualIntensity) -> None:
+        self.series = SeriesIntensity(series, replay_year=replay_year)
+        self.method = series.method
+        self.replay_year = replay_year
+        self.fallback = fallback
+
+    def intensities(self, region: str, starts_s: np.ndarray, ends_s: np.ndarray
+                    ) -> IntensityValues:
+        starts, ends = np.asarray(starts_s, np.float64), np.asarray(ends_s, np.float64)
+        series = self.series.series
+        inside = ((starts >= float(series.start_s[0])) & (ends <= series.end_s)
+                  if not self.replay_year else np.ones(starts.shape, dtype=bool))
+        if inside.all():
+            return self.series.intensities(region, starts, ends)
+        values = np.array(self.fallback.intensities(region, starts, ends).g_per_kwh,
+                          dtype=np.float64)
+        provenance = series.provenance
+        if inside.any():
+            values[inside] = self.series.intensities(region, starts[inside],
+                                                     ends[inside]).g_per_kwh
+        provenance = provenance.with_fallback(
+            f"{int((~inside).sum())} of {starts.size} intervals lie outside the series the "
+            f"run paused on; the annual value of {region} is used for them")
+        return IntensityValues(values, provenance)
+
+    def intensity(self, region: str, start_s: float, end_s: float) -> IntensityValue:
+        return single_value(self.intensities(region, np.array([start_s]), np.array([end_s])))
+
+
 def _idle_for(device: DeviceRecord, measured: Mapping[str, tuple[float, str]],
               cat: hardware.Catalogue, host: Mapping[str, Any]) -> tuple[float | None, str]:
     if device.device_id in measured:
@@ -224,7 +297,7 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     opts = opts or AccountingOptions()
     run = store.run(ref)
     region = _region(opts, run)
-    source, source_name = _source(opts)
+    source, source_name = _paused_on(store, run, opts) or _source(opts)
     cat = _catalogue(opts)
     devices = store.devices(run.id)
     by_device = interval_arrays([i for i in store.intervals(run.id) if not i.paused])

@@ -179,10 +179,15 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
                                live, live_source)
     tracker = Tracker(name=name or Path(cmd[0]).name, phase=phase, tags=tags,
                       measure_idle_s=measure_idle, command=shlex.join(cmd), settings=settings)
+    if measure_idle > 0 and not quiet:
+        echo(f"wattprint: measuring idle power for {format_duration_s(measure_idle, digits)} "
+             "before the command starts (leave the machine idle)...")
     try:
         tracker.start()
     except WattprintError as exc:
         handle_error(exc)
+    if measure_idle > 0 and not quiet:
+        echo(idle_line(tracker, digits))
     try:
         child = _spawn(cmd)
     except _SpawnError as exc:
@@ -193,9 +198,10 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
     own_group = not sys.stdin.isatty()
     controller: PauseController | None = None
     if pausing is not None:
-        from wattprint.schedule.pausing import attach_pausing
+        from wattprint.schedule.pausing import attach_pausing, say_to_stderr
 
-        controller = attach_pausing(tracker, child, pausing)
+        controller = attach_pausing(tracker, child, pausing,
+                                    say=None if quiet else say_to_stderr)
     forwarder = _Forwarder(child, own_group, controller)
     previous = {s: signal.signal(s, forwarder.handle) for s in FORWARDED_SIGNALS
                 if signal.getsignal(s) != signal.SIG_IGN}  # an ignored signal stays ignored
@@ -377,6 +383,20 @@ def _prepare_pausing(settings: Settings, pause_above: float | None,
         handle_error(exc)
     except ValueError as exc:
         fail(str(exc))
+
+
+def idle_line(tracker: Tracker, precision: int = DEFAULT_PRECISION) -> str:
+    """The line told after ``--measure-idle``: each device's idle power, and how it was had."""
+    if not tracker.idle_w:
+        return "wattprint: idle power: no device gave a reading while idle"
+    modelled: set[str] = set()
+    if tracker.store is not None and tracker.id is not None:
+        with suppress(WattprintError):
+            modelled = {d.device_id for d in tracker.store.devices(tracker.id) if not d.measured}
+    parts = [f"{device_id} {format_power_w(power_w, precision)}"
+             + (" (power model)" if device_id in modelled else "")
+             for device_id, power_w in tracker.idle_w.items()]
+    return "wattprint: idle power: " + ", ".join(parts)
 
 
 def _warm_accounting() -> None:

@@ -464,7 +464,8 @@ def whatif(
             require_matplotlib()
         except WattprintError as exc:
             handle_error(exc)
-        svg = whatif_svg(result.rows)
+        svg = whatif_svg(result.rows, job_duration_s=job_s,
+                         baseline_region=result.inputs.get("baseline_region"))
         if svg is not None:
             from wattprint.atomic import write_atomic
 

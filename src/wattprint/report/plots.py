@@ -271,41 +271,82 @@ def breakdown_svg(groups: Sequence[Mapping[str, Any]]) -> str | None:
     return _svg(fig, "wattprint-breakdown")
 
 
-def whatif_svg(rows: Sequence[Mapping[str, Any]]) -> str | None:
-    """Mean carbon reduction of each what-if strategy, by window, one panel per region.
+def whatif_svg(rows: Sequence[Mapping[str, Any]], *, job_duration_s: float | None = None,
+               baseline_region: str | None = None) -> str | None:
+    """Carbon reduction of each what-if strategy asked for, by window, one panel per region.
 
-    Bars are the mean reduction (%) for the shortest job duration given; the
-    black tick on each bar is the 90th percentile over start times. ``region``
-    rows (one number per region) stay in the table and JSON.
+    Bars are the mean reduction (%) over start times, for the shortest job
+    duration given; the black tick on each bar is the 90th percentile (p90);
+    the legend says both. ``region`` rows (running the job in this region
+    instead of the baseline region, at the same times) are a last group of
+    their own on the x axis. Windows and the job are named by
+    :func:`~wattprint.units.format_duration_s`, the job by its true length
+    when given (a 12 s run is modelled on one hourly slot, but it is a 12 s job).
+
+    Args:
+        rows: the what-if result rows.
+        job_duration_s: the job's true length, seconds (default: the rows' duration).
+        baseline_region: the region ``region`` rows compare against, for the labels.
+
+    Returns:
+        The SVG, or ``None`` without rows.
     """
-    timed = [r for r in rows if r["strategy"] != "region"]
     if not rows:
         return None
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from wattprint.units import format_duration_s
+
     regions = list(dict.fromkeys(str(r["region"]) for r in rows))
-    strategies = list(dict.fromkeys(str(r["strategy"]) for r in timed))
-    durations = sorted({float(r["duration_h"]) for r in timed}) or [0.0]
-    fig = _figure(height_in=max(2.4, 1.9 * len(regions)))
-    axes = fig.subplots(len(regions), 1, squeeze=False)[:, 0]
+    strategies = list(dict.fromkeys(str(r["strategy"]) for r in rows))
+    colors = {name: _COLORS[k % len(_COLORS)] for k, name in enumerate(strategies)}
+    durations = sorted({float(r["duration_h"]) for r in rows}) or [0.0]
     duration = durations[0]
+    shown_s = job_duration_s if job_duration_s is not None else duration * 3600.0
+    job = f"{format_duration_s(shown_s)} job"
+    if abs(shown_s - duration * 3600.0) > 0.5:
+        job += f" (on {format_duration_s(duration * 3600.0)} of intensity slots)"
+    base = baseline_region or "the baseline region"
+    fig = _figure(height_in=max(2.8, 2.2 * len(regions)))
+    axes = fig.subplots(len(regions), 1, squeeze=False)[:, 0]
+    timed_names = [name for name in strategies if name != "region"]
+    width = 0.8 / max(1, len(timed_names))
     for ax, region in zip(axes, regions, strict=True):
-        mine = [r for r in timed if r["region"] == region and float(r["duration_h"]) == duration]
-        windows = sorted({float(r["window_h"]) for r in mine})
-        width = 0.8 / max(1, len(strategies))
-        for k, strategy in enumerate(strategies):
+        mine = [r for r in rows if r["region"] == region and float(r["duration_h"]) == duration]
+        windows = sorted({float(r["window_h"]) for r in mine if r["strategy"] != "region"})
+        for k, strategy in enumerate(timed_names):
             xs, means, p90s = [], [], []
             for i, w in enumerate(windows):
                 hit = [r for r in mine if r["strategy"] == strategy and float(r["window_h"]) == w]
                 if hit:
-                    xs.append(i + (k - (len(strategies) - 1) / 2) * width)
+                    xs.append(i + (k - (len(timed_names) - 1) / 2) * width)
                     means.append(100.0 * float(hit[0]["mean_reduction"]))
                     p90s.append(100.0 * float(hit[0]["p90_reduction"]))
-            ax.bar(xs, means, width=width * 0.9, label=strategy)
-            ax.scatter(xs, p90s, marker="_", color="black", s=60, zorder=3)
-        ax.set_xticks(range(len(windows)), labels=[f"{w:g} h" for w in windows])
-        ax.set_ylabel("reduction, %", fontsize=8)
-        ax.set_title(f"{region}: {duration:g} h job, by window", fontsize=9, loc="left")
-        _style(ax)
-    axes[0].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+            ax.bar(xs, means, width=width * 0.9, color=colors[strategy])
+            ax.scatter(xs, p90s, marker="_", color="black", s=80, zorder=3)
+        labels = [f"{format_duration_s(w * 3600.0)} window" for w in windows]
+        elsewhere = [r for r in mine if r["strategy"] == "region"]
+        if elsewhere:
+            x = float(len(windows))
+            ax.bar([x], [100.0 * float(elsewhere[0]["mean_reduction"])], width=0.8 / 2,
+                   color=colors["region"])
+            ax.scatter([x], [100.0 * float(elsewhere[0]["p90_reduction"])], marker="_",
+                       color="black", s=80, zorder=3)
+            labels.append(f"here, not in {base}")
+        _style(ax)  # before the window labels: it sets number formatters on both axes
+        ax.set_xticks(range(len(labels)), labels=labels)
+        ax.axhline(0.0, color="#555555", linewidth=0.6)
+        ax.set_xlabel("slack window: how long the job may wait (or where it runs)", fontsize=8)
+        ax.set_ylabel("carbon reduction (%)", fontsize=8)
+        ax.set_title(f"{region}: a {job}, reduction against starting at once", fontsize=9,
+                     loc="left")
+    handles: list[Any] = [Patch(color=colors[name], label=name) for name in strategies]
+    handles.append(Patch(color="#b8b8b8", label="bar: mean over start times"))
+    handles.append(Line2D([], [], color="black", marker="_", linestyle="none", markersize=10,
+                          label="tick: p90 (90th percentile)"))
+    axes[0].legend(handles=handles, fontsize=7, frameon=False, loc="upper left",
+                   bbox_to_anchor=(1.0, 1.0))
     return _svg(fig, "wattprint-whatif")
 
 
@@ -329,6 +370,9 @@ def front_svg(board: Mapping[str, Any]) -> str | None:
         order = np.argsort(x[front], kind="stable")
         ax.plot(x[front][order], y[front][order], color="#d1495b", linewidth=1.0,
                 drawstyle="steps-post", zorder=3)
+    for row, px, py in zip(runs, x, y, strict=True):
+        ax.annotate(str(row.get("name") or str(row["id"])[:8]), (float(px), float(py)),
+                    xytext=(4, 3), textcoords="offset points", fontsize=6, color="#333333")
     ax.set_xlabel(label, fontsize=9)
     ax.set_ylabel(f"{board['metric']} ({'higher' if board['maximize'] else 'lower'} is better)",
                   fontsize=9)
@@ -338,4 +382,4 @@ def front_svg(board: Mapping[str, Any]) -> str | None:
 
 
 __all__ = ["MAX_POINTS", "binned", "breakdown_svg", "front_svg", "intensity_svg", "power_svg",
-           "require_matplotlib"]
+           "require_matplotlib", "whatif_svg"]

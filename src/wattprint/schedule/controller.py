@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 
 from wattprint.errors import ConfigError
-from wattprint.schedule.signals import IntensitySignal, TimedRead, utc_text
+from wattprint.schedule.signals import IntensitySignal, TimedRead, clock_text, utc_text
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ __all__ = [
     "PauseSpan",
     "SignalGap",
     "check_threshold_rule",
+    "event_message",
 ]
 
 #: Seconds between two reads of a series signal (it also wakes at slot boundaries).
@@ -114,12 +115,28 @@ class PauseEvent:
         t_s: when, UTC epoch seconds.
         reason: why, in words (``"intensity 412 g/kWh > 300"``).
         intensity_g_per_kwh: the intensity read, if one was.
+        threshold_g_per_kwh: the threshold it was compared with, if one was.
+        latest_resume_s: for a pause, the latest time it may last until (the
+            deadline or the end of the pause budget; ``inf`` when unbounded).
+        paused_s: for a resume, how long the pause lasted, seconds.
     """
 
     kind: str
     t_s: float
     reason: str
     intensity_g_per_kwh: float | None = None
+    threshold_g_per_kwh: float | None = None
+    latest_resume_s: float | None = None
+    paused_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able record (an unbounded ``latest_resume_s`` becomes ``None``)."""
+        latest = self.latest_resume_s
+        return {"kind": self.kind, "t_s": self.t_s, "reason": self.reason,
+                "intensity_g_per_kwh": self.intensity_g_per_kwh,
+                "threshold_g_per_kwh": self.threshold_g_per_kwh,
+                "latest_resume_s": None if latest is None or math.isinf(latest) else latest,
+                "paused_s": self.paused_s}
 
 
 @dataclass
@@ -366,6 +383,8 @@ class PauseController:
                 "pauses": len(self.spans),
                 "released_at_s": self.released_at_s,
                 "signal_gaps": [[g.t_start_s, g.t_end_s, g.reason] for g in self.gaps],
+                "events": [e.as_dict() for e in self.events
+                           if e.kind in ("pause", "resume", "release")],
             }
 
     # ------------------------------------------------------------------ reading the signal
@@ -401,7 +420,8 @@ class PauseController:
         self._span = PauseSpan(now, None, reason)
         self.spans.append(self._span)
         logger.info("paused: %s", reason)
-        self._emit(PauseEvent("pause", now, reason, value))
+        self._emit(PauseEvent("pause", now, reason, value, self._threshold,
+                              self.latest_resume_s(now)))
 
     def _do_resume(self, now: float, reason: str, value: float | None) -> None:
         span = self._span
@@ -417,7 +437,9 @@ class PauseController:
         self._closed_paused_s += span.duration_s(now)
         self._span = None
         logger.info("resumed: %s", reason)
-        self._emit(PauseEvent("resume", now, reason, value))
+        self._emit(PauseEvent("resume", now, reason, value,
+                              self._threshold if value is not None else None,
+                              paused_s=span.duration_s(now)))
 
     def _release(self, now: float, reason: str) -> None:
         self._do_resume(now, reason, None)
@@ -425,7 +447,7 @@ class PauseController:
             self._released = True
             self.released_at_s = now
             self._close_gap(now, quiet=True)
-            self._emit(PauseEvent("release", now, reason))
+            self._emit(PauseEvent("release", now, reason, threshold_g_per_kwh=self._threshold))
 
     def _open_gap(self, now: float, why: str) -> None:
         if self.gaps and self.gaps[-1].t_end_s is None:
@@ -447,10 +469,12 @@ class PauseController:
 
     def _deadline_reason(self, now: float) -> str:
         if self.expected_duration_s is not None and self.deadline_s is not None:
+            from wattprint.units import format_duration_s
+
             return (
-                f"deadline: paused {self.paused_s(now):.0f} s of the "
-                f"{self.pause_budget_s:.0f} s slack; running to the end to finish by "
-                f"{utc_text(self.deadline_s)}"
+                f"deadline: paused {format_duration_s(self.paused_s(now))} of the "
+                f"{format_duration_s(self.pause_budget_s)} slack; running to the end to "
+                f"finish by {utc_text(self.deadline_s)}"
             )
         return f"deadline {utc_text(self.deadline_s or now)} reached; running to the end"
 
@@ -618,3 +642,40 @@ def check_threshold_rule(threshold_g_per_kwh: float | None, percentile: float | 
         )
     if percentile is not None and not (math.isfinite(percentile) and 0 <= percentile <= 100):
         raise ConfigError(f"pause percentile is {percentile}; give a number from 0 to 100")
+
+
+def event_message(event: PauseEvent) -> str | None:
+    """One line for people about a pause, a resume or a release (``None`` for other events).
+
+    For example ``paused at 14:00Z: 412 g/kWh > 300 g/kWh; resumes when lower,
+    latest 02:00Z (12:00:00 slack)`` and ``resumed at 16:00Z: 280 g/kWh <= 300 g/kWh
+    after 2:00:00 paused``. Times are UTC; the slack is how long the pause
+    may last at most (to the deadline, or to the end of the pause budget).
+    A release is told only when the deadline forced it (not when the job ended).
+    """
+    from wattprint.units import format_duration_s, format_intensity
+
+    when = clock_text(event.t_s)
+    value, threshold = event.intensity_g_per_kwh, event.threshold_g_per_kwh
+    if event.kind == "pause":
+        head = f"paused at {when}: "
+        if value is not None and threshold is not None:
+            head += f"{format_intensity(value)} > {format_intensity(threshold)}"
+        else:
+            head += event.reason
+        latest = event.latest_resume_s
+        if latest is None or math.isinf(latest):
+            return head + "; resumes when lower (no deadline)"
+        return (f"{head}; resumes when lower, latest {clock_text(latest)} "
+                f"({format_duration_s(max(0.0, latest - event.t_s))} slack)")
+    if event.kind == "resume":
+        if value is not None and threshold is not None:
+            why = f"{format_intensity(value)} <= {format_intensity(threshold)}"
+        else:
+            why = event.reason
+        after = (f" after {format_duration_s(event.paused_s)} paused"
+                 if event.paused_s is not None else "")
+        return f"resumed at {when}: {why}{after}"
+    if event.kind == "release" and event.reason.startswith("deadline"):
+        return f"pausing ended at {when}: {event.reason}"
+    return None

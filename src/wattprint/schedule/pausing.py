@@ -41,14 +41,36 @@ While the job is paused the tracker marks the sampler's intervals as paused
 (:meth:`wattprint.run.Tracker.set_paused`): they stay in the store, flagged,
 and are excluded from the run's energy; each pause is a row of the store's
 ``pauses`` table with its reason (``intensity 412 g/kWh > 300``), and the
-rules, signal gaps and totals go to the run's ``info.pausing``. Pause
+rules, signal gaps, totals and every pause, resume and release (time,
+intensity, threshold, latest resume) go to the run's ``info.pausing``. Pause
 boundaries are exact to one sampling interval.
+
+What people see
+---------------
+Each pause and resume is told on stderr as it happens (``announce`` /
+``say``), with the time (UTC), the intensity, the threshold and the slack
+left before the deadline::
+
+    wattprint: paused at 14:00Z: 412 g/kWh > 300 g/kWh; resumes when lower,
+               latest 02:00Z (12:00:00 slack)
+    wattprint: resumed at 16:00Z: 280 g/kWh <= 300 g/kWh after 2:00:00 paused
+
+(the first is one line).
+
+The footprint of a paused run
+-----------------------------
+A series signal (a user file, the shipped hourly data, a forecast) is kept
+with the run (:mod:`wattprint.accounting.kept`, digest in
+``info.pausing.series``), and the run is accounted with it by default: the
+saving that pausing made shows in its footprint, which the flat annual factor
+would hide.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -66,6 +88,7 @@ from wattprint.schedule.controller import (
     PauseController,
     PauseEvent,
     check_threshold_rule,
+    event_message,
 )
 from wattprint.schedule.procctl import ProcessPauser
 from wattprint.schedule.signals import (
@@ -87,6 +110,7 @@ __all__ = [
     "attach_pausing",
     "cooperative_pausing",
     "prepare_pausing",
+    "say_to_stderr",
     "should_pause",
     "wait_until_clean",
 ]
@@ -112,6 +136,8 @@ class PauseOptions:
             series that does not cover now, forecast the coming hours from it
             (:mod:`wattprint.accounting.forecast`; default) instead of replaying
             the same time of year.
+        announce: print each pause and resume to stderr (default; see
+            :func:`~wattprint.schedule.controller.event_message`).
     """
 
     pause_above_g_per_kwh: float | None = None
@@ -124,6 +150,7 @@ class PauseOptions:
     region: str | None = None
     poll_s: float | None = None
     use_forecast: bool = True
+    announce: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -145,7 +172,8 @@ class PauseOptions:
             RegionError: as :func:`prepare_pausing`.
             IntensityError: as :func:`prepare_pausing`.
         """
-        return cooperative_pausing(run, prepare_pausing(self, now_s=start_s))
+        return cooperative_pausing(run, prepare_pausing(self, now_s=start_s),
+                                   say=say_to_stderr if self.announce else None)
 
 
 @dataclass(frozen=True)
@@ -351,6 +379,12 @@ class PausableRun(Protocol):
         ...
 
 
+def say_to_stderr(message: str) -> None:
+    """Write one line about pausing to stderr (what ``run`` and ``track()`` do by default)."""
+    sys.stderr.write(f"wattprint: {message}\n")
+    sys.stderr.flush()
+
+
 class _RunRecorder:
     """Marks a run's energy as paused and writes pauses and the pausing record to its store."""
 
@@ -358,6 +392,7 @@ class _RunRecorder:
         self.run = run
         self._rowid: int | None = None
         self.controller: PauseController | None = None
+        self.series: dict[str, Any] | None = None
         self._warned = False
 
     def _store_call(self, what: str, call: Callable[[Any, str], Any]) -> Any:
@@ -385,13 +420,36 @@ class _RunRecorder:
             self._store_call("a pause's end", lambda s, r: s.end_pause(rowid, t_s))
 
     def event(self, event: PauseEvent) -> None:
-        if event.kind not in ("pause", "resume"):
-            self.record()
+        self.record()
 
     def record(self) -> None:
         if self.controller is not None:
-            summary = {"pausing": self.controller.summary()}
+            summary = {"pausing": {**self.controller.summary(), "series": self.series}}
             self._store_call("the pausing record", lambda s, r: s.update_info(r, summary))
+
+    def keep_signal(self, signal: IntensitySignal) -> None:
+        """Keep the series the run pauses on, so its footprint is accounted with it.
+
+        The whole series is kept (:func:`wattprint.accounting.kept.keep_series`,
+        content-addressed under the store's home: one file per distinct series);
+        its digest goes to ``info.pausing.series``, which
+        :func:`wattprint.accounting.account.account_run` uses by default. A
+        live signal has no series to keep: its readings are in the events.
+        """
+        store = self.run.store
+        path = getattr(store, "path", None)
+        if not isinstance(signal, SeriesSignal) or path is None or self.run.id is None:
+            return
+        from wattprint.accounting.kept import keep_series
+
+        try:
+            digest = keep_series(Path(path).parent, signal.series,
+                                 used_by=f"pausing {self.run.id}")
+        except Exception as exc:  # keeping must never stop the job
+            logger.warning("could not keep the series the run pauses on: %s", exc)
+            return
+        self.series = {"digest": digest, "description": signal.description,
+                       "replay_year": signal.replay_year}
 
 
 def _wire(
@@ -401,8 +459,10 @@ def _wire(
     continue_job: Callable[[], None] | None,
     clock: Callable[[], float],
     sleep: Callable[[float], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> PauseController:
     recorder = _RunRecorder(run)
+    recorder.keep_signal(setup.signal)
 
     def pause(reason: str) -> None:
         if stop_job is not None:
@@ -418,6 +478,9 @@ def _wire(
 
     def on_event(event: PauseEvent) -> None:
         recorder.event(event)
+        message = event_message(event) if say is not None else None
+        if message is not None and say is not None:
+            say(message)
 
     controller = setup.controller(
         pause=pause, resume=resume, on_event=on_event, clock=clock, sleep=sleep
@@ -439,6 +502,7 @@ def attach_pausing(
     setup: PauseSetup | None,
     *,
     clock: Callable[[], float] = time.time,
+    say: Callable[[str], None] | None = say_to_stderr,
 ) -> PauseController | None:
     """Start live pausing of a child process tracked by ``run``.
 
@@ -458,6 +522,9 @@ def attach_pausing(
         child: the child process (``subprocess.Popen``).
         setup: from :func:`prepare_pausing` (``None``: no pausing).
         clock: UTC epoch seconds (injectable for tests).
+        say: where each pause and resume is told, one line each
+            (:func:`~wattprint.schedule.controller.event_message`; default
+            stderr, ``None`` for silence).
 
     Returns:
         The started controller, or ``None`` when ``setup`` is ``None``.
@@ -471,7 +538,7 @@ def attach_pausing(
             raise ProcessLookupError("the job has ended")
         pauser.pause()
 
-    controller = _wire(run, setup, stop_job, pauser.resume, clock)
+    controller = _wire(run, setup, stop_job, pauser.resume, clock, say=say)
     return controller.start()
 
 
@@ -481,6 +548,7 @@ def cooperative_pausing(
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] | None = None,
+    say: Callable[[str], None] | None = say_to_stderr,
 ) -> PauseController | None:
     """A controller for a loop that pauses itself (:func:`should_pause`, :func:`wait_until_clean`).
 
@@ -493,13 +561,14 @@ def cooperative_pausing(
         clock: UTC epoch seconds (injectable for tests).
         sleep: waits while paused (injectable for tests; default: an
             interruptible wait).
+        say: where each pause and resume is told (default stderr; ``None``: silent).
 
     Returns:
         The controller, or ``None`` when ``setup`` is ``None``.
     """
     if setup is None:
         return None
-    return _wire(run, setup, None, None, clock, sleep)
+    return _wire(run, setup, None, None, clock, sleep, say)
 
 
 def should_pause(controller: PauseController | None) -> bool:

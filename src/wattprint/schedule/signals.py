@@ -57,6 +57,7 @@ __all__ = [
     "LiveSignal",
     "SeriesSignal",
     "TimedRead",
+    "clock_text",
     "live_client",
     "shipped_hourly",
     "utc_text",
@@ -71,6 +72,15 @@ DEFAULT_LIVE_POLL_S = 300.0
 def utc_text(t_s: float) -> str:
     """A UTC epoch time as ISO 8601 text to the second (``2025-03-01T12:30:00Z``), for messages."""
     return datetime.fromtimestamp(t_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clock_text(t_s: float) -> str:
+    """A UTC epoch time as a short UTC clock time for messages: ``14:00Z``, ``14:03:07Z``.
+
+    Seconds are shown only when they are not zero.
+    """
+    moment = datetime.fromtimestamp(t_s, timezone.utc)
+    return moment.strftime("%H:%MZ" if moment.second == 0 else "%H:%M:%SZ")
 
 
 @runtime_checkable

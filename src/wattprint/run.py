@@ -699,6 +699,8 @@ class Tracker:
         ended = self.status not in ("new", "running")
         if options is None and ended and self._accounted_cache is not None:
             return self._accounted_cache
+        if not ended:
+            self._flush()  # a running run's footprint covers every interval taken so far
         accounted = account_run(self._store, self.id, options or AccountingOptions(
             pue=self.settings.pue, catalogue_overrides=self.settings.hardware))
         if options is None and ended:

@@ -18,6 +18,7 @@ from wattprint.errors import StoreError
 from wattprint.records import IntervalRecord
 from wattprint.run import DeviceEnergy, Tracker
 from wattprint.run_summary import RunSummary, device_groups, summary_html, summary_line
+from wattprint.store import Store
 from wattprint.testing.sensors import ScriptedSensor
 
 
@@ -170,3 +171,18 @@ def test_on_intervals_receives_every_batch(home: Path) -> None:
     assert sorted((i.device_id, i.t_start) for i in received) == sorted(
         (i.device_id, i.t_start) for i in run.intervals())
     assert sum(i.energy_j for i in received) == pytest.approx(run.energy_j)
+
+
+def test_the_docs_example_runs(home: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.integrations.docsnippets import blocks
+
+    [code] = blocks("The Python API")
+    monkeypatch.setenv("WATTPRINT_SENSORS", "model")
+    monkeypatch.delenv("WATTPRINT_QUIET", raising=False)
+    exec(compile(code, "docs/integrations.md", "exec"), {"__name__": "__main__"})
+    out, err = capsys.readouterr()
+    first, second = sorted(Store(home / "wattprint.db").runs(), key=lambda r: r.started_at)
+    assert out.splitlines()[0].startswith(f"run {first.id[:12]}… ")
+    assert err == f"wattprint: {out.splitlines()[0]}\n"  # the decorated step is quiet
+    assert second.name == "step"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import subprocess
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from wattprint.errors import ConfigError
 from wattprint.store import Store
+
+from .docsnippets import blocks
 
 if importlib.util.find_spec("keras") is None or importlib.util.find_spec("torch") is None:
     pytest.skip("needs keras and torch", allow_module_level=True)
@@ -68,3 +72,22 @@ def test_fit_puts_each_epochs_energy_in_history(home: Path) -> None:
     total_j = sum(i.energy_j for i in store.intervals(fit_id))
     assert sum(history["energy_j"]) <= total_j + 1e-9
     assert "loss" in {m["name"] for m in store.metrics(eval_id)}
+
+
+def test_the_docs_example_runs(home: Path, tmp_path: Path) -> None:
+    [code] = blocks("Keras")
+    path = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1",
+           "WATTPRINT_SENSORS": "model", "WATTPRINT_INTERVAL": "0.05", "KERAS_BACKEND": "torch"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = Store(home / "wattprint.db").runs()
+    assert done.stderr.splitlines()[-1].startswith(f"wattprint: run {run.id[:12]}… ")
+
+
+def test_without_keras_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "keras", None)
+    monkeypatch.delitem(sys.modules, "wattprint.integrations.keras", raising=False)
+    with pytest.raises(ConfigError, match=r"pip install 'wattprint\[keras\]'"):
+        importlib.import_module("wattprint.integrations.keras")

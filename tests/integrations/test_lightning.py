@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from wattprint.errors import ConfigError
 from wattprint.store import Store
+
+from .docsnippets import blocks
 
 pytest.importorskip("lightning")
 pytest.importorskip("torch")
@@ -83,3 +86,24 @@ def test_ddp_on_two_cpu_processes_measures_the_node_once(home: Path, tmp_path: P
     assert store.units(run.id) == {"sample": 64.0}
     rows = [r for r in csv_rows(tmp_path) if r.get("energy_j")]
     assert len(rows) == 2
+
+
+def test_the_docs_example_runs(home: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    [code] = blocks("Lightning")
+    monkeypatch.setenv("WATTPRINT_SENSORS", "model")
+    monkeypatch.setenv("WATTPRINT_INTERVAL", "0.05")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(code, "docs/integrations.md", "exec"), {"__name__": "__main__"})
+    [run] = Store(home / "wattprint.db").runs()
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith(f"run {run.id[:12]}… ") for line in lines)
+
+
+def test_without_lightning_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("lightning", "lightning.pytorch", "pytorch_lightning"):
+        monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.delitem(sys.modules, "wattprint.integrations.lightning", raising=False)
+    with pytest.raises(ConfigError, match=r"pip install 'wattprint\[lightning\]'"):
+        importlib.import_module("wattprint.integrations.lightning")

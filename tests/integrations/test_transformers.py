@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from wattprint.errors import ConfigError
 from wattprint.store import Store
+
+from .docsnippets import blocks
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -82,3 +87,24 @@ def test_train_and_evaluate_log_energy_and_count_tokens(home: Path, tmp_path: Pa
     assert all(h["co2e_g"] > 0 for h in logged if h["energy_j"] > 0)
     assert {"eval_loss"} <= {m["name"] for m in store.metrics(evaluation.id)}
     assert callback.runs[0].id == train.id
+
+
+def test_the_docs_example_runs(home: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    [code] = blocks("Hugging Face Transformers")
+    monkeypatch.setenv("WATTPRINT_SENSORS", "model")
+    monkeypatch.setenv("WATTPRINT_INTERVAL", "0.05")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(code, "docs/integrations.md", "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "{'token': 768.0}"  # 32 sequences × 12 tokens × 2 epochs
+    assert len(Store(home / "wattprint.db").runs()) == 2  # train(), evaluate()
+
+
+def test_without_transformers_the_error_names_the_extra(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    monkeypatch.delitem(sys.modules, "wattprint.integrations.transformers", raising=False)
+    with pytest.raises(ConfigError, match=r"pip install 'wattprint\[transformers\]'"):
+        importlib.import_module("wattprint.integrations.transformers")

@@ -14,7 +14,12 @@ $(BIN)/activate:
 venv: $(BIN)/activate
 	$(PY) -m pip install --quiet -e .
 
+# torch first, pinned: a CPU build where one is at hand; unpinned, the frameworks of the
+# integration tests would pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+
 dev: $(BIN)/activate
+	$(PY) -m pip install --quiet '$(TORCH)'
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(MAKE) --no-print-directory test-system-deps
 

@@ -56,8 +56,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from wattprint.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from wattprint.accounting.account import AccountedRun, AccountingOptions
+    from wattprint.accounting.footprint import Footprint
     from wattprint.accounting.location import ResolvedRegion
-from wattprint.errors import WattprintError
+    from wattprint.run_summary import RunSummary
+from wattprint.errors import StoreError, WattprintError
 from wattprint.records import RUN_INFO_SHARE_RULES
 from wattprint.sampling import Gap, Sampler
 from wattprint.sensors.base import DeviceInfo, Sensor, SkippedSensor
@@ -196,6 +199,8 @@ class Tracker:
             of its own for them) and at exit (default). A server whose
             framework handles its signals itself turns this off. Handlers are
             installed only when the tracker starts in the main thread.
+        quiet: print nothing when the run ends (default). :func:`track` turns
+            this off so the one-line summary goes to stderr.
     """
 
     def __init__(
@@ -218,6 +223,7 @@ class Tracker:
         pausing: CooperativePausing | None = None,
         on_intervals: Callable[[Sequence[IntervalRecord]], None] | None = None,
         handle_signals: bool = True,
+        quiet: bool = True,
     ) -> None:
         self.settings = settings or load_settings({
             "project": project, "interval_s": interval_s, "attribution": attribution,
@@ -262,6 +268,9 @@ class Tracker:
         self._handle_signals = handle_signals
         self._pause_controller: PauseControl | None = None
         self._atexit_registered = False
+        self.quiet = quiet
+        self._summary_printed = False
+        self._accounted_cache: AccountedRun | None = None
 
     # -- lifecycle ----------------------------------------------------------
     def _warn_store(self, exc: BaseException) -> None:
@@ -433,6 +442,7 @@ class Tracker:
         if self._atexit_registered:
             atexit.unregister(self._atexit)
             self._atexit_registered = False
+        self._print_summary()
         return self
 
     def _finish(self, *, exit_code: int | None, error: str | None, status: str | None) -> None:
@@ -541,10 +551,14 @@ class Tracker:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             fresh = Tracker(name=self._explicit_name or func.__name__, phase=self.phase_name,
                             tags=self.tags, measure_idle_s=self.measure_idle_s,
-                            context=self._context, settings=self.settings)
+                            context=self._context, settings=self.settings,
+                            pausing=self._pausing_options, on_intervals=self._on_intervals,
+                            handle_signals=self._handle_signals, quiet=self.quiet)
+            wrapper.last_run = fresh  # type: ignore[attr-defined]
             with fresh:
                 return func(*args, **kwargs)
 
+        wrapper.last_run = None  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     # -- annotations during the run ------------------------------------------------
@@ -648,6 +662,96 @@ class Tracker:
         """Number of devices being read."""
         return 0 if self._sampler is None else len(self._sampler.devices)
 
+    # -- answers: energy in kWh, carbon, footprint, the one-line summary ------------------
+    @property
+    def energy_kwh(self) -> float:
+        """The run's total energy in kWh (:attr:`energy_j`; device energy, before PUE)."""
+        from wattprint.units import j_to_kwh
+
+        return j_to_kwh(self.energy_j)
+
+    def footprint(self, options: AccountingOptions | None = None) -> Footprint:
+        """The run's footprint, as ``wattprint show RUN --json`` gives it (``footprint``).
+
+        Args:
+            options: how to account it; default: the run's region and the
+                configured PUE and hardware overrides, as ``show`` does.
+
+        Raises:
+            StoreError: the run has not started, or was not stored.
+            RegionError: an unknown region code.
+            IntensityError: the intensity series cannot be used.
+        """
+        return self._accounted(options).footprint
+
+    @property
+    def co2e_kg(self) -> float:
+        """The run's total carbon (kg CO2e: dynamic, idle, infrastructure and embodied).
+
+        Raises:
+            StoreError: the run has not started, or was not stored.
+        """
+        return float(self.footprint().co2e_kg["total"])
+
+    def _accounted(self, options: AccountingOptions | None = None) -> AccountedRun:
+        if self._store is None or self.id is None:
+            raise StoreError("this run has not started or was not stored, so it has no "
+                             "footprint; energy_j and by_device() hold what was measured")
+        from wattprint.accounting.account import AccountingOptions, account_run
+
+        ended = self.status not in ("new", "running")
+        if options is None and ended and self._accounted_cache is not None:
+            return self._accounted_cache
+        if not ended:
+            self._flush()  # a running run's footprint covers every interval taken so far
+        accounted = account_run(self._store, self.id, options or AccountingOptions(
+            pue=self.settings.pue, catalogue_overrides=self.settings.hardware))
+        if options is None and ended:
+            self._accounted_cache = accounted
+        return accounted
+
+    def summary(self) -> RunSummary:
+        """What the one-line summary says (:mod:`wattprint.run_summary`); never raises.
+
+        Carbon is accounted once the run has ended; a run whose carbon cannot
+        be accounted is summarised without it.
+        """
+        from wattprint.run_summary import RunSummary
+
+        co2e_kg = region = intensity = None
+        if self.status not in ("new", "running") and self.id is not None:
+            try:
+                accounted = self._accounted()
+                co2e_kg = float(accounted.footprint.co2e_kg["total"])
+                region = accounted.region.code
+                intensity = accounted.footprint.intensity.get("mean_g_per_kwh")
+            except Exception as exc:  # a summary must never fail the program
+                log.debug("the run's carbon could not be accounted: %s", exc)
+        return RunSummary(self.id, self.status, self.energy_j, self.by_device(),
+                          self.duration_s, co2e_kg, region, intensity)
+
+    def __str__(self) -> str:
+        from wattprint.run_summary import summary_line
+
+        return summary_line(self.summary())
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        from wattprint.run_summary import summary_html
+
+        return summary_html(self.summary())
+
+    def _print_summary(self) -> None:
+        """Print the one-line summary to stderr once, when the run has ended (unless quiet)."""
+        if self.quiet or self._summary_printed or self.status in ("new", "running"):
+            return
+        self._summary_printed = True
+        try:
+            print(f"wattprint: {self}", file=sys.stderr, flush=True)
+        except Exception:  # a closed stderr at exit must not fail the program
+            log.debug("printing the run summary failed", exc_info=True)
+
     # -- pausing --------------------------------------------------------------------
     def should_pause(self) -> bool:
         """Whether the grid is too dirty to go on now (always ``False`` without pausing)."""
@@ -719,6 +823,8 @@ def track(
     measure_idle_s: float = 0.0,
     context: SensorContext | None = None,
     pausing: CooperativePausing | None = None,
+    on_intervals: Callable[[Sequence[IntervalRecord]], None] | None = None,
+    quiet: bool | None = None,
 ) -> Tracker:
     """Track the energy of a block of code or a function.
 
@@ -737,13 +843,25 @@ def track(
     ``pausing=PauseOptions(...)`` (:mod:`wattprint.schedule.pausing`) and asks
     ``run.should_pause()`` / ``run.wait_until_clean()`` between steps.
 
-    Arguments are those of :class:`Tracker`. Nothing is measured until the
-    block is entered or the function called.
+    The run answers directly: ``run.energy_kwh``, ``run.co2e_kg``,
+    ``run.footprint()``, and ``print(run)`` gives one line. That line is
+    printed to stderr when the run ends unless ``quiet=True`` or
+    ``WATTPRINT_QUIET=1``. A decorated function keeps its latest run as
+    ``fn.last_run``. ``on_intervals`` receives each batch of measured
+    intervals (from the sampler thread).
+
+    Arguments are those of :class:`Tracker`, except ``quiet`` (default: from
+    ``WATTPRINT_QUIET``, else ``False``). Nothing is measured until the block
+    is entered or the function called.
     """
+    if quiet is None:
+        from wattprint.run_summary import quiet_from_env
+
+        quiet = quiet_from_env()
     return Tracker(project, name=name, phase=phase, interval_s=interval_s,
                    attribution=attribution, region=region, sensors=sensors, home=home,
                    tags=tags, measure_idle_s=measure_idle_s, context=context,
-                   pausing=pausing)
+                   pausing=pausing, on_intervals=on_intervals, quiet=quiet)
 
 
 __all__ = ["STANDARD_PHASES", "DeviceEnergy", "Tracker", "track"]

@@ -247,3 +247,32 @@ def test_run_export_is_plain_data(store: Store) -> None:
     assert isinstance(a, RunExport)
     assert a.energy_j == pytest.approx(39600.0)
     assert list(a.energy_by_kind_j) == ["cpu", "gpu"]
+
+
+def test_codecarbon_host_columns_from_the_runs_host_facts(tmp_path: Path) -> None:
+    s = Store(tmp_path / "db.sqlite")
+    rid = s.create_run(project="p", phase="training", attribution="machine", interval_s=10,
+                       started_at=T0, run_id="d" * 16)
+    # two CPU packages, 32 logical CPUs; 32 GiB of memory recorded in decimal GB
+    s.add_devices(rid, [_device("rapl:package-0", "cpu", "Xeon", True),
+                        _device("rapl:package-1", "cpu", "Xeon", True)])
+    s.append_intervals(rid, [IntervalRecord("rapl:package-0", T0, T0 + 10, 100.0, 100.0),
+                             IntervalRecord("rapl:package-1", T0, T0 + 10, 100.0, 100.0)])
+    s.update_info(rid, {"host": {"os": "Linux 6.1.0-18-amd64", "machine": "x86_64",
+                                 "python": "3.11.7", "cpu_logical": 32, "cpu_physical": 16,
+                                 "memory_gb": 34.359738368}})
+    s.finish_run(rid, status="finished", ended_at=T0 + 10, exit_code=0)
+    bare = s.create_run(project="p", phase="training", attribution="machine", interval_s=10,
+                        started_at=T0 + 100, run_id="e" * 16)
+    s.finish_run(bare, status="finished", ended_at=T0 + 110, exit_code=0)
+    row, no_host = _rows(render_codecarbon_csv(collect_runs(s, "p", carbon=None)))
+    # codecarbon: platform.platform(), platform.python_version(), psutil.cpu_count() (logical)
+    # and psutil's total bytes / 1024**3: 34_359_738_368 B = 32 GiB
+    assert row["os"] == "Linux-6.1.0-18-amd64-x86_64"
+    assert row["python_version"] == "3.11.7"
+    assert row["cpu_count"] == "32"
+    assert float(row["ram_total_size"]) == pytest.approx(32.0, rel=1e-12)
+    assert row["cpu_model"] == "Xeon"
+    # no host facts: unknown, not zero
+    assert [no_host[k] for k in ("os", "python_version", "cpu_count", "ram_total_size")] == [
+        "", "", "", ""]

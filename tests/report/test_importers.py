@@ -491,3 +491,144 @@ def test_sigkill_during_import_leaves_each_run_complete_or_absent(tmp_path: Path
         again = import_peer_log(store, "codecarbon", peer_file, tz=timezone.utc)
         assert len(again.imported) + len(again.skipped) == 1500
         assert len(store.run_ids()) == 1500
+
+
+# ---------------------------------------------------------------------------- epochs, one rule
+
+# 2024-01-01 00:00:00 UTC; every time below is hand-placed from it
+T0 = 1_704_067_200.0
+
+
+def intervals_of(store: Store, run_id: str) -> list[tuple[str, float, float, float]]:
+    return sorted((i.device_id, i.t_start - T0, i.t_end - T0, i.energy_j)
+                  for i in store.intervals(run_id))
+
+
+def test_carbontracker_overlapping_truncated_epochs_keep_the_logged_power(
+        store: Store, tmp_path: Path) -> None:
+    # epoch 2 is logged as ending at 00:00:03 after 1.5 s, so it seems to start 0.5 s before
+    # epoch 1's logged end (00:00:02): the times are truncated to the second
+    std = tmp_path / "ovl_1.2_2024-01-01T000000Z_carbontracker.log"
+    std.write_text(
+        "2024-01-01 00:00:00 - carbontracker version 2.4.7\n"
+        "2024-01-01 00:00:00 - Only predicted and actual consumptions are multiplied by a PUE "
+        "coefficient of 1.58 (x).\n"
+        "2024-01-01 00:00:00 - The following components were found: GPU with device(s) G0.\n"
+        "2024-01-01 00:00:02 - Epoch 1:\n"
+        "2024-01-01 00:00:02 - Duration: 0:00:01.50\n"
+        "2024-01-01 00:00:02 - Average power usage (W) for gpu: 240.0\n"
+        "2024-01-01 00:00:03 - Epoch 2:\n"
+        "2024-01-01 00:00:03 - Duration: 0:00:01.50\n"
+        "2024-01-01 00:00:03 - Average power usage (W) for gpu: 200.0\n"
+        "2024-01-01 00:00:03 - Epoch 3:\n"
+        "2024-01-01 00:00:03 - Duration: 0:00:00.80\n"
+        "2024-01-01 00:00:03 - Average power usage (W) for gpu: None\n")
+    (rid,) = import_peer_log(store, "carbontracker", std, tz=timezone.utc).imported
+    # each epoch over [logged end - duration, logged end], at 240 W x 1.5 s and 200 W x 1.5 s
+    assert intervals_of(store, rid) == [
+        ("carbontracker:gpu:0", 0.5, 2.0, 360.0),
+        ("carbontracker:gpu:0", 1.5, 3.0, 300.0),
+    ]
+    assert [(g["t_start"] - T0, g["t_end"] - T0) for g in store.gaps(rid)] == [
+        (pytest.approx(2.2), 3.0)]
+    run = store.run(rid)
+    assert run.started_at == T0 + 0.5 and run.ended_at == T0 + 3.0
+    # overlaps: epoch 2 with epoch 1 (2.0 - 1.5), epoch 3 with epoch 2 (3.0 - 2.2)
+    assert run.info["peer_overlap_s"] == pytest.approx(0.5 + 0.8)
+    # no interval holds a power that was not logged
+    assert store.device_totals(rid)["carbontracker:gpu:0"][:3] == (660.0, 660.0, 3.0)
+
+
+def test_eco2ai_overlapping_truncated_rows_and_a_zero_duration_row(
+        store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "emission.csv"
+    header = ("id,project_name,experiment_description,epoch,start_time,duration(s),"
+              "power_consumption(kWh),CO2_emissions(kg),CPU_name,GPU_name,OS,region/country,"
+              "cost\n")
+    path.write_text(
+        header
+        + "r1,p,x,\"epoch: 1, \",2024-01-01 00:00:00,1.6,0.0001,0.00005,C,G,Linux,DE,0\n"
+        + "r1,p,x,\"epoch: 2, \",2024-01-01 00:00:01,1.5,0.00005,0.000025,C,G,Linux,DE,0\n"
+        + "r1,p,x,\"epoch: 3, \",2024-01-01 00:00:02,0,0.00001,0.000005,C,G,Linux,DE,0\n")
+    (rid,) = import_peer_log(store, "eco2ai", path, tz=timezone.utc).imported
+    # 0.0001 kWh = 360 J over [0, 1.6]; 0.00005 kWh = 180 J over [1, 2.5], plus the
+    # zero-duration row's 0.00001 kWh = 36 J, which has no span of its own
+    got = intervals_of(store, rid)
+    assert [d for d, *_ in got] == ["eco2ai:total", "eco2ai:total"]
+    assert [(a, b) for _, a, b, _ in got] == [(0.0, pytest.approx(1.6)), (1.0, 2.5)]
+    assert [e for *_, e in got] == [pytest.approx(360.0), pytest.approx(216.0)]
+    run = store.run(rid)
+    assert run.info["peer_overlap_s"] == pytest.approx(0.6)
+    assert run.info["peer_duration_s"] == pytest.approx(3.1)
+    assert run.started_at == T0 and run.ended_at == pytest.approx(T0 + 2.5)
+
+
+def test_codecarbon_truncated_stop_time_and_zero_duration(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "emissions.csv"
+    path.write_text(
+        "timestamp,run_id,duration,cpu_energy,gpu_energy,ram_energy,energy_consumed,pue\n"
+        "2024-01-01T00:00:10,a,2.5,0.0001,0,0.00002,0.00012,1.0\n"
+        "2024-01-01T00:00:20,b,0,0.00001,0,0,0.00001,1.0\n")
+    first, second = import_peer_log(store, "codecarbon", path, tz=timezone.utc).imported
+    # the row's timestamp is the (truncated) stop time; the run spans the duration before it
+    assert intervals_of(store, first) == [("codecarbon:cpu", 7.5, 10.0, pytest.approx(360.0)),
+                                          ("codecarbon:ram", 7.5, 10.0, pytest.approx(72.0))]
+    # a lone zero-duration span keeps its energy at its instant
+    assert intervals_of(store, second) == [("codecarbon:cpu", 20.0, 20.0, pytest.approx(36.0)),
+                                           ("codecarbon:ram", 20.0, 20.0, 0.0)]
+
+
+def test_epoch_rule_by_hand() -> None:
+    from wattprint.report.importers.common import PeerEpoch, epoch_intervals
+
+    epochs = [
+        PeerEpoch(T0 + 0.0, T0 + 0.0, {"d": 5.0}),          # zero span first: carried forward
+        PeerEpoch(T0 + 0.0, T0 + 2.0, {"d": 20.0}),
+        PeerEpoch(T0 + 1.5, T0 + 3.5, {"d": None}),         # a gap, overlapping 0.5 s
+        PeerEpoch(T0 + 3.5, T0 + 3.5, {"d": 7.0}),          # zero span: into the previous
+        PeerEpoch(T0 + 4.0, T0 + 5.0, {"d": 10.0}),
+    ]
+    intervals, gaps, overlap_s = epoch_intervals(epochs)
+    assert [(i.t_start - T0, i.t_end - T0, i.energy_j) for i in intervals] == [
+        (0.0, 2.0, 32.0), (4.0, 5.0, 10.0)]
+    assert [(g.t_start - T0, g.t_end - T0) for g in gaps] == [(1.5, 3.5)]
+    assert overlap_s == 0.5
+
+
+def test_show_json_carries_the_peers_figures(home: Path) -> None:
+    env = dict(os.environ)
+    imported = wattprint("import", "codecarbon", str(CODECARBON), "--tz", "UTC", "--json",
+                         env=env)
+    assert imported.returncode == 0, imported.stderr
+    first_row = csv_rows(CODECARBON)[0]
+    run_id = json.loads(imported.stdout)["imported"][0]
+    shown = wattprint("show", run_id, "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    peer = json.loads(shown.stdout)["peer"]
+    assert peer["tool"] == "codecarbon" and peer["version"] == first_row["codecarbon_version"]
+    assert peer["energy_kwh"] == float(first_row["energy_consumed"])
+    assert peer["co2e_kg"] == float(first_row["emissions"])
+    assert peer["pue"] == float(first_row["pue"])
+    assert peer["duration_s"] == float(first_row["duration"])
+    assert peer["intensity_g_per_kwh"] == pytest.approx(
+        float(first_row["emissions"]) * 1000 / float(first_row["energy_consumed"]), rel=1e-12)
+    assert peer["run_id"] == first_row["run_id"] and peer["country"] == "DEU"
+
+
+def test_runs_and_compare_name_the_tool_of_imported_runs(home: Path) -> None:
+    env = {**os.environ, "COLUMNS": "120"}
+    imported = wattprint("import", "eco2ai", str(ECO2AI), "--tz", "UTC", "--json", env=env)
+    assert imported.returncode == 0, imported.stderr
+    first, second = json.loads(imported.stdout)["imported"]
+    listed = wattprint("runs", env=env)
+    assert listed.returncode == 0, listed.stderr
+    header = next(line for line in listed.stdout.splitlines() if " id " in f" {line} ")
+    assert "tool" in header.split()
+    assert sum(line.split().count("eco2ai") for line in listed.stdout.splitlines()) == 2
+    compared = wattprint("compare", first, second, "--region", "DE", env=env)
+    assert compared.returncode == 0, compared.stderr
+    tool_row = next(line for line in compared.stdout.splitlines() if line.split()[:1] == ["tool"]
+                    or "tool " in line[:8])
+    assert tool_row.split().count("eco2ai") == 2
+    as_json = wattprint("compare", first, second, "--region", "DE", "--json", env=env)
+    assert [r["tool"] for r in json.loads(as_json.stdout)["runs"]] == ["eco2ai", "eco2ai"]

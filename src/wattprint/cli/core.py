@@ -107,15 +107,19 @@ def runs(
     if as_json:
         print_json({"runs": docs})
         return
-    # phase and tool only with --wide: at 80 columns the rest needs the room
+    # phase only with --wide: at 80 columns the rest needs the room; the tool too, unless a
+    # listed run was imported from another tool (then which tool measured it matters)
+    with_tool = wide or any((d["tool"] or "wattprint") != "wattprint" for d in docs)
     rows = [[d["id"], d["project"], d["name"] or "",
-             *((d["phase"], d["tool"] or "") if wide else ()), d["status"],
+             *((d["phase"],) if wide else ()), *((d["tool"] or "",) if with_tool else ()),
+             d["status"],
              (d["started_at"] or "")[:16].replace("T", " "),
              "—" if d["duration_s"] is None else format_duration_s(d["duration_s"], precision),
              format_energy_j(d["energy_j"], precision)] for d in docs]
     print_table(out, f"runs in {settings.db_path}",
                 [Column("id", "id"), Column("project"), Column("name"),
-                 *((Column("phase"), Column("tool")) if wide else ()), Column("status"),
+                 *((Column("phase"),) if wide else ()),
+                 *((Column("tool", "id"),) if with_tool else ()), Column("status"),
                  Column("started (UTC)", "id"), Column("duration", "num"),
                  Column("energy", "num")], rows, wide=wide)
 
@@ -177,7 +181,11 @@ def show(
         accounted = account_run(store, doc["id"], options())
     except WattprintError as exc:
         handle_error(exc)
+    from wattprint.report.importers.common import peer_figures
+
     footprint = accounted.footprint.to_dict()
+    # an imported run's own tool's figures, as it logged them (null for wattprint's runs)
+    doc["peer"] = peer_figures(accounted.run.info)
     doc["co2e_kg"] = footprint["co2e_kg"]["total"]
     doc["region"] = accounted.region.code
     doc["region_how"] = accounted.region.how

@@ -320,6 +320,8 @@ def _print_compare(cmp: dict[str, Any], precision: int, wide: bool) -> None:
             if r["name"]:
                 notes.mark(f"{r['id']}: {r['name']}")
     rows = []
+    if wide or any(r.get("tool", "wattprint") != "wattprint" for r in runs):
+        rows.append(["tool", *(r.get("tool") or "" for r in runs)])  # which tool measured it
     for row in cmp["rows"]:
         cells = compare_cells(row, precision)
         # the change goes on its own line, so a column is as wide as its widest figure

@@ -19,7 +19,9 @@ Quantities, in this order (rows of the ``rows`` list):
 * ``metric.<name>``: the last logged value of each metric in any run.
 
 All runs are accounted with the same options, so differences come from the
-runs, not from the accounting.
+runs, not from the accounting. Each run says which ``tool`` measured it
+(``wattprint``, or the peer an imported run came from: comparing tools on one
+workload is what imports are for).
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
 
     Returns:
         ``{"schema", "baseline", "accounting", "runs": [{"id", "name", "project",
-        "phase", "status", "started_at", "duration_s", "attribution"}], "rows":
+        "phase", "status", "started_at", "duration_s", "attribution", "region",
+        "tool"}], "rows":
         [{"quantity", "unit", "values", "diff", "ratio"}]}``; ``values``,
         ``diff`` and ``ratio`` have one entry per run, in the order given.
 
@@ -104,7 +107,7 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
         runs.append({"id": run.id, "name": run.name, "project": run.project, "phase": run.phase,
                      "status": run.status, "started_at": iso(run.started_at),
                      "duration_s": run.duration_s, "attribution": run.attribution,
-                     "region": accounted.region.code})
+                     "region": accounted.region.code, "tool": run.tool or "wattprint"})
         values: dict[str, float] = {}
         if run.duration_s is not None:
             values["duration_s"] = run.duration_s

@@ -28,8 +28,16 @@ in its own column; this export does the same with the PUE of the run's
 footprint, so ``emissions / energy_consumed`` is the grid intensity, as in
 codecarbon. ``emissions`` is the operational carbon (codecarbon counts no
 embodied carbon). Water is not tracked: ``water_consumed`` is 0 with
-``wue`` 0, as codecarbon writes without a WUE. Columns wattprint does not
-know (coordinates, utilisation, RAM size) are left empty.
+``wue`` 0, as codecarbon writes without a WUE. The host columns are filled
+as codecarbon fills them, from the host facts the run recorded
+(:func:`wattprint.hostinfo.collect`): ``os`` is ``platform.platform()``'s
+``system-release-machine`` (the C library suffix is not recorded),
+``python_version`` the Python version, ``cpu_count`` the logical CPUs
+(codecarbon's ``psutil.cpu_count()``, not packages) and ``ram_total_size``
+the memory in GiB (codecarbon divides bytes by 1024³ and calls it GB); a run
+without host facts (imported, or too short to record them) leaves them
+empty. Columns wattprint does not know (coordinates, utilisation) are left
+empty.
 """
 
 from __future__ import annotations
@@ -187,9 +195,15 @@ class RunExport:
 
     @property
     def peer(self) -> dict[str, Any]:
-        """What an imported run's own tool reported (``peer_*`` info keys, prefix removed)."""
-        return {k[len("peer_"):]: v for k, v in sorted(self.run.info.items())
-                if k.startswith("peer_")}
+        """What an imported run's own tool reported (``peer_*`` info keys, prefix removed).
+
+        The same object as ``wattprint show --json``'s ``peer``
+        (:func:`~wattprint.report.importers.common.peer_figures`); empty for a
+        run wattprint measured.
+        """
+        from wattprint.report.importers.common import peer_figures
+
+        return peer_figures(self.run.info) or {}
 
 
 def _kind_order(kinds: Iterable[str]) -> list[str]:
@@ -533,6 +547,31 @@ def _models(devices: Iterable[DeviceExport], *, counted: bool) -> str:
     return ", ".join(f"{n} x {name}" if counted else name for name, n in counts.items())
 
 
+#: bytes in codecarbon's "GB" (it divides psutil's bytes by 1024**3)
+_CODECARBON_GB = 1024 ** 3
+
+
+def _host_columns(run: RunRecord) -> dict[str, Any]:
+    """The ``os, python_version, cpu_count, ram_total_size`` cells codecarbon would write."""
+    host = run.info.get("host")
+    if not isinstance(host, dict):
+        host = {}
+    os_name = host.get("platform")  # platform.platform(), where it was recorded
+    if not os_name and host.get("os"):
+        # hostinfo records "<system> <release>" and the machine; codecarbon joins them with "-"
+        os_name = "-".join([*str(host["os"]).split(" ", 1),
+                            *([str(host["machine"])] if host.get("machine") else [])])
+    logical = host.get("cpu_logical")
+    memory_gb = host.get("memory_gb")
+    return {
+        "os": os_name or "",
+        "python_version": host.get("python") or "",
+        "cpu_count": logical if isinstance(logical, int) and logical > 0 else None,
+        "ram_total_size": (memory_gb * 1e9 / _CODECARBON_GB
+                           if isinstance(memory_gb, int | float) and memory_gb > 0 else None),
+    }
+
+
 def _codecarbon_row(r: RunExport) -> dict[str, Any]:
     run = r.run
     c = r.carbon
@@ -563,15 +602,15 @@ def _codecarbon_row(r: RunExport) -> dict[str, Any]:
         "cpu_power": watts("cpu"), "gpu_power": watts("gpu"), "ram_power": watts("ram", "dram"),
         "cpu_energy": kwh("cpu"), "gpu_energy": kwh("gpu"), "ram_energy": kwh("ram", "dram"),
         "energy_consumed": _kwh(r.energy_j) * pue, "water_consumed": 0.0,
-        "os": "", "python_version": "", "codecarbon_version": "",
-        "cpu_count": len(cpus), "cpu_model": _models(cpus, counted=False),
+        "codecarbon_version": "", "cpu_model": _models(cpus, counted=False),
         "gpu_count": len(gpus), "gpu_model": _models(gpus, counted=True),
         "longitude": None, "latitude": None,
-        "ram_total_size": None, "tracking_mode": run.attribution,
+        "tracking_mode": run.attribution,
         "cpu_utilization_percent": None, "gpu_utilization_percent": None,
         "ram_utilization_percent": None, "ram_used_gb": None, "pue": pue, "wue": 0.0,
     }
     row.update(_location(run.region))
+    row.update(_host_columns(run))
     return row
 
 
@@ -585,7 +624,9 @@ def render_codecarbon_csv(runs: Sequence[RunExport]) -> str:
     kind, ``ram`` holding ``ram`` and ``dram``, and include the PUE written in
     the ``pue`` column; a kind the run has no device of is left empty (unknown,
     not zero); ``energy_consumed`` also counts ``psys``/``node`` devices.
-    ``cpu_count`` and ``gpu_count`` count devices (CPU packages, GPUs).
+    ``gpu_count`` counts GPUs; ``cpu_count`` is the logical CPUs and
+    ``os``, ``python_version``, ``ram_total_size`` (GiB) come from the run's
+    host facts, as codecarbon fills them (empty where none were recorded).
     ``emissions`` (kg) is the operational carbon. Locations come from the
     run's region: a country (``DE`` -> ``DEU``, Germany), a subnational
     region (``US-CA``: country ``USA``, region ``US-CA``) or a cloud region

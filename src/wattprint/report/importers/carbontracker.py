@@ -27,7 +27,11 @@ wrap over several lines; ``None`` means the epoch was too short to sample.
 Energy is taken per epoch as mean power × duration, device by device; an
 epoch whose power is ``None`` becomes a recorded gap, not 0 J
 (carbontracker fills such an epoch from a later one, so its own total can be
-higher). The ``Epoch N:`` line is written when the epoch ends.
+higher). The ``Epoch N:`` line is written when the epoch ends, so an epoch
+spans ``[logged time − duration, logged time]``; the logged times are
+truncated to the second, so consecutive epochs can appear to overlap, which
+:func:`~wattprint.report.importers.common.epoch_intervals` handles as for
+every peer (kept as logged, each interval at the logged power).
 
 The **output log** holds carbontracker's own totals, multiplied by its fixed
 PUE (1.58 in 2.4.7, stated in the standard log)::
@@ -37,8 +41,8 @@ PUE (1.58 in 2.4.7, stated in the standard log)::
         Energy: 0.000538237828 kWh
         CO2eq:  0.239515833265 g
 
-They are kept as ``peer_energy_kwh``/``peer_co2e_kg`` (and ``peer_predicted_*``
-for the prediction); the stored device energy comes from the standard log,
+They are kept as ``peer_energy_kwh``/``peer_co2e_kg``/``peer_duration_s`` (and
+``peer_predicted_*`` for the prediction); the stored device energy comes from the standard log,
 before the PUE. The run's identity is the standard log's file name.
 """
 
@@ -55,14 +59,15 @@ from wattprint import validate
 from wattprint.errors import WattprintError
 from wattprint.report.importers.common import (
     _TS_FORMAT,
-    PeerGap,
+    PeerEpoch,
     PeerLogError,
     PeerRun,
     _device,
     _epoch,
     _read_text,
+    epoch_intervals,
 )
-from wattprint.store import DeviceRecord, IntervalRecord
+from wattprint.store import DeviceRecord
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +154,18 @@ def _read_ct_output(path: Path, info: dict[str, Any]) -> None:
         prefix = "peer_" if m.group("what") == "Actual" else "peer_predicted_"
         info[f"{prefix}energy_kwh"] = energy
         info[f"{prefix}co2e_kg"] = co2_g / 1000.0 if math.isfinite(co2_g) else None
+        info[f"{prefix}duration_s"] = _hms_s(m.group("time"))
         if m.group("epochs"):
             info[f"{prefix}epochs"] = int(m.group("epochs"))
+
+
+def _hms_s(text: str) -> float | None:
+    """Seconds of carbontracker's ``H:MM:SS`` (``str(timedelta)``, maybe with ``N day(s), ``)."""
+    m = re.fullmatch(r"(?:(\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", text.strip())
+    if m is None:
+        return None
+    days, h, mi, sec = m.groups()
+    return int(days or 0) * 86400 + int(h) * 3600 + int(mi) * 60 + float(sec)
 
 
 #: what :func:`_ct_line` returns for the "Training was interrupted" line
@@ -254,35 +269,31 @@ def _parse_ct_std(std: Path, tz: tzinfo | None) -> PeerRun:
                 f"carbontracker {version} log: mean power of each epoch × its duration, as "
                 f"logged (before its PUE {pue:g}); the log does not say whether the power "
                 "was read from RAPL/NVML or estimated", {"peer_component": comp}))
-    intervals: list[IntervalRecord] = []
-    gaps: list[PeerGap] = []
-    previous_end: float | None = None
+    placed: list[PeerEpoch] = []
     for k, epoch in enumerate(epochs, start=1):
         where = f"{std} line {epoch['line']}"
         if "duration_s" not in epoch:
             raise PeerLogError(f"{where}: epoch {k} has no 'Duration:' line")
+        duration_s = float(epoch["duration_s"])
         t_end = float(epoch["t_end"])
-        t_start = t_end - float(epoch["duration_s"])
-        if previous_end is not None:  # log times have 1 s resolution; keep epochs in order
-            t_start = min(max(t_start, previous_end), t_end)
-        previous_end = t_end
+        energy_j: dict[str, float | None] = {}
         for comp, names in components.items():
             if comp not in epoch["power"]:
                 raise PeerLogError(f"{where}: epoch {k} has no power line for {comp}")
             values: list[float] | None = epoch["power"][comp]
             ids = [f"carbontracker:{comp}:{i}" for i in range(len(names))]
-            if values is None:
-                gaps.extend(PeerGap(d, t_start, t_end, "carbontracker logged no power for "
-                                    "this epoch (too short to sample)") for d in ids)
-                continue
-            if len(values) != len(names):
+            if values is not None and len(values) != len(names):
                 raise PeerLogError(
                     f"{where}: {len(values)} power value(s) for {comp} but {len(names)} "
                     f"device(s) ({', '.join(names)})")
-            for dev_id, power_w in zip(ids, values, strict=True):
-                energy_j = power_w * float(epoch["duration_s"])
-                intervals.append(IntervalRecord(dev_id, t_start, t_end, energy_j, energy_j))
-    started = min(i.t_start for i in intervals) if intervals else float(epochs[0]["t_end"])
+            for i, dev_id in enumerate(ids):
+                energy_j[dev_id] = None if values is None else values[i] * duration_s
+        placed.append(PeerEpoch(t_end - duration_s, t_end, energy_j,
+                                "carbontracker logged no power for this epoch (too short to "
+                                "sample)"))
+    intervals, gaps, overlap_s = epoch_intervals(placed, what=str(std))
+    info["peer_overlap_s"] = overlap_s
+    started = min((e.t_start for e in placed), default=float(epochs[0]["t_end"]))
     ended = max(float(e["t_end"]) for e in epochs)
     return PeerRun("carbontracker", std.name, None, name, started, ended, "machine", None,
                    tuple(devices), tuple(intervals), tuple(gaps), info=info)

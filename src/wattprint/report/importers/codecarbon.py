@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from wattprint.report.importers.common import (
+    PeerEpoch,
     PeerLogError,
     PeerRun,
     _csv_rows,
@@ -44,8 +45,8 @@ from wattprint.report.importers.common import (
     _is_number,
     _number,
     _region,
+    epoch_intervals,
 )
-from wattprint.store import IntervalRecord
 from wattprint.units import J_PER_KWH
 
 __all__ = ["parse_codecarbon"]
@@ -96,7 +97,8 @@ def parse_codecarbon(path: Path, *, tz: tzinfo | None = None) -> list[PeerRun]:
             "gpu": row.get("gpu_model") or "GPU",
             "ram": f"RAM ({row['ram_total_size']} GB)" if row.get("ram_total_size") else "RAM",
         }
-        devices, intervals = [], []
+        devices = []
+        energy_j: dict[str, float | None] = {}
         for kind, energy_kwh in energies.items():
             if kind == "gpu" and gpu_count == 0 and energy_kwh == 0:
                 continue  # no GPU: codecarbon writes 0, which is not a measurement
@@ -106,8 +108,9 @@ def parse_codecarbon(path: Path, *, tz: tzinfo | None = None) -> list[PeerRun]:
                 "peer_power_w": float(power) if _is_number(power) else None,
                 "peer_count": row.get(f"{kind}_count") or None,
             }))
-            energy_j = energy_kwh / pue * J_PER_KWH
-            intervals.append(IntervalRecord(f"codecarbon:{kind}", start, end, energy_j, energy_j))
+            energy_j[f"codecarbon:{kind}"] = energy_kwh / pue * J_PER_KWH
+        # one row, one epoch: placed by the rule every importer follows
+        intervals, _, _ = epoch_intervals([PeerEpoch(start, end, energy_j)], what=where)
         info: dict[str, Any] = {
             "peer_tool": "codecarbon",
             "peer_version": version or None,

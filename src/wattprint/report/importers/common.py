@@ -8,6 +8,29 @@ from), the **device energy** as intervals (the tool's figure divided by the
 PUE it applied), the spans it has no figure for as :class:`PeerGap`, and the
 tool's own figures under ``peer_*`` keys. :mod:`.storing` writes them.
 
+**Epochs, one rule for every peer** (:func:`epoch_intervals`). A peer logs
+each span it measured -- a codecarbon row, a carbontracker epoch, an eco2AI
+row -- as one time and a duration: codecarbon and carbontracker the end,
+eco2AI the start, all three **truncated to the whole second**, the durations
+to the hundredth or finer. So consecutive epochs can appear to overlap by up
+to a second (carbontracker: epoch 2 logged as ending at 08:09:13 after 1.5 s,
+epoch 3 at 08:09:14 after 1.5 s). Every importer places them the same way:
+
+1. each epoch is stored over the span its log gives -- its logged time and
+   its logged duration -- with its energy, so each interval's mean power is
+   the power the peer logged, and each device's total is the peer's total;
+2. an apparent overlap is kept as logged, never squeezed (squeezing a 1.5 s,
+   240 W epoch into the 1 s left after the previous one would store 360 W,
+   a power nobody logged) nor moved (the log gives no other time); the
+   overlap, summed over the run, is kept as ``peer_overlap_s`` in the run's
+   info, and an overlap longer than the second the truncation explains is
+   logged as a warning (the log contradicts itself);
+3. an epoch with no figure (carbontracker's ``None``: too short to sample)
+   is a :class:`PeerGap` over its span, never 0 J;
+4. an epoch of zero duration has no span to hold energy: its energy is added
+   to the previous epoch's interval of the same device (the next one's when
+   it is the first); alone, it is kept as a zero-length interval.
+
 The helpers read the tools' conventions once: naive local timestamps read in
 a given zone, numbers that must be finite and non-negative, CSV files whose
 header must hold the columns a tool always writes. Every problem is a
@@ -18,8 +41,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -29,7 +53,13 @@ from wattprint import validate
 from wattprint.errors import PeerLogError, RegionError, WattprintError
 from wattprint.store import DeviceRecord, IntervalRecord
 
-__all__ = ["PEERS", "ImportResult", "PeerGap", "PeerLogError", "PeerRun"]
+__all__ = ["PEERS", "TIME_RESOLUTION_S", "ImportResult", "PeerEpoch", "PeerGap", "PeerLogError",
+           "PeerRun", "epoch_intervals", "peer_figures"]
+
+log = logging.getLogger(__name__)
+
+#: the resolution of the times the peers log: all three truncate to the whole second
+TIME_RESOLUTION_S = 1.0
 
 PEERS = ("codecarbon", "carbontracker", "eco2ai")
 
@@ -108,6 +138,99 @@ class ImportResult:
     imported: list[str]
     skipped: list[str]
 
+
+
+@dataclass(frozen=True)
+class PeerEpoch:
+    """One span a peer logged figures for, placed as logged.
+
+    Attributes:
+        t_start: start, UTC epoch seconds (the logged time, or the logged end
+            minus the logged duration).
+        t_end: end, UTC epoch seconds.
+        energy_j: device id -> device energy over the span (PUE removed);
+            ``None`` where the peer logged no figure.
+        gap_reason: why a device has no figure (for its :class:`PeerGap`).
+    """
+
+    t_start: float
+    t_end: float
+    energy_j: Mapping[str, float | None]
+    gap_reason: str = "the peer logged no figure for this span"
+
+
+def epoch_intervals(epochs: Sequence[PeerEpoch], *, what: str = "run"
+                    ) -> tuple[list[IntervalRecord], list[PeerGap], float]:
+    """Place a run's epochs by the one rule every importer follows (see the module docstring).
+
+    Args:
+        epochs: the run's epochs in the order the peer logged them.
+        what: names the run in the warning about an overlap the truncation
+            of logged times cannot explain.
+
+    Returns:
+        The intervals (in epoch order, device order within an epoch), the gaps,
+        and the summed overlap of consecutive epochs (seconds).
+    """
+    intervals: list[IntervalRecord] = []
+    gaps: list[PeerGap] = []
+    last: dict[str, int] = {}  # device -> index in intervals of its latest interval
+    carry: dict[str, float] = {}  # energy of leading zero-duration epochs, per device
+    overlap_s = 0.0
+    previous_end: float | None = None
+    for epoch in epochs:
+        span_s = epoch.t_end - epoch.t_start
+        if previous_end is not None and epoch.t_start < previous_end and span_s > 0:
+            overlap = min(previous_end, epoch.t_end) - epoch.t_start
+            overlap_s += overlap
+            if overlap > TIME_RESOLUTION_S:
+                log.warning("%s: an epoch starts %.3g s before the previous one ends, more "
+                            "than the %g s its logged times are truncated to; both are kept "
+                            "as logged", what, overlap, TIME_RESOLUTION_S)
+        for device_id, energy_j in epoch.energy_j.items():
+            if energy_j is None:
+                gaps.append(PeerGap(device_id, epoch.t_start, epoch.t_end, epoch.gap_reason))
+            elif span_s > 0:
+                energy_j += carry.pop(device_id, 0.0)
+                last[device_id] = len(intervals)
+                intervals.append(IntervalRecord(device_id, epoch.t_start, epoch.t_end,
+                                                energy_j, energy_j))
+            elif device_id in last:
+                k = last[device_id]
+                merged = intervals[k].energy_j + energy_j
+                intervals[k] = IntervalRecord(device_id, intervals[k].t_start,
+                                              intervals[k].t_end, merged, merged)
+            else:
+                carry[device_id] = carry.get(device_id, 0.0) + energy_j
+        if span_s > 0:
+            previous_end = epoch.t_end if previous_end is None else max(previous_end,
+                                                                        epoch.t_end)
+    for device_id, energy_j in carry.items():  # only zero-duration epochs: kept as they are
+        t = next(e.t_start for e in epochs if e.energy_j.get(device_id) is not None)
+        intervals.append(IntervalRecord(device_id, t, t, energy_j, energy_j))
+    return intervals, gaps, overlap_s
+
+
+#: the figures a ``peer`` object always has (``None`` when the peer's log has no such figure)
+PEER_FIGURES = ("tool", "version", "energy_kwh", "co2e_kg", "intensity_g_per_kwh", "pue",
+                "duration_s")
+
+
+def peer_figures(info: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An imported run's own tool's figures: its ``peer_*`` info keys, prefix removed.
+
+    Always has :data:`PEER_FIGURES` (``tool``, ``version``, ``energy_kwh`` and
+    ``co2e_kg`` as the peer reported them, PUE included, ``intensity_g_per_kwh``,
+    ``pue``, ``duration_s``), ``None`` where the log has none; then every other
+    ``peer_*`` key the importer kept.
+
+    Returns:
+        The figures, or ``None`` for a run that was not imported.
+    """
+    found = {k[len("peer_"):]: v for k, v in sorted(info.items()) if k.startswith("peer_")}
+    if not found:
+        return None
+    return {**{k: found.pop(k, None) for k in PEER_FIGURES}, **found}
 
 
 #: How carbontracker and eco2AI write times (naive, local).

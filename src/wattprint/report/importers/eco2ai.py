@@ -11,7 +11,11 @@
   per epoch, all sharing the run's ``id``, with the epoch and the logged
   parameters in the ``epoch`` cell: ``"epoch: 2, loss: 0.5, "``. Those
   parameters become the run's metrics, at that epoch's step.
-* ``start_time`` is a naive local time; ``duration(s)`` seconds.
+* ``start_time`` is a naive local time, truncated to the second;
+  ``duration(s)`` seconds. Rows of one run can therefore appear to overlap;
+  they are placed by the rule every importer follows
+  (:func:`~wattprint.report.importers.common.epoch_intervals`): each as
+  logged, at the energy logged.
 * ``power_consumption(kWh)`` is the total CPU + GPU + RAM energy times the
   PUE, which eco2AI does **not** write down: give it with ``peer_pue`` if you
   set one (default 1, eco2AI's default). The run is stored as one
@@ -31,6 +35,7 @@ from typing import Any
 from wattprint.errors import ConfigError
 from wattprint.report.importers.common import (
     _TS_FORMAT,
+    PeerEpoch,
     PeerLogError,
     PeerRun,
     _csv_rows,
@@ -39,8 +44,8 @@ from wattprint.report.importers.common import (
     _is_number,
     _number,
     _region,
+    epoch_intervals,
 )
-from wattprint.store import IntervalRecord
 from wattprint.units import J_PER_KWH
 
 __all__ = ["parse_eco2ai"]
@@ -106,7 +111,8 @@ def parse_eco2ai(path: Path, *, tz: tzinfo | None = None,
         device = _device("eco2ai", "total", "node", name, model,
                          {"peer_cpu": first.get("CPU_name") or None,
                           "peer_gpu": first.get("GPU_name") or None})
-        intervals: list[IntervalRecord] = []
+        placed: list[PeerEpoch] = []
+        duration_total_s = 0.0
         metrics: list[tuple[str, float, int | None, float]] = []
         peer_kwh = 0.0
         peer_kg: float | None = 0.0
@@ -121,16 +127,18 @@ def parse_eco2ai(path: Path, *, tz: tzinfo | None = None,
                 peer_kg += _number(co2, "CO2_emissions(kg)", where)
             else:
                 peer_kg = None
-            energy_j = energy_kwh / peer_pue * J_PER_KWH
-            intervals.append(IntervalRecord("eco2ai:total", start, start + duration,
-                                            energy_j, energy_j))
+            duration_total_s += duration
+            placed.append(PeerEpoch(start, start + duration,
+                                    {"eco2ai:total": energy_kwh / peer_pue * J_PER_KWH}))
             epoch, params = _eco_epoch(row.get("epoch", ""), where)
             metrics.extend((k, v, epoch, start + duration) for k, v in params.items())
+        intervals, _, overlap_s = epoch_intervals(placed, what=f"{path} run {run_key}")
         country = first.get("region/country", "").strip()
         info: dict[str, Any] = {
             "peer_tool": "eco2ai", "peer_file": path.name, "peer_line": rows[0][0],
             "peer_run_id": run_key, "peer_energy_kwh": peer_kwh, "peer_co2e_kg": peer_kg,
             "peer_pue": peer_pue, "peer_country": country or None, "peer_epochs": len(rows),
+            "peer_duration_s": duration_total_s, "peer_overlap_s": overlap_s,
         }
         if peer_kg is not None and peer_kwh > 0:
             g_per_kwh = peer_kg * 1000.0 / peer_kwh  # a tiny kWh makes it overflow
@@ -139,6 +147,6 @@ def parse_eco2ai(path: Path, *, tz: tzinfo | None = None,
         out.append(PeerRun(
             "eco2ai", run_key, first.get("project_name") or None,
             first.get("experiment_description") or None,
-            min(i.t_start for i in intervals), max(i.t_end for i in intervals), "machine",
+            min(e.t_start for e in placed), max(e.t_end for e in placed), "machine",
             region, (device,), tuple(intervals), metrics=tuple(metrics), info=info))
     return out

@@ -91,7 +91,7 @@ def runs(
         handle_error(exc)
     settings = settings_from()
     try:
-        store = Store(settings.db_path)
+        store = Store(settings.store_target)
         require_project(store, project)
         records = store.runs(project, limit=limit)
         docs: list[dict[str, Any]] = []
@@ -112,7 +112,7 @@ def runs(
              (d["started_at"] or "")[:16].replace("T", " "),
              "—" if d["duration_s"] is None else format_duration_s(d["duration_s"], precision),
              format_energy_j(d["energy_j"], precision)] for d in docs]
-    print_table(out, f"runs in {settings.db_path}",
+    print_table(out, f"runs in {settings.store_shown}",
                 [Column("id", "id"), Column("project"), Column("name"),
                  *((Column("phase"), Column("tool")) if wide else ()), Column("status"),
                  Column("started (UTC)", "id"), Column("duration", "num"),
@@ -151,7 +151,7 @@ def show(
 
     settings = settings_from()
     try:
-        store = Store(settings.db_path)
+        store = Store(settings.store_target)
         doc = run_document(store, run_id)
         from wattprint.cli.accounting import options
 

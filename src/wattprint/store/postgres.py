@@ -27,6 +27,7 @@ only here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Sequence
@@ -107,6 +108,11 @@ class PostgresStore(Store):
         home = Path(os.environ.get("WATTPRINT_HOME") or default_home())
         digest = hashlib.sha256(self.where.encode()).hexdigest()[:16]
         self.path = home / f"postgresql-{digest}.db"
+
+    def __del__(self) -> None:
+        # a store dropped without close() must not leave psycopg to warn about its connection
+        with contextlib.suppress(Exception):
+            self.close()
 
     def _connect(self, timeout_s: float) -> Any:
         psycopg = _psycopg()

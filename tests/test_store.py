@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from store.pgserver import PgServer, pg_server, store_target
 from wattprint.errors import RunNotFound, StoreError
 from wattprint.records import DeviceRecord, IntervalRecord
-from store.pgserver import PgServer, pg_server, store_target
 from wattprint.store import SCHEMA_VERSION, Store
 
 __all__ = ["pg_server", "store_target"]  # the backend fixtures, used below

@@ -201,7 +201,10 @@ def sqlite_url_path(url: str) -> Path:
     from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(url)
-    return Path(unquote(parts.netloc + parts.path)).expanduser()
+    text = unquote(parts.netloc + parts.path)
+    if text.startswith("/"):  # sqlite:////abs/path (four slashes) names the same file
+        text = "/" + text.lstrip("/")
+    return Path(text).expanduser()
 
 
 def mask_store_url(url: str) -> str:

@@ -286,3 +286,33 @@ def test_credentials_are_never_printed(pg_server: PgServer, tmp_path: Path) -> N
     assert config.returncode == 0 and "wattprint:***@" in config.stdout
     assert PASSWORD not in config.stdout + config.stderr
     store.close()
+
+
+def test_cli_merge_then_copy(store_target: str | Path, tmp_path: Path) -> None:
+    for n in (1, 2):
+        node = Store(tmp_path / f"node{n}.db")
+        fill(node, f"run-node{n}", 100.0 * n)
+        node.close()
+    env = dict(os.environ, PYTHONPATH=str(SRC), WATTPRINT_HOME=str(tmp_path / "home"),
+               XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    env.pop("WATTPRINT_STORE", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "wattprint", *args], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    merged = cli("merge", str(tmp_path / "node1.db"), str(tmp_path / "node2.db"),
+                 "--to", str(store_target))
+    assert merged.returncode == 0, merged.stderr
+    assert merged.stdout.startswith("2 run(s) copied, 0 replaced")
+    assert PASSWORD not in merged.stdout + merged.stderr
+    again = cli("merge", str(tmp_path / "node1.db"), str(tmp_path / "node2.db"),
+                "--to", str(store_target), "--json")
+    assert again.returncode == 0, again.stderr
+    assert '"copied": []' in again.stdout
+    back = tmp_path / "back.db"
+    copied = cli("store", "copy", "--from", str(store_target), "--to", f"sqlite:///{back}")
+    assert copied.returncode == 0, copied.stderr
+    # 2 runs: 4 intervals, 3 metrics, 2 phases each
+    assert "rows: 2 runs, 4 devices, 8 intervals, 2 gaps, 6 metrics, 4 phases" in copied.stdout
+    assert sorted(Store(back).run_ids()) == ["run-node1", "run-node2"]

@@ -215,7 +215,7 @@ def copy_cmd(
     try:
         src = Store(src_target, read_only=True)
         dest = Store(_target(to))
-        if src.where == dest.where:
+        if src.path.resolve() == dest.path.resolve():
             fail("--from and --to name the same store; nothing to copy")
         ids = [src.resolve_id(r) for r in run_ids] if run_ids else None
         report = copy_runs(src, dest, ids)

@@ -17,8 +17,9 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
+from wattprint.config import sqlite_url_path
 from wattprint.errors import StoreError
 from wattprint.store import schema
 from wattprint.store.base import _REPAIR, Store, hostname, new_run_id
@@ -33,10 +34,7 @@ __all__ = ["SqliteConn", "SqliteStore", "Store", "hostname", "new_run_id", "sqli
 def sqlite_path(target: Path | str) -> Path:
     """The file a SQLite target names: a path, or ``sqlite:///abs/path`` / ``sqlite:rel/path``."""
     text = str(target)
-    if not text.startswith("sqlite:"):
-        return Path(target)
-    parts = urlsplit(text)
-    return Path(unquote(parts.netloc + parts.path)).expanduser()
+    return sqlite_url_path(text) if text.startswith("sqlite:") else Path(target)
 
 
 class SqliteConn(Conn):

@@ -23,7 +23,8 @@ dev: $(BIN)/activate
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(MAKE) --no-print-directory test-system-deps
 
-# Debian packages the test suite needs (headless Chromium for the HTML report check).
+# Debian packages the test suite needs (headless Chromium for the HTML report check,
+# the PostgreSQL server for the store tests).
 test-system-deps:
 	@./scripts/ensure_system_deps.sh
 

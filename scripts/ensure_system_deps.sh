@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite uses when they are missing
-# (headless Chromium for checking the HTML appendix). Skips quietly when it
-# cannot install (not root, no apt): the browser test then skips itself.
+# Install the Debian packages the test suite uses when they are missing:
+# headless Chromium (checking the HTML appendix) and the PostgreSQL server
+# (the store tests start a throwaway server with initdb/pg_ctl). Skips quietly
+# when it cannot install (not root, no apt): those tests then skip themselves.
 set -u
-if command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 \
+  || missing+=(postgresql)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "note: chromium not found and cannot be installed here; the browser test will skip" >&2
+  echo "note: ${missing[*]} not found and cannot be installed here; the tests that need them will skip" >&2
   exit 0
 fi
-echo "installing chromium for the HTML report test..." >&2
-(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-  || echo "note: chromium install failed; the browser test will skip" >&2
+echo "installing ${missing[*]} for the test suite..." >&2
+# the package's own cluster is not wanted: the tests start their own server
+(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+  || echo "note: installing ${missing[*]} failed; the tests that need them will skip" >&2
 exit 0

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from store.pgserver import PgServer, pg_server, store_target
 from wattprint.errors import RunNotFound, StoreError
 from wattprint.records import DeviceRecord, IntervalRecord
 from wattprint.store import SCHEMA_VERSION, Store
+
+__all__ = ["pg_server", "store_target"]  # the backend fixtures, used below
 
 CHILD = Path(__file__).parent / "helpers" / "tracked_child.py"
 
@@ -35,8 +38,8 @@ def test_newer_schema_is_refused_with_a_clear_error(tmp_path: Path) -> None:
         Store(tmp_path / "w.db")
 
 
-def test_round_trip_of_a_run(tmp_path: Path) -> None:
-    store = Store(tmp_path / "w.db")
+def test_round_trip_of_a_run(store_target: Path | str) -> None:
+    store = Store(store_target)
     rid = store.create_run(project="p", phase="training", attribution="machine",
                            interval_s=1.0, started_at=100.0, name="n")
     store.add_devices(rid, [DeviceRecord("rapl:package-0", "cpu", "pkg", "rapl", True, True,
@@ -55,8 +58,8 @@ def test_round_trip_of_a_run(tmp_path: Path) -> None:
     assert store.resolve_id("last") == rid
 
 
-def test_unknown_run_and_ambiguous_prefix(tmp_path: Path) -> None:
-    store = Store(tmp_path / "w.db")
+def test_unknown_run_and_ambiguous_prefix(store_target: Path | str) -> None:
+    store = Store(store_target)
     with pytest.raises(RunNotFound, match="wattprint runs"):
         store.run("nope")
     for rid in ("abc1", "abc2"):
@@ -64,6 +67,7 @@ def test_unknown_run_and_ambiguous_prefix(tmp_path: Path) -> None:
                          started_at=1.0, run_id=rid)
     with pytest.raises(RunNotFound, match="ambiguous"):
         store.run("abc")
+    store.close()
 
 
 def test_sigkill_keeps_all_but_the_last_interval_and_shows_interrupted(home: Path) -> None:
@@ -89,7 +93,19 @@ def test_sigkill_keeps_all_but_the_last_interval_and_shows_interrupted(home: Pat
     assert run.ended_at == pytest.approx(kept[-1].t_end)
 
 
-def test_sixteen_processes_write_runs_at_once(home: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def home_store(request: pytest.FixtureRequest, home: Path,
+               monkeypatch: pytest.MonkeyPatch) -> Path | str:
+    """The store that tracked children write to: the home's SQLite file, or ``WATTPRINT_STORE``."""
+    if request.param == "sqlite":
+        return home / "wattprint.db"
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.new_database()
+    monkeypatch.setenv("WATTPRINT_STORE", url)
+    return url
+
+
+def test_sixteen_processes_write_runs_at_once(home_store: Path | str) -> None:
     procs = [subprocess.Popen([sys.executable, str(CHILD), "metrics", "1.0", "0.01", f"p{i}"],
                               stdout=subprocess.PIPE, text=True) for i in range(16)]
     ids = []
@@ -97,7 +113,7 @@ def test_sixteen_processes_write_runs_at_once(home: Path) -> None:
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 0
         ids.append(out.strip())
-    store = Store(home / "wattprint.db")
+    store = Store(home_store)
     assert len(store.runs()) == 16
     for rid in ids:
         run = store.run(rid)

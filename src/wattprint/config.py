@@ -50,6 +50,10 @@ class Settings:
     Attributes:
         home: directory of the SQLite store (``WATTPRINT_HOME``); ``None`` for
             the user data directory (see :attr:`store_dir`).
+        store: the store to use instead of ``<home>/wattprint.db``
+            (``WATTPRINT_STORE``): ``postgresql://...`` for a shared PostgreSQL
+            store, or ``sqlite:///path/wattprint.db``; ``None`` for the default.
+            Shown with its password masked (:func:`mask_store_url`).
         project: project name runs are filed under.
         interval_s: sampling interval in seconds (0.01 to 3600).
         attribution: ``machine`` (whole devices) or ``process`` (the tracked
@@ -70,6 +74,7 @@ class Settings:
     """
 
     home: Path | None = None
+    store: str | None = None
     project: str = "default"
     interval_s: float = 1.0
     attribution: str = "machine"
@@ -89,8 +94,23 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        """Path of the SQLite store file."""
+        """Path of the SQLite store file (the one a ``sqlite:`` :attr:`store` names)."""
+        if self.store is not None and self.store.startswith("sqlite:"):
+            return sqlite_url_path(self.store)
         return self.store_dir / "wattprint.db"
+
+    @property
+    def store_target(self) -> Path | str:
+        """What to open the store with: a PostgreSQL URL, else :attr:`db_path`."""
+        if self.store is not None and is_postgres_url(self.store):
+            return self.store
+        return self.db_path
+
+    @property
+    def store_shown(self) -> str:
+        """The store as messages name it: a file path, or a URL with its password masked."""
+        target = self.store_target
+        return mask_store_url(target) if isinstance(target, str) else str(target)
 
     def live_environ(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment with the ``[live]`` credentials added where the variable is unset."""
@@ -108,6 +128,8 @@ class Settings:
             value = self.store_dir if f.name == "home" else getattr(self, f.name)
             if f.name == "live":  # secrets: say which are set, never their values
                 value = sorted(self.live)
+            if f.name == "store" and self.store is not None:
+                value = mask_store_url(self.store)
             out[f.name] = (value, self.origins.get(f.name, "default"))
         return out
 
@@ -169,6 +191,56 @@ def _parse_path(value: Any) -> Path:
         raise ValueError(f"cannot expand the home directory ({exc}); give a full path") from None
 
 
+def is_postgres_url(text: str) -> bool:
+    """Whether a store setting names a PostgreSQL database."""
+    return text.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_url_path(url: str) -> Path:
+    """The file of a ``sqlite:///abs/path`` (or ``sqlite:relative/path``) URL."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    text = unquote(parts.netloc + parts.path)
+    if text.startswith("/"):  # sqlite:////abs/path (four slashes) names the same file
+        text = "/" + text.lstrip("/")
+    return Path(text).expanduser()
+
+
+def mask_store_url(url: str) -> str:
+    """A store URL fit to print: its password (in the authority or the query) as ``***``.
+
+    >>> mask_store_url("postgresql://wattprint:s3cret@db:5432/wattprint?password=x")
+    'postgresql://wattprint:***@db:5432/wattprint?password=***'
+    """
+    import re
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # unparsable: show nothing after the scheme that could be a secret
+        return url.split(":", 1)[0] + "://***"
+    shown = url
+    if password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        shown = shown.replace(parts.netloc, f"{user.split(':', 1)[0]}:***@{host}", 1)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", shown, flags=re.IGNORECASE)
+
+
+def _parse_store(value: Any) -> str | None:
+    v = str(value).strip() if value is not None else ""
+    if not v:
+        return None
+    if is_postgres_url(v):
+        return v
+    if v.startswith("sqlite:"):
+        if not sqlite_url_path(v).name:
+            raise ValueError("must name a file: sqlite:///path/to/wattprint.db")
+        return v
+    raise ValueError("must be a postgresql://user@host/database URL or sqlite:///path/to/file.db")
+
+
 def _parse_table(value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError("must be a table")
@@ -195,6 +267,7 @@ def _parse_live(value: Any) -> Mapping[str, str]:
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "home": _parse_path,
+    "store": _parse_store,
     "project": _parse_str,
     "interval_s": _parse_interval,
     "attribution": _parse_choice(ATTRIBUTIONS),
@@ -210,6 +283,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 #: environment variable of each setting
 ENV_VARS: dict[str, str] = {
     "home": "WATTPRINT_HOME",
+    "store": "WATTPRINT_STORE",
     "project": "WATTPRINT_PROJECT",
     "interval_s": "WATTPRINT_INTERVAL",
     "attribution": "WATTPRINT_ATTRIBUTION",

@@ -355,7 +355,7 @@ class Tracker:
                                 root_pid=os.getpid(), busy_fn=self._cgroup_busy_fn())
         self.started_at = self._sampler.to_wall(time.monotonic())
         try:
-            self._store = Store.for_run(self.settings.db_path)
+            self._store = Store.for_run(self.settings.store_target)
             self.id = self._store.create_run(
                 project=self.settings.project, phase=self.phase_name, name=self.name,
                 attribution=self.settings.attribution, interval_s=self.settings.interval_s,

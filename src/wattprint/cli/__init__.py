@@ -49,8 +49,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "series": ("series", "List, show or export the intensity series kept for re-accounting."),
     "agent": ("agent", "Run the node agent (Prometheus /metrics, JSON API)."),
     "audit": ("audit", "Audit an environment or image: what a workload uses, what the rest costs."),
-    "store": ("store", "Check the run store, or recover what is readable from a damaged one."),
+    "store": ("store", "Check the run store, recover a damaged one, or copy runs between stores."),
     "delete": ("store", "Delete stored runs (with confirmation)."),
+    "merge": ("store", "Fold node-local SQLite stores into one store, keeping job links."),
 }
 
 #: the command modules, in the order of their first command in :data:`COMMANDS`

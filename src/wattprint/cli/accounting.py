@@ -168,7 +168,7 @@ def account(
         elif opts.source is not None:  # a live API: keep what it answered
             keeping = KeepingSource(opts.source)
             opts = dataclasses.replace(opts, source=keeping)
-        accounted = account_run(Store(settings_from().db_path), run_id, opts)
+        accounted = account_run(Store(settings_from().store_target), run_id, opts)
         kept = keeping.keep(home, used_by=f"account {accounted.run.id}") if keeping else []
     except WattprintError as exc:
         handle_error(exc)

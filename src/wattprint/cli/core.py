@@ -92,7 +92,7 @@ def runs(
         handle_error(exc)
     settings = settings_from()
     try:
-        store = Store(settings.db_path)
+        store = Store(settings.store_target)
         require_project(store, project)
         records = store.runs(project, limit=limit)
         docs: list[dict[str, Any]] = []
@@ -116,7 +116,7 @@ def runs(
              (d["started_at"] or "")[:16].replace("T", " "),
              "—" if d["duration_s"] is None else format_duration_s(d["duration_s"], precision),
              format_energy_j(d["energy_j"], precision)] for d in docs]
-    print_table(out, f"runs in {settings.db_path}",
+    print_table(out, f"runs in {settings.store_shown}",
                 [Column("id", "id"), Column("project"), Column("name"),
                  *((Column("phase"),) if wide else ()),
                  *((Column("tool", "id"),) if with_tool else ()), Column("status"),
@@ -174,7 +174,7 @@ def show(
 
     settings = settings_from()
     try:
-        store = Store(settings.db_path)
+        store = Store(settings.store_target)
         doc = run_document(store, run_id)
         from wattprint.cli.accounting import options
 

@@ -94,7 +94,7 @@ def export(
         fail("Parquet is binary: give a file with -o FILE.parquet")
     settings = settings_from()
     try:
-        store = Store(settings.db_path)
+        store = Store(settings.store_target)
         require_project(store, project)
         with _progress("exporting runs", quiet) as tick:
             runs = collect_runs(store, project, progress=tick)
@@ -163,7 +163,7 @@ def import_cmd(
     try:
         peer_pue = validate.pue(peer_pue, "--peer-pue")
         zone = parse_time_zone(tz)
-        store = Store(settings.db_path)
+        store = Store(settings.store_target)
         with _progress(f"importing {path.name}", quiet) as tick:
             result = import_peer_log(store, name, path, project=project,
                                      default_project=settings.project, phase=phase, tz=zone,

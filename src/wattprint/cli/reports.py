@@ -111,7 +111,7 @@ def _progress(label: str, quiet: bool) -> Iterator[ProgressFn | None]:
 
 def _store() -> Store:
     try:
-        return Store(settings_from().db_path)
+        return Store(settings_from().store_target)
     except WattprintError as exc:
         handle_error(exc)
 

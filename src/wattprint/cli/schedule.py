@@ -414,7 +414,7 @@ def whatif(
     run: RunRecord | None = None
     try:
         if run_ref is not None:
-            store = Store(settings_from().db_path)
+            store = Store(settings_from().store_target)
             run = store.run(run_ref)
             intervals = store.intervals(run.id)
             if not names and intensity is None and run.region:

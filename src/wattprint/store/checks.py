@@ -26,7 +26,7 @@ from wattprint.errors import StoreError
 from wattprint.store import liveness, spool
 from wattprint.store.fstype import network_filesystem
 from wattprint.store.schema import SCHEMA_VERSION, TABLES
-from wattprint.store.sqlite import Store
+from wattprint.store.sqlite import SqliteStore
 
 __all__ = ["CheckReport", "RecoverReport", "check", "recover"]
 
@@ -122,7 +122,7 @@ def _check_schema(conn: sqlite3.Connection, report: CheckReport) -> None:
 
 
 def _check_runs(path: Path, report: CheckReport) -> None:
-    store = Store(path, read_only=True)
+    store = SqliteStore(path, read_only=True)
     try:
         ids = store.run_ids()
         bad = store._bad_values(ids)
@@ -186,9 +186,9 @@ def recover(source: Path, destination: Path, *, chunk_rows: int = 512) -> Recove
         raise StoreError(f"{source} cannot be read as a SQLite database ({exc}); nothing can "
                          "be recovered from it") from exc
     report = RecoverReport(source, destination)
-    dest = Store(destination)
+    dest = SqliteStore(destination)
     try:
-        dest_conn = dest._conn
+        dest_conn = dest._conn.raw
         run_ids: set[str] = set()
         for table in TABLES:
             copied = skipped = 0

@@ -4,13 +4,22 @@
 adds the identity a run's liveness is judged by (boot id, pid namespace)
 and the list of spool files already ingested, so a spool is never added
 twice.
+
+The same migrations build a SQLite and a PostgreSQL store: each is written
+once, in SQLite's words, and :meth:`~wattprint.store.dialect.Dialect.ddl`
+renders it for PostgreSQL (column types, the ``rowid`` of
+:data:`ORDERED_TABLES`). A new migration is one more entry in
+:data:`MIGRATIONS`; :data:`SCHEMA_VERSION` follows it. Copying between
+stores reads each table's columns from the store itself, so a column a
+migration adds is carried without naming it anywhere else.
 """
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "RUN_STATUSES", "SCHEMA_VERSION", "TABLES"]
+from wattprint.store.dialect import Dialect
 
-SCHEMA_VERSION = 2
+__all__ = ["MIGRATIONS", "ORDERED_TABLES", "RUN_STATUSES", "SCHEMA_VERSION", "TABLES",
+           "latest", "statements"]
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -115,8 +124,25 @@ MIGRATIONS: dict[int, str] = {
     """,
 }
 
+#: the newest migration: the schema version a store opened for writing has
+SCHEMA_VERSION = max(MIGRATIONS)
+
 RUN_STATUSES = ("running", "finished", "failed", "interrupted", "terminated", "imported")
 
 #: the tables holding a run's data, parents first (the order a copy must follow)
 TABLES = ("runs", "devices", "intervals", "gaps", "metrics", "phases", "units", "pauses",
           "idle", "tags")
+
+#: tables whose rows are read in the order they were written: by SQLite's implicit
+#: ``rowid``, an identity column of that name in PostgreSQL
+ORDERED_TABLES = ("metrics", "phases", "pauses")
+
+
+def latest() -> int:
+    """The newest schema version (the last entry of :data:`MIGRATIONS`)."""
+    return max(MIGRATIONS)
+
+
+def statements(version: int, dialect: Dialect) -> list[str]:
+    """The statements of one migration, rendered for a dialect."""
+    return [dialect.ddl(s, ORDERED_TABLES) for s in MIGRATIONS[version].split(";") if s.strip()]

@@ -1,0 +1,199 @@
+"""Benchmark the run store on a simulated cluster job: SQLite against PostgreSQL.
+
+Usage::
+
+    python bench/bench_store.py [--nodes 8] [--ranks 8] [--seconds 600]
+                                [--job-intervals 1000000] [--url postgresql://...] [--quick]
+
+A job of ``nodes x ranks`` ranks samples at 1 s for ``seconds`` seconds.
+Each rank measures its own GPU (one interval a second); the one measuring
+rank of each node also measures the node's 2 CPU packages and 2 DRAM
+domains (four more). Every rank is a writer with its own connection; the
+writers of one node share one process (8 processes x 8 threads for the
+default job), so a 2-core machine is not swamped by 64 interpreters. The
+writers replay the job's 600 seconds as fast as the store takes them, so
+the result is the store's capacity, to compare with the job's real rate
+(96 intervals per second for the default job).
+
+Then one job of ``--job-intervals`` intervals is loaded and the query
+behind ``show JOB --json`` is timed: the job's energy by node, rank and
+device. (Jobs are linked by a job id column that a separate change adds;
+here the job is the runs of one project, a node is the run's host and a
+rank is one run, which is the same query shape.)
+
+PostgreSQL is a throwaway server started here (``initdb``/``pg_ctl``, fsync
+and synchronous commit on, as a real server would run), unless ``--url``
+names one. Prints a markdown table and the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+
+from wattprint.records import IntervalRecord  # noqa: E402
+from wattprint.store import Store  # noqa: E402
+
+#: devices the measuring rank of a node adds: 2 CPU packages, 2 DRAM domains
+NODE_DEVICES = ("rapl:package-0", "rapl:package-1", "rapl:dram-0", "rapl:dram-1")
+
+
+def _rank(target: str, node: int, rank: int, seconds: int, latencies_s: list[float]) -> None:
+    store = Store(target)
+    rid = f"job-n{node}-r{rank}"
+    store.create_run(project="job", phase="training", attribution="machine", interval_s=1.0,
+                     started_at=1_700_000_000.0, run_id=rid)
+    devices = [f"nvml:{rank}"] + (list(NODE_DEVICES) if rank == 0 else [])
+    for s in range(seconds):
+        t0 = 1_700_000_000.0 + s
+        batch = [IntervalRecord(d, t0, t0 + 1, 300.0, 300.0) for d in devices]
+        start = time.perf_counter()
+        store.append_intervals(rid, batch)
+        latencies_s.append(time.perf_counter() - start)
+    store.finish_run(rid, status="finished", ended_at=1_700_000_000.0 + seconds)
+    store.close()
+
+
+def _node(target: str, node: int, ranks: int, seconds: int) -> list[float]:
+    latencies: list[list[float]] = [[] for _ in range(ranks)]
+    threads = [threading.Thread(target=_rank, args=(target, node, r, seconds, latencies[r]))
+               for r in range(ranks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [x for per in latencies for x in per]
+
+
+def write_job(target: str, nodes: int, ranks: int, seconds: int) -> dict[str, float]:
+    """Replay the job's writes; intervals per second and write latency percentiles."""
+    Store(target).close()  # created and migrated once, as the first node would
+    ctx = get_context("spawn")
+    start = time.perf_counter()
+    with ctx.Pool(nodes) as pool:
+        per_node = pool.starmap(_node, [(target, n, ranks, seconds) for n in range(nodes)])
+    wall_s = time.perf_counter() - start
+    latencies = sorted(x for node in per_node for x in node)
+    intervals = nodes * (ranks + len(NODE_DEVICES)) * seconds
+    store = Store(target)
+    stored = sum(v[3] for rid in store.run_ids("job") for v in store.device_totals(rid).values())
+    store.close()
+    if stored != intervals:
+        raise SystemExit(f"lost intervals: wrote {intervals}, stored {stored}")
+    return {"intervals": intervals, "wall_s": wall_s, "per_s": intervals / wall_s,
+            "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+            "max_ms": 1000 * latencies[-1]}
+
+
+def _job_query(store: Store) -> list[Any]:
+    return store._read(
+        "SELECT r.host, r.id, i.device_id, SUM(i.energy_j), SUM(i.attributed_j),"
+        " SUM(i.t_end - i.t_start), COUNT(*) FROM intervals i JOIN runs r ON r.id = i.run_id"
+        " WHERE r.project = ? AND i.paused = 0 GROUP BY r.host, r.id, i.device_id"
+        " ORDER BY r.host, r.id, i.device_id", ("bigjob",))
+
+
+def show_job(target: str, nodes: int, ranks: int, total: int) -> dict[str, float]:
+    """Load one job of ``total`` intervals; time its by-node/rank/device totals (best of 5)."""
+    store = Store(target)
+    per_rank = total // (nodes * ranks)
+    start = time.perf_counter()
+    for n in range(nodes):
+        for r in range(ranks):
+            rid = f"big-n{n}-r{r}"
+            store.create_run(project="bigjob", phase="training", attribution="machine",
+                             interval_s=1.0, started_at=1_700_000_000.0, run_id=rid)
+            with store.transaction():
+                store._conn.execute("UPDATE runs SET host = ? WHERE id = ?", (f"node{n}", rid))
+            for chunk in range(0, per_rank, 20_000):
+                store.append_intervals(rid, [
+                    IntervalRecord(f"nvml:{r}", 1.7e9 + s, 1.7e9 + s + 1, 300.0, 300.0)
+                    for s in range(chunk, min(per_rank, chunk + 20_000))])
+    load_s = time.perf_counter() - start
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        rows = _job_query(store)
+        times.append(time.perf_counter() - t0)
+    if len(rows) != nodes * ranks or sum(r[6] for r in rows) != per_rank * nodes * ranks:
+        raise SystemExit("the job query returned the wrong totals")
+    store.close()
+    return {"intervals": per_rank * nodes * ranks, "load_s": load_s, "query_s": min(times),
+            "query_median_s": statistics.median(times)}
+
+
+def machine() -> str:
+    """One line naming the machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def main() -> None:
+    """Run the benchmark and print markdown."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--nodes", type=int, default=8)
+    ap.add_argument("--ranks", type=int, default=8)
+    ap.add_argument("--seconds", type=int, default=600)
+    ap.add_argument("--job-intervals", type=int, default=1_000_000)
+    ap.add_argument("--url", help="a PostgreSQL database to use instead of a throwaway server")
+    ap.add_argument("--quick", action="store_true", help="60 s and 100k intervals")
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.job_intervals = 60, 100_000
+    server = None
+    url = args.url
+    if url is None:
+        from store.pgserver import start_server
+
+        server = start_server(fsync=True)
+    try:
+        results: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("sqlite", "postgresql"):
+                targets = ([str(Path(tmp) / "w.db"), str(Path(tmp) / "big.db")]
+                           if name == "sqlite" else
+                           [url or server.new_database(), url or server.new_database()])  # type: ignore[union-attr]
+                writes = write_job(targets[0], args.nodes, args.ranks, args.seconds)
+                show = show_job(targets[1], args.nodes, args.ranks, args.job_intervals)
+                results[name] = (writes, show)
+    finally:
+        if server is not None:
+            server.stop()
+    job_rate = args.nodes * (args.ranks + len(NODE_DEVICES))
+    print(f"Job: {args.nodes} nodes x {args.ranks} ranks, 1 s sampling, {args.seconds} s "
+          f"({job_rate} intervals/s in real time); {args.nodes} processes x {args.ranks} "
+          "writer threads, each with its own connection, replaying as fast as the store takes.\n")
+    print("| store | intervals | wall | intervals/s | headroom over real time | write p50 |"
+          " write p99 | write max | job totals query (1 job) | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, (w, s) in results.items():
+        print(f"| {name} | {w['intervals']:,.0f} | {w['wall_s']:.1f} s | {w['per_s']:,.0f} | "
+              f"{w['per_s'] / job_rate:,.0f}x | {w['p50_ms']:.1f} ms | {w['p99_ms']:.1f} ms | "
+              f"{w['max_ms']:.0f} ms | {s['query_s'] * 1000:.0f} ms for {s['intervals']:,.0f} "
+              f"intervals (median {s['query_median_s'] * 1000:.0f} ms) | {s['load_s']:.0f} s |")
+    print(f"\nMachine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()

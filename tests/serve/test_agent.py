@@ -145,7 +145,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     store.add_units(run_id, "sample", 512)
     store.finish_run(run_id, status="finished", ended_at=1_700_000_010.0)
     store.close()
-    proc = start_agent(root)
+    # pids as labels, and a slot for every process group: this test process shows in /metrics
+    proc = start_agent(root, "--process-pid-label", "--top-processes", "100000")
     yield proc
     stop_agent(proc)
 

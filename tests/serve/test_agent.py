@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import socket
@@ -145,7 +146,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     store.add_units(run_id, "sample", 512)
     store.finish_run(run_id, status="finished", ended_at=1_700_000_010.0)
     store.close()
-    proc = start_agent(root)
+    # pids as labels, and a slot for every process group: this test process shows in /metrics
+    proc = start_agent(root, "--process-pid-label", "--top-processes", "100000")
     yield proc
     stop_agent(proc)
 
@@ -648,3 +650,15 @@ def test_answers_on_a_keep_alive_connection_are_not_held_back(agent: AgentProces
         elapsed_s.append(time.perf_counter() - t0)
     conn.close()
     assert sorted(elapsed_s)[10] < 0.02
+
+
+def test_every_grafana_panel_has_a_unit() -> None:
+    dashboard = Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json"
+    panels = json.loads(dashboard.read_text(encoding="utf-8"))["panels"]
+    units = {p["title"]: p.get("fieldConfig", {}).get("defaults", {}).get("unit")
+             for p in panels}
+    assert len(units) == len(panels) == 10
+    assert all(unit and unit != "none" for unit in units.values()), units
+    assert units["Grid intensity"] == "suffix: gCO2e/kWh"
+    assert units["Carbon rate"] == "suffix: gCO2e/h"
+    assert "pid" not in dashboard.read_text(encoding="utf-8")  # no label the agent lacks

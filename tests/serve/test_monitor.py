@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from wattprint.accounting.intensity import AnnualIntensity, annual_intensity
 from wattprint.attribution import cpu_time_shares
 from wattprint.procfs import read_proc_stat
 from wattprint.sensors.base import DeviceInfo
+from wattprint.serve.metrics import registry_for
 from wattprint.serve.monitor import NodeMonitor, ProcessSample, read_processes
 from wattprint.store import IntervalRecord
 
@@ -131,3 +137,143 @@ def test_monitor_shares_cpu_and_gpu_energy_exactly(tmp_path: Path) -> None:
     assert monitor.unattributed()[0] == 83.0
     g_per_kwh = annual_intensity(REGION).g_per_kwh
     assert monitor.unattributed()[1] == pytest.approx(83.0 / 3.6e6 * g_per_kwh)
+
+
+# -- bounded process series ----------------------------------------------------------------
+
+CPU = DeviceInfo("rapl:package-0", "cpu", "package 0", "rapl", True, True, 1e6)
+
+
+def _kstat_line(pid: int, comm: str, ppid: int, flags: int) -> str:
+    after = ["S", str(ppid), "0", "0", "0", "-1", str(flags), "0", "0", "0", "0",
+             "3", "2", "0", "0", "20", "0", "1", "0", "5", "0", "0"] + ["0"] * 30
+    return f"{pid} ({comm}) " + " ".join(after) + "\n"
+
+
+def test_kernel_threads_are_told_by_flag_or_parent_never_by_name(tmp_path: Path) -> None:
+    (tmp_path / "stat").write_text("btime 1700000000\n")
+    for pid, comm, ppid, flags in [(2, "kthreadd", 0, 0x00208040),
+                                   (31, "kworker/0:1", 2, 0x04208060),
+                                   (32, "ksoftirqd/0", 0, 0x00200000),  # the flag alone
+                                   (33, "rcu_sched", 2, 0),  # the parent alone
+                                   (400, "kworker/0:0", 1, 0x00400100),  # a user program
+                                   (401, "python3", 1, 0x00400100)]:
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text(_kstat_line(pid, comm, ppid, flags))
+    kernel = {pid: s.kernel for pid, s in read_processes(tmp_path).items()}
+    assert kernel == {2: True, 31: True, 32: True, 33: True, 400: False, 401: False}
+
+
+class _Churn:
+    """A machine with a trainer, a kernel thread and three new short-lived processes per listing.
+
+    Listing k (k >= 1) closes a 10 s window of 64 J on the CPU package in
+    which the machine was busy 8 s: trainer 4 s, kworker 1 s, and three
+    processes born in the window 1 s each, so they are charged 32, 8 and 8 J
+    each. Their pids are all new; their names come from ``names(k)``.
+    """
+
+    def __init__(self, names: Callable[[int], list[str]]) -> None:
+        self.names = names
+        self.k = 0
+
+    def wall(self) -> float:
+        return 100.0 + 10.0 * self.k
+
+    def busy(self) -> float:
+        return 8.0 * self.k
+
+    def processes(self) -> dict[int, ProcessSample]:
+        k = self.k
+        out = {10: ProcessSample(50.0, "trainer", 4.0 * k),
+               20: ProcessSample(0.0, "kworker/0:1", 1.0 * k, True)}
+        if k >= 1:
+            for i, name in enumerate(self.names(k)):
+                out[1000 + 3 * k + i] = ProcessSample(self.wall() - 9.0, name, 1.0)
+        return out
+
+
+def _monitor(churn: _Churn, tmp_path: Path, **kwargs: Any) -> NodeMonitor:
+    return NodeMonitor({CPU.id: CPU}, region=REGION, intensity=AnnualIntensity(),
+                       proc_root=tmp_path, wall=churn.wall, busy_s=churn.busy,
+                       list_processes=churn.processes, process_ttl_s=25.0, **kwargs)
+
+
+def _scrape(monitor: NodeMonitor) -> dict[str, list[Sample]]:
+    text = generate_latest(registry_for(monitor, "test")).decode()
+    out: dict[str, list[Sample]] = {}
+    for family in text_string_to_metric_families(text):
+        out[family.name] = list(family.samples)
+    return out
+
+
+def _run_churn(churn: _Churn, monitor: NodeMonitor, windows: int,
+               top: int) -> set[tuple[tuple[str, str], ...]]:
+    monitor.refresh_processes()  # baseline
+    label_sets: set[tuple[tuple[str, str], ...]] = set()
+    for k in range(1, windows + 1):
+        monitor.on_intervals([IntervalRecord(CPU.id, churn.wall(), churn.wall() + 10.0,
+                                             64.0, 64.0)], [])
+        churn.k = k
+        monitor.refresh_processes()
+        samples = _scrape(monitor)["wattprint_process_energy_joules"]
+        assert len(samples) <= top + 2
+        label_sets |= {tuple(sorted(s.labels.items())) for s in samples}
+        # the series add up to all energy charged to processes, exactly
+        assert sum(s.value for s in samples) == monitor.attributed()[0]
+        assert monitor.attributed()[0] + monitor.unattributed()[0] == 64.0 * k
+    return label_sets
+
+
+def test_process_series_stay_few_and_add_up_exactly(tmp_path: Path) -> None:
+    pool = ["A", "B", "C", "D", "E", "F"]
+    churn = _Churn(lambda k: pool[3 * (k % 2):3 * (k % 2) + 3])
+    monitor = _monitor(churn, tmp_path, top_processes=3)
+    label_sets = _run_churn(churn, monitor, 60, top=3)
+    assert len(label_sets) == 5  # 180 short-lived pids, yet N + 2 label sets in all
+    values = {(s.labels["series"], s.labels["name"]): s.value
+              for s in _scrape(monitor)["wattprint_process_energy_joules"]}
+    # window 1 fills the slots: trainer (32 J), then D and E (8 J each, names in order);
+    # from then trainer gets 32 J a window (59), D and E 8 J in odd windows 3..59 (29)
+    assert values == {("process", "trainer"): 1888.0, ("process", "D"): 232.0,
+                      ("process", "E"): 232.0, ("kernel", "kernel"): 480.0,
+                      ("other", "other"): 1008.0}  # 56 J of window 1, F 232, A-C 720
+    assert monitor.attributed()[0] == 64.0 * 60 and monitor.unattributed()[0] == 0.0
+    assert all("pid" not in s.labels for s in _scrape(monitor)["wattprint_process_co2e_grams"])
+
+
+def test_unique_names_take_freed_slots_and_the_sum_stays_whole(tmp_path: Path) -> None:
+    churn = _Churn(lambda k: [f"job-{k:02d}-{i}" for i in range(3)])
+    monitor = _monitor(churn, tmp_path, top_processes=3)
+    _run_churn(churn, monitor, 10, top=3)
+    assert monitor.attributed()[0] == 640.0
+    values = {s.labels["name"]: s.value
+              for s in _scrape(monitor)["wattprint_process_energy_joules"]}
+    # slots after window 1: trainer, job-01-0, job-01-1; the jobs are never charged again
+    # and lose their slots at listing 4 (30 s idle > 25 s), when job-04-0 and -1 take them;
+    # those lose theirs at listing 7, and job-07-0 and -1 theirs at listing 10
+    assert values == {"trainer": 32.0 * 9, "job-10-0": 0.0, "job-10-1": 0.0,
+                      "kernel": 80.0, "other": 640.0 - 288.0 - 80.0}
+
+
+def test_the_pid_label_only_when_asked_for(tmp_path: Path) -> None:
+    churn = _Churn(lambda k: ["sh"])
+    monitor = _monitor(churn, tmp_path, top_processes=5, pid_label=True)
+    _run_churn(churn, monitor, 3, top=5)
+    labels = {(s.labels["pid"], s.labels["name"], s.labels["series"])
+              for s in _scrape(monitor)["wattprint_process_energy_joules"]}
+    # each listing k has one new "sh" at pid 1000 + 3k; each is charged 8 J and gets a
+    # slot of its own (trainer's at listing 1), as the pid is part of the label set
+    assert labels == {("10", "trainer", "process"), ("1003", "sh", "process"),
+                      ("1006", "sh", "process"), ("1009", "sh", "process"),
+                      ("", "kernel", "kernel"), ("", "other", "other")}
+
+
+def test_intensity_in_base_units_is_the_kwh_gauge_over_3_6e6(tmp_path: Path) -> None:
+    monitor = _monitor(_Churn(lambda k: []), tmp_path)
+    families = _scrape(monitor)
+    (per_kwh,) = families["wattprint_grid_intensity_grams_per_kilowatt_hour"]
+    (per_j,) = families["wattprint_grid_intensity_grams_per_joule"]
+    assert per_kwh.value == annual_intensity(REGION).g_per_kwh
+    assert per_j.value == per_kwh.value / 3.6e6
+    assert per_j.labels == per_kwh.labels

@@ -22,6 +22,10 @@ TOKEN_HELP = ("File holding the bearer token clients must send "
               "(Authorization: Bearer TOKEN). Required for a non-loopback --bind.")
 TLS_CERT_HELP = "PEM certificate chain: serve HTTPS (with --tls-key)."
 TLS_KEY_HELP = "PEM private key of --tls-cert."
+TOP_HELP = ("Process groups (name and container) with a /metrics series of their own, most "
+            "energy first; kernel threads and the rest are two more series.")
+PID_LABEL_HELP = ("Label process series by pid too: one series per process (many series on "
+                  "a busy machine).")
 
 
 @app.command()
@@ -37,6 +41,10 @@ def agent(
         "--region", help="Grid region for carbon (e.g. DE, US-CA, aws:us-east-1).")] = None,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help=TLS_CERT_HELP)] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help=TLS_KEY_HELP)] = None,
+    top_processes: Annotated[int, typer.Option("--top-processes", min=0,
+                                               help=TOP_HELP)] = 20,
+    process_pid_label: Annotated[bool, typer.Option("--process-pid-label",
+                                                    help=PID_LABEL_HELP)] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run the node agent: Prometheus /metrics and a JSON API of this machine's energy.
@@ -44,6 +52,7 @@ def agent(
     Examples:
       wattprint agent
       wattprint agent --port 9464 --region DE
+      wattprint agent --top-processes 50 --process-pid-label
       wattprint agent --bind 0.0.0.0 --token-file /etc/wattprint/token
     """
     setup_logging(verbose)
@@ -60,7 +69,8 @@ def agent(
         token = read_token_file(token_file) if token_file is not None else None
         node_agent = Agent(bind=bind, port=port, token=token, settings=settings,
                            process_interval_s=process_interval, tls_cert=tls_cert,
-                           tls_key=tls_key)
+                           tls_key=tls_key, top_processes=top_processes,
+                           process_pid_label=process_pid_label)
         node_agent.start()
     except WattprintError as exc:
         handle_error(exc)

@@ -179,13 +179,16 @@ class Agent:
         proc_root: procfs root (processes, their cgroups, the machine's CPU time).
         process_interval_s: seconds between process listings.
         process_ttl_s: how long exited processes stay listed.
-        max_metric_processes: processes shown in ``/metrics`` (most energy first).
+        top_processes: process groups (name and container) with a series of
+            their own in ``/metrics``; kernel threads and the rest are two more.
+        process_pid_label: label process series by pid too (one per process).
         tls_cert: PEM certificate chain; with ``tls_key``, the agent serves HTTPS.
         tls_key: the certificate's PEM private key.
 
     Raises:
         ConfigError: a non-loopback ``bind`` without a token, a port or
-            process interval out of range, half a TLS pair, or bad settings.
+            process interval out of range, half a TLS pair, a negative
+            ``top_processes``, or bad settings.
     """
 
     def __init__(
@@ -200,7 +203,8 @@ class Agent:
         proc_root: Path = Path("/proc"),
         process_interval_s: float = 5.0,
         process_ttl_s: float = 300.0,
-        max_metric_processes: int = 200,
+        top_processes: int = 20,
+        process_pid_label: bool = False,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
     ) -> None:
@@ -209,6 +213,8 @@ class Agent:
             raise ConfigError(f"port {port} is out of range; use 1-65535 (0 picks a free port)")
         validate.process_interval_s(process_interval_s)
         check_tls(tls_cert, tls_key)
+        if top_processes < 0:
+            raise ConfigError(f"--top-processes {top_processes} is negative; give 0 or more")
         self.bind = bind
         self.port = port
         self.token = token
@@ -220,7 +226,8 @@ class Agent:
         self._intensity = intensity or AnnualIntensity()
         self._proc_root = proc_root
         self._ttl_s = process_ttl_s
-        self._max_metric_processes = max_metric_processes
+        self._top_processes = top_processes
+        self._pid_label = process_pid_label
         self.sensors: list[Sensor] = []
         self.skipped: list[SkippedSensor] = []
         self.monitor: NodeMonitor | None = None
@@ -281,11 +288,12 @@ class Agent:
             devices, region=region, intensity=self._intensity, proc_root=self._proc_root,
             process_ttl_s=self._ttl_s, busy_s=functools.partial(machine_busy_s, proc_root),
             gpu_breakdown=gpu_breakdown if breakdowns else None,
-            list_processes=functools.partial(read_processes, proc_root))
+            list_processes=functools.partial(read_processes, proc_root),
+            top_processes=self._top_processes, pid_label=self._pid_label)
         self._runs = RunsReader(self.settings.db_path)
         app = build_app(AgentAPI(
             monitor=self.monitor,
-            registry=registry_for(self.monitor, _version(), self._max_metric_processes),
+            registry=registry_for(self.monitor, _version()),
             runs=self._runs, token=self.token, process_interval_s=self.process_interval_s))
         try:
             sock = bind_socket(self.bind, self.port)

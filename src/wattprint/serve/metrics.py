@@ -1,10 +1,11 @@
 """The agent's Prometheus metrics: a collector that reads a :class:`NodeMonitor` at each scrape.
 
 Counters run from the agent's start (Prometheus' ``rate()`` and ``increase()``
-handle the reset when it restarts). Per-process series are bounded: only the
-``max_processes`` processes that used the most energy (and more than none)
-are exported, so that pid churn cannot blow up the series count; the JSON
-API lists them all. docs/agent.md has the table of metrics.
+handle the reset when it restarts). Per-process series are bounded: at most
+the top N process groups (name and container), one ``kernel`` and one
+``other`` series (:mod:`wattprint.serve.series`), so that pid churn cannot
+blow up the series count; the ``pid`` label is there only when asked for.
+The JSON API lists every process. docs/agent.md has the table of metrics.
 """
 
 from __future__ import annotations
@@ -16,12 +17,21 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from wattprint.serve.monitor import NodeMonitor
+from wattprint.units import J_PER_KWH
 
 __all__ = ["NodeCollector", "registry_for"]
 
 _PROCESS_ENERGY_HELP = (
-    "Energy charged to each process: its share of the CPU-side devices' energy by busy "
-    "CPU time, plus its share of each GPU's energy by the driver's per-process accounting.")
+    "Energy charged to processes: each one's share of the CPU-side devices' energy by busy "
+    "CPU time, plus its share of each GPU's energy by the driver's per-process accounting; "
+    "summed per name and container for the top groups, series=\"kernel\" for kernel "
+    "threads, series=\"other\" for the rest.")
+_INTENSITY_HELP = (
+    "Carbon intensity of the grid used for the carbon counters, in grams CO2e per "
+    "kilowatt-hour (the unit intensities are published in).")
+_INTENSITY_BASE_HELP = (
+    "The same carbon intensity in base units, grams CO2e per joule (the g/kWh value / "
+    "3.6e6): multiply a joules counter's rate by it for grams per second.")
 _CGROUP_ENERGY_HELP = (
     "Energy charged to the processes of each cgroup (container), CPU and GPU shares "
     "together.")
@@ -37,13 +47,11 @@ class NodeCollector(Collector):
     Args:
         monitor: the totals to expose.
         version: the agent's version, for ``wattprint_agent_info``.
-        max_processes: processes exported, most energy first.
     """
 
-    def __init__(self, monitor: NodeMonitor, version: str, max_processes: int) -> None:
+    def __init__(self, monitor: NodeMonitor, version: str) -> None:
         self.monitor = monitor
         self.version = version
-        self.max_processes = max_processes
 
     def collect(self) -> Iterator[Metric]:
         """The metric families of one scrape."""
@@ -71,16 +79,18 @@ class NodeCollector(Collector):
             gaps.add_metric([d["id"]], d["gaps"])
         yield from (energy, power, co2e, gaps)
 
+        p_labels = ["name", "container_id", "series"]
+        if m.pid_label:
+            p_labels.insert(0, "pid")
         p_energy = CounterMetricFamily(
-            "wattprint_process_energy_joules", _PROCESS_ENERGY_HELP,
-            labels=["pid", "name", "container_id"])
+            "wattprint_process_energy_joules", _PROCESS_ENERGY_HELP, labels=p_labels)
         p_co2e = CounterMetricFamily(
-            "wattprint_process_co2e_grams", "Operational carbon of each process's energy.",
-            labels=["pid", "name", "container_id"])
-        for p in m.processes_snapshot(self.max_processes):
-            if p["energy_j"] <= 0:  # most processes never get a share: keep series few
-                break
-            values = [str(p["pid"]), p["name"], p["container_id"] or ""]
+            "wattprint_process_co2e_grams",
+            "Operational carbon of the energy of each process series.", labels=p_labels)
+        for p in m.process_series():
+            values = [p["name"], p["container_id"], p["series"]]
+            if m.pid_label:
+                values.insert(0, "" if p["pid"] is None else str(p["pid"]))
             p_energy.add_metric(values, p["energy_j"])
             p_co2e.add_metric(values, p["co2e_g"])
         yield from (p_energy, p_co2e)
@@ -104,12 +114,17 @@ class NodeCollector(Collector):
         yield unattributed
 
         cur = m.intensity()
+        i_labels = [cur["region"], cur["method"], cur["source"]]
         intensity = GaugeMetricFamily(
-            "wattprint_grid_intensity_grams_per_kilowatt_hour",
-            "Carbon intensity of the grid used for the carbon counters (gCO2e/kWh).",
+            "wattprint_grid_intensity_grams_per_kilowatt_hour", _INTENSITY_HELP,
             labels=["region", "method", "source"])
-        intensity.add_metric([cur["region"], cur["method"], cur["source"]], cur["g_per_kwh"])
+        intensity.add_metric(i_labels, cur["g_per_kwh"])
         yield intensity
+        per_joule = GaugeMetricFamily(
+            "wattprint_grid_intensity_grams_per_joule", _INTENSITY_BASE_HELP,
+            labels=["region", "method", "source"])
+        per_joule.add_metric(i_labels, cur["g_per_kwh"] / J_PER_KWH)
+        yield per_joule
 
         info = GaugeMetricFamily("wattprint_agent_info", "The agent's version and region.",
                                  labels=["version", "region"])
@@ -117,8 +132,8 @@ class NodeCollector(Collector):
         yield info
 
 
-def registry_for(monitor: NodeMonitor, version: str, max_processes: int) -> CollectorRegistry:
+def registry_for(monitor: NodeMonitor, version: str) -> CollectorRegistry:
     """A registry holding only the node collector (no process or platform collectors)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(NodeCollector(monitor, version, max_processes))
+    registry.register(NodeCollector(monitor, version))
     return registry

@@ -24,6 +24,13 @@ What it counts
       went between two listings, GPUs without per-process accounting (MIG,
       no reported process), processes in another pid namespace, and all
       energy before the first listing.
+    * **kernel threads** -- processes the kernel runs for itself (``kworker``,
+      ``ksoftirqd``, ``kswapd``, ...) have no user memory; ``/proc/<pid>/stat``
+      marks them with the ``PF_KTHREAD`` flag (0x00200000 in its ``flags``
+      field), and they are children of ``kthreadd`` (pid 2, which is one
+      itself). Either marks a kernel thread; the name alone never does (any
+      program may call itself ``kworker``). They are charged like other
+      processes but exported as one series (:mod:`wattprint.serve.series`).
     * **cgroups and containers** -- each process's cgroup is read once from
       ``/proc/<pid>/cgroup``; a cgroup's energy is the sum of its processes'
       (CPU and GPU side). The container id is the 64-hex-digit id in the
@@ -52,16 +59,24 @@ from typing import Any, NamedTuple
 from wattprint.accounting.intensity import IntensitySource
 from wattprint.attribution import CPU_KINDS, cpu_time_shares, machine_busy_s
 from wattprint.errors import WattprintError
-from wattprint.procfs import read_proc_stat
+from wattprint.procfs import read_proc_stat, stat_fields
 from wattprint.sampling import Gap
 from wattprint.sensors.base import DeviceInfo
 from wattprint.sensors.cgroup import own_cgroups
+from wattprint.serve.series import GroupKey, ProcessSeries
 from wattprint.store import IntervalRecord
 from wattprint.units import J_PER_KWH
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NodeMonitor", "ProcessSample", "container_id", "read_processes"]
+__all__ = ["NodeMonitor", "ProcessSample", "container_id", "is_kernel_thread",
+           "read_processes"]
+
+#: ``PF_KTHREAD`` in the ``flags`` field of ``/proc/<pid>/stat``: a kernel thread.
+PF_KTHREAD = 0x00200000
+#: The pid of ``kthreadd``, parent of every kernel thread.
+KTHREADD_PID = 2
+_PPID, _FLAGS = 1, 6  # field indexes after the command name (the state letter is 0)
 
 _CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?![0-9a-f])")
 
@@ -82,6 +97,7 @@ class ProcessSample(NamedTuple):
     started_at: float  # epoch seconds: with the pid, the process's identity
     name: str  # the kernel's comm, never the command line
     cpu_s: float  # user + system CPU seconds so far
+    kernel: bool = False  # a kernel thread (:func:`is_kernel_thread`)
 
 
 def _boot_time_s(proc_root: str) -> float:
@@ -98,11 +114,25 @@ def _boot_time_s(proc_root: str) -> float:
     return float(psutil.boot_time())
 
 
+def is_kernel_thread(pid: int, proc_root: str | Path = "/proc") -> bool:
+    """Whether a process is a kernel thread: ``PF_KTHREAD`` set, or ``kthreadd`` or its child.
+
+    A process that is gone or unreadable counts as not one.
+    """
+    if pid == KTHREADD_PID:
+        return True
+    try:
+        fields = stat_fields(pid, proc_root)
+        return bool(int(fields[_FLAGS]) & PF_KTHREAD) or int(fields[_PPID]) == KTHREADD_PID
+    except (OSError, IndexError, ValueError):
+        return False
+
+
 def read_processes(proc_root: str | Path = "/proc") -> dict[int, ProcessSample]:
     """Every process of the machine with its start time, name and CPU seconds.
 
-    Read from ``/proc/<pid>/stat`` (:func:`wattprint.procfs.read_proc_stat`);
-    processes that end while being listed are skipped.
+    Read from ``/proc/<pid>/stat`` (:func:`wattprint.procfs.read_proc_stat`,
+    :func:`is_kernel_thread`); processes that end while being listed are skipped.
     """
     root = str(proc_root)
     boot_s = _boot_time_s(root)
@@ -116,7 +146,8 @@ def read_processes(proc_root: str | Path = "/proc") -> dict[int, ProcessSample]:
             continue
         stat = read_proc_stat(int(entry), root)
         if stat is not None:
-            out[int(entry)] = ProcessSample(boot_s + stat.started_s, stat.comm, stat.cpu_s)
+            out[int(entry)] = ProcessSample(boot_s + stat.started_s, stat.comm, stat.cpu_s,
+                                            is_kernel_thread(int(entry), root))
     return out
 
 
@@ -168,6 +199,7 @@ class _Process:
     cpu_s: float
     first_seen: float
     last_seen: float
+    kernel: bool = False
     alive: bool = True
     energy_j: float = 0.0
     co2e_g: float = 0.0
@@ -213,6 +245,9 @@ class NodeMonitor:
             it, GPU energy is reported per device only.
         list_processes: the machine's processes by pid (default: read from
             the host's ``/proc``, :func:`read_processes`).
+        top_processes: process groups with a series of their own
+            (:mod:`wattprint.serve.series`); the rest are ``kernel`` and ``other``.
+        pid_label: group processes by pid too (a series per process).
 
     Raises:
         RegionError: the intensity source does not know ``region``.
@@ -231,6 +266,8 @@ class NodeMonitor:
         busy_s: Callable[[], float] = machine_busy_s,
         gpu_breakdown: Callable[[], Mapping[str, Mapping[int, float]]] | None = None,
         list_processes: Callable[[], Mapping[int, ProcessSample]] = read_processes,
+        top_processes: int = 20,
+        pid_label: bool = False,
     ) -> None:
         self.region = region
         self._gpu_breakdown = gpu_breakdown
@@ -246,6 +283,9 @@ class NodeMonitor:
         self.cpu_device_ids = sorted(d for d, i in devices.items() if i.kind in CPU_KINDS)
         self._processes: dict[int, _Process] = {}
         self._cgroups: dict[str, _Cgroup] = {}
+        self.pid_label = pid_label
+        self._series = ProcessSeries(top_processes, idle_s=process_ttl_s)
+        self._now = wall()
         self._pending_j = 0.0
         self._pending_g = 0.0
         self.unattributed_j = 0.0
@@ -332,12 +372,17 @@ class NodeMonitor:
             except Exception:  # per-process GPU accounting is optional
                 log.debug("GPU process breakdown failed", exc_info=True)
         with self._lock:
+            self._now = now
             self._apply_listing(now, busy, seen, new_cgroups, first)
             self._share_gpu_energy(breakdown, first)
+            self._series.end_listing(now)
 
     def _charge(self, proc: _Process, energy_j: float, co2e_g: float) -> None:
         proc.energy_j += energy_j
         proc.co2e_g += co2e_g
+        key = None if proc.kernel else GroupKey(
+            proc.name, proc.container_id or "", proc.pid if self.pid_label else None)
+        self._series.charge(key, energy_j, co2e_g, self._now)
         if proc.cgroup is not None and proc.cgroup in self._cgroups:
             cg = self._cgroups[proc.cgroup]
             cg.energy_j += energy_j
@@ -371,14 +416,15 @@ class NodeMonitor:
                        new_cgroups: dict[int, str | None], first: bool) -> None:
         prev_listing = self._prev_listing
         deltas: dict[int, float] = {}
-        for pid, (created, name, cpu_s) in seen.items():
+        for pid, (created, name, cpu_s, kernel) in seen.items():
             proc = self._processes.get(pid)
             if pid in new_cgroups or proc is None:
                 if proc is not None:  # pid reused: the old process is gone
                     proc.alive = False
                 cgroup = new_cgroups.get(pid)
                 proc = _Process(pid, created, name, cgroup,
-                                container_id(cgroup) if cgroup else None, cpu_s, now, now)
+                                container_id(cgroup) if cgroup else None, cpu_s, now, now,
+                                kernel)
                 self._processes[pid] = proc
                 # born since the last listing: all its CPU time is in this window
                 if prev_listing is not None and created >= prev_listing:
@@ -477,6 +523,16 @@ class NodeMonitor:
             return [{"cgroup": c.path, "container_id": c.container_id, "energy_j": c.energy_j,
                      "co2e_g": c.co2e_g}
                     for c in sorted(self._cgroups.values(), key=lambda c: -c.energy_j)]
+
+    def process_series(self) -> list[dict[str, Any]]:
+        """The bounded per-process series (:meth:`ProcessSeries.snapshot`)."""
+        with self._lock:
+            return self._series.snapshot()
+
+    def attributed(self) -> tuple[float, float]:
+        """Energy (J) and carbon (g) charged to processes since the start, gone ones too."""
+        with self._lock:
+            return self._series.charged()
 
     def unattributed(self) -> tuple[float, float]:
         """Energy (J) and carbon (g) charged to no listed process, CPU and GPU side."""

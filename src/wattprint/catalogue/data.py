@@ -56,7 +56,7 @@ def csv_rows(text: str) -> list[dict[str, str]]:
     body = [row for row in reader if row]
     if any(len(row) != width for row in body):
         return list(csv.DictReader(io.StringIO(text)))
-    return [dict(zip(header, row)) for row in body]
+    return [dict(zip(header, row, strict=True)) for row in body]
 
 
 def rows(name: str) -> list[dict[str, str]]:

@@ -53,14 +53,13 @@ where no marginal factor exists the average is returned with
 
 from __future__ import annotations
 
-import csv
 import difflib
 import functools
-import io
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -72,6 +71,7 @@ from wattprint.accounting.series import (
     Provenance,
     series_intensity,
 )
+from wattprint.catalogue.data import csv_rows
 from wattprint.errors import IntensityError, RegionError
 
 logger = logging.getLogger(__name__)
@@ -233,12 +233,18 @@ class _Region:
         return self.values[-1]
 
 
+_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "intensity"
+
+
 def _data_text(name: str) -> str:
+    local = _DATA_DIR / name
+    if local.is_file():  # the usual install: plain files (importlib.resources costs ~10 ms)
+        return local.read_text(encoding="utf-8")
     return (resources.files("wattprint") / "data" / "intensity" / name).read_text(encoding="utf-8")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(_data_text(name))))
+    return csv_rows(_data_text(name))
 
 
 def _key(code: str) -> str:

@@ -40,9 +40,28 @@ def data_text(name: str) -> str:
     return (package / "data" / "hardware" / name).read_text(encoding="utf-8")
 
 
+def csv_rows(text: str) -> list[dict[str, str]]:
+    """The rows of CSV text with a header line, as dicts of text (``csv.DictReader``'s rows).
+
+    Built from ``csv.reader`` and the header directly, which takes half the
+    time of ``csv.DictReader`` on the shipped tables (they are read at every
+    CLI start that prints a footprint); a ragged file is left to
+    ``csv.DictReader``, so short or long rows come out as it gives them.
+    """
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return []
+    width = len(header)
+    body = [row for row in reader if row]
+    if any(len(row) != width for row in body):
+        return list(csv.DictReader(io.StringIO(text)))
+    return [dict(zip(header, row, strict=True)) for row in body]
+
+
 def rows(name: str) -> list[dict[str, str]]:
     """The rows of a shipped CSV table, as dicts of text."""
-    return list(csv.DictReader(io.StringIO(data_text(name))))
+    return csv_rows(data_text(name))
 
 
 @functools.lru_cache(maxsize=1)

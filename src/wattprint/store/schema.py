@@ -3,14 +3,17 @@
 ``meta.schema_version`` records the newest migration applied. Migration 2
 adds the identity a run's liveness is judged by (boot id, pid namespace)
 and the list of spool files already ingested, so a spool is never added
-twice.
+twice. Migration 3 links runs into distributed jobs: the job's id, the
+node, the rank, the rank on the node, the job's number of ranks and the
+launcher that named the job (see :mod:`wattprint.distributed`); a run
+outside any job leaves them empty.
 """
 
 from __future__ import annotations
 
 __all__ = ["MIGRATIONS", "RUN_STATUSES", "SCHEMA_VERSION", "TABLES"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -112,6 +115,15 @@ MIGRATIONS: dict[int, str] = {
         name TEXT PRIMARY KEY,
         ingested_at REAL NOT NULL
     );
+    """,
+    3: """
+    ALTER TABLE runs ADD COLUMN job_id TEXT;
+    ALTER TABLE runs ADD COLUMN job_node TEXT;
+    ALTER TABLE runs ADD COLUMN job_rank INTEGER;
+    ALTER TABLE runs ADD COLUMN job_local_rank INTEGER;
+    ALTER TABLE runs ADD COLUMN job_world_size INTEGER;
+    ALTER TABLE runs ADD COLUMN job_launcher TEXT;
+    CREATE INDEX runs_job ON runs(job_id, job_node, job_rank);
     """,
 }
 

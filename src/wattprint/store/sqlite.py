@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from wattprint.errors import RunNotFound, StoreError
@@ -42,6 +42,9 @@ from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
 from wattprint.store import liveness, spool
 from wattprint.store.fstype import warn_if_network
 from wattprint.store.schema import MIGRATIONS, RUN_STATUSES, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from wattprint.distributed import Launch
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +155,13 @@ def _op_update_info(c: sqlite3.Connection, d: dict[str, Any]) -> None:
               (json.dumps(merged, sort_keys=True), d["run_id"]))
 
 
+def _op_job(c: sqlite3.Connection, d: dict[str, Any]) -> None:
+    c.execute("UPDATE runs SET job_id = ?, job_node = ?, job_rank = ?, job_local_rank = ?,"
+              " job_world_size = ?, job_launcher = ? WHERE id = ?",
+              (d["job_id"], d["node"], d["rank"], d["local_rank"], d["world_size"],
+               d["launcher"], d["run_id"]))
+
+
 def _op_finish_run(c: sqlite3.Connection, d: dict[str, Any]) -> None:
     rid, ended_at = d["run_id"], d["ended_at"]
     c.execute("UPDATE runs SET status = ?, ended_at = ?, exit_code = ?, error = ? WHERE id = ?",
@@ -165,7 +175,7 @@ _OPS: dict[str, Callable[[sqlite3.Connection, dict[str, Any]], Any]] = {
     "gap": _op_gap, "metric": _op_metric, "units": _op_units, "open_phase": _op_open_phase,
     "close_phase": _op_close_phase, "pause": _op_pause, "end_pause": _op_end_pause,
     "idle": _op_idle, "tags": _op_tags, "update_info": _op_update_info,
-    "finish_run": _op_finish_run,
+    "finish_run": _op_finish_run, "job": _op_job,
 }
 
 
@@ -583,6 +593,12 @@ class Store:
     def update_info(self, run_id: str, info: dict[str, Any]) -> None:
         """Merge keys into a run's info document."""
         self._write("update_info", {"run_id": run_id, "info": info})
+
+    def set_job(self, run_id: str, launch: Launch) -> None:
+        """Link a run to its distributed job (a :class:`wattprint.distributed.Launch`)."""
+        self._write("job", {"run_id": run_id, "job_id": launch.job_id, "node": launch.node,
+                            "rank": launch.rank, "local_rank": launch.local_rank,
+                            "world_size": launch.world_size, "launcher": launch.launcher})
 
     def finish_run(self, run_id: str, *, status: str, ended_at: float,
                    exit_code: int | None = None, error: str | None = None) -> None:

@@ -9,8 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from tests.distributed.power import ConstantPower, node_env
+
 from wattprint.store import Store
 from wattprint.store.jobs import job_members, job_totals, jobs
 

@@ -377,7 +377,7 @@ class Tracker:
                                        if k.endswith("REGION") and v}},
             )
             self._store.add_devices(self.id, self._device_records())
-            if self.launch is not None and not self.launch.job_id.startswith("run:"):
+            if self.launch is not None and self.launch.job_id != f"run:{self.id}":
                 self._store.set_job(self.id, self.launch)
             if self.tags:
                 self._store.set_tags(self.id, self.tags)

@@ -14,11 +14,18 @@ $(BIN)/activate:
 venv: $(BIN)/activate
 	$(PY) -m pip install --quiet -e .
 
-dev: $(BIN)/activate
-	$(PY) -m pip install --quiet -e '.[dev]'
-	$(MAKE) --no-print-directory test-system-deps
+# torch for the torchrun/gloo tests, pinned to the CPU build: a plain `pip install torch`
+# picks the CUDA build from PyPI (several GB); 2.13.0 is satisfied by a local CPU wheel
+# where one is provided (find-links), and the tests skip without torch.
+TORCH_CPU ?= torch==2.13.0
 
-# Debian packages the test suite needs (headless Chromium for the HTML report check).
+dev: $(BIN)/activate
+	$(MAKE) --no-print-directory test-system-deps
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet '$(TORCH_CPU)' || echo "note: torch not installed; the torchrun test will skip" >&2
+
+# Debian packages the test suite needs (headless Chromium for the HTML report check,
+# Open MPI and its headers for mpirun and mpi4py).
 test-system-deps:
 	@./scripts/ensure_system_deps.sh
 

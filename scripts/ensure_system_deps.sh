@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite uses when they are missing
-# (headless Chromium for checking the HTML appendix). Skips quietly when it
-# cannot install (not root, no apt): the browser test then skips itself.
+# Install the Debian packages the test suite uses when they are missing:
+# headless Chromium (checking the HTML appendix), Open MPI (`mpirun` for the
+# MPI job test, and its headers so that mpi4py builds). Skips quietly when it
+# cannot install (not root, no apt): the tests that need them then skip.
 set -u
-if command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
+[ -e /usr/include/x86_64-linux-gnu/openmpi ] || [ -e /usr/lib/x86_64-linux-gnu/openmpi/include ] \
+  || command -v mpicc >/dev/null 2>&1 || missing+=(libopenmpi-dev)
+if [ "${#missing[@]}" = "0" ]; then
   exit 0
 fi
 if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "note: chromium not found and cannot be installed here; the browser test will skip" >&2
+  echo "note: ${missing[*]} not found and cannot be installed here; the tests needing them will skip" >&2
   exit 0
 fi
-echo "installing chromium for the HTML report test..." >&2
-(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-  || echo "note: chromium install failed; the browser test will skip" >&2
+echo "installing ${missing[*]} for the test suite..." >&2
+(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+  || echo "note: installing ${missing[*]} failed; the tests needing them will skip" >&2
 exit 0

@@ -22,7 +22,10 @@ A **job id** is the same for every rank of one job and differs between jobs:
 
 * the user's own (``track(job=...)``, ``wattprint run --job``, or
   ``WATTPRINT_JOB``, which ``wattprint run`` also exports to the command it
-  starts) wins over everything;
+  starts) wins over everything. The job ``wattprint run`` makes up for itself
+  when none is given (``run:<its run id>``) is joined only by the ranks of a
+  launcher it starts (``wattprint run -- torchrun ...``); a plain command
+  that calls ``track()`` under it stays a run of its own, as it always was;
 * SLURM: ``slurm:<job id>.<step id>`` (``slurm:<array job id>_<task id>.<step>``
   for an array task; ``slurm:<job id>`` in the batch script, without a step);
 * torchrun: ``torchelastic:<run id>`` (``--rdzv-id``; ``--standalone`` makes a
@@ -222,6 +225,8 @@ def detect_launch(environ: Mapping[str, str] | None = None, *,
     job_id, launcher = next(((j, how) for j, how in jobs if j), (None, ""))
     if job_id is None:
         return None
+    if launcher == "wattprint" and job_id.startswith("run:") and not (torch_job or mpi or slurm):
+        return None  # a plain command under `wattprint run`: no rank of a job, a run as ever
     if launcher == "wattprint" and env.get(ENV_JOB, "").startswith(("slurm:", "torchelastic:")):
         launcher = env[ENV_JOB].split(":", 1)[0]
     rank = _int(env, "RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",

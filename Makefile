@@ -14,17 +14,18 @@ $(BIN)/activate:
 venv: $(BIN)/activate
 	$(PY) -m pip install --quiet -e .
 
-# torch first, pinned: a CPU build where one is at hand; unpinned, the frameworks of the
-# integration tests would pull a multi-GB CUDA build.
+# torch first, pinned to the CPU build: a plain `pip install torch` (asked for by the
+# frameworks of the integration tests) picks the CUDA build from PyPI (several GB);
+# 2.13.0 is satisfied by a local CPU wheel where one is provided.
 TORCH ?= torch==2.13.0
 
 dev: $(BIN)/activate
+	$(MAKE) --no-print-directory test-system-deps
 	$(PY) -m pip install --quiet '$(TORCH)'
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(MAKE) --no-print-directory test-system-deps
 
 # Debian packages the test suite needs (headless Chromium for the HTML report check,
-# the PostgreSQL server for the store tests).
+# the PostgreSQL server for the store tests, Open MPI and its headers for mpirun and mpi4py).
 test-system-deps:
 	@./scripts/ensure_system_deps.sh
 

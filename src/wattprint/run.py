@@ -54,6 +54,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from wattprint.config import Settings, load_settings
+from wattprint.distributed import ENV_JOB, ENV_NODE, ENV_PARENT_RUN, Election, Launch, detect_launch
 
 if TYPE_CHECKING:
     from wattprint.accounting.account import AccountedRun, AccountingOptions
@@ -66,7 +67,7 @@ from wattprint.sampling import Gap, Sampler
 from wattprint.sensors.base import DeviceInfo, Sensor, SkippedSensor
 from wattprint.sensors.context import SensorContext
 from wattprint.signals import SignalFinaliser, signal_outcome
-from wattprint.store import DeviceRecord, IntervalRecord, Store
+from wattprint.store import DeviceRecord, IntervalRecord, Store, new_run_id
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,13 @@ class Tracker:
             :meth:`should_pause` / :meth:`wait_until_clean` in a training loop.
         on_intervals: called (from the sampler thread) with each batch of
             intervals after they are stored; its errors are logged, not raised.
+        job: the id of the distributed job this run belongs to; wins over
+            the job the launcher's environment names (see
+            :mod:`wattprint.distributed`). In a job, node-level devices and
+            each GPU are measured by one process only.
+        leads_job: this run starts the job's other processes (``wattprint
+            run``): without a job given or detected it makes one, ``run:<its
+            id>``, that the command's own runs join.
         handle_signals: finalise the run on SIGTERM, SIGINT, SIGHUP and
             SIGUSR1/SIGUSR2 (the last two only when the program has no handler
             of its own for them) and at exit (default). A server whose
@@ -224,6 +232,8 @@ class Tracker:
         on_intervals: Callable[[Sequence[IntervalRecord]], None] | None = None,
         handle_signals: bool = True,
         quiet: bool = True,
+        job: str | None = None,
+        leads_job: bool = False,
     ) -> None:
         self.settings = settings or load_settings({
             "project": project, "interval_s": interval_s, "attribution": attribution,
@@ -271,6 +281,11 @@ class Tracker:
         self.quiet = quiet
         self._summary_printed = False
         self._accounted_cache: AccountedRun | None = None
+        self._job = job
+        self._leads_job = leads_job
+        #: this run's place in a distributed job (``None`` for a plain run)
+        self.launch: Launch | None = None
+        self._election: Election | None = None
 
     # -- lifecycle ----------------------------------------------------------
     def _warn_store(self, exc: BaseException) -> None:
@@ -351,12 +366,15 @@ class Tracker:
                         "Run `wattprint sensors` to see why.")
         if self.measure_idle_s > 0:
             self._measure_idle(self._sensors)
+        run_id = new_run_id()
+        self._elect(run_id)
         self._sampler = Sampler(self._sensors, self._sink, interval_s=self.settings.interval_s,
-                                root_pid=os.getpid(), busy_fn=self._cgroup_busy_fn())
+                                root_pid=os.getpid(), busy_fn=self._cgroup_busy_fn(),
+                                gate=self._election)
         self.started_at = self._sampler.to_wall(time.monotonic())
         try:
             self._store = Store.for_run(self.settings.store_target)
-            self.id = self._store.create_run(
+            self.id = self._store.create_run(run_id=run_id,
                 project=self.settings.project, phase=self.phase_name, name=self.name,
                 attribution=self.settings.attribution, interval_s=self.settings.interval_s,
                 started_at=self.started_at, command=self.command,
@@ -368,6 +386,8 @@ class Tracker:
                                        if k.endswith("REGION") and v}},
             )
             self._store.add_devices(self.id, self._device_records())
+            if self.launch is not None and self.launch.job_id != f"run:{self.id}":
+                self._store.set_job(self.id, self.launch)
             if self.tags:
                 self._store.set_tags(self.id, self.tags)
             modelled = {d.id for d in self._sampler.devices.values() if not d.measured}
@@ -390,6 +410,40 @@ class Tracker:
             self._pause_controller = self._pausing_options.cooperative(
                 self, start_s=self.started_at)
         return self
+
+    def _elect(self, run_id: str) -> None:
+        """Find this run's job and, in one, take part in electing who measures what."""
+        environ = dict(self._context.environ) if self._context is not None else dict(os.environ)
+        self.launch = detect_launch(environ, job=self._job)
+        if self.launch is None and self._leads_job:
+            self.launch = detect_launch(environ, job=f"run:{run_id}")
+        if self.launch is None:
+            return
+        devices = [d for sensor in self._sensors for d in sensor.devices()]
+        self._election = Election(self.launch, devices,
+                                  unlink=self.launch.job_id == f"run:{run_id}")
+
+    def job_environ(self) -> dict[str, str]:
+        """What a command this run starts needs to join its job (``wattprint run``)."""
+        if self.launch is None:
+            return {}
+        out = {ENV_JOB: self.launch.job_id, ENV_NODE: self.launch.node}
+        if self.id is not None:
+            out[ENV_PARENT_RUN] = self.id
+        return out
+
+    def _link_led_job(self) -> None:
+        """Link a job this run made up (``run:<id>``) when its command's runs joined it."""
+        if self._store is None or self.id is None or self.launch is None \
+                or self.launch.job_id != f"run:{self.id}":
+            return
+        try:
+            from wattprint.store.jobs import job_runs
+
+            if job_runs(self._store, self.launch.job_id):
+                self._store.set_job(self.id, self.launch)
+        except Exception as exc:
+            self._warn_store(exc)
 
     def _record_host(self) -> None:
         assert self._sampler is not None
@@ -462,6 +516,9 @@ class Tracker:
         except Exception as exc:  # never let tracking break the host program
             log.warning("wattprint sampler did not stop cleanly: %s", exc)
         self._flush()
+        if self._election is not None:
+            self._election.release()  # another rank measures on from its next tick
+            self._link_led_job()
         self.ended_at = self._sampler.to_wall(time.monotonic())
         self._record_rules_applied()
         final = status or ("failed" if error or (exit_code not in (None, 0)) else "finished")
@@ -553,7 +610,8 @@ class Tracker:
                             tags=self.tags, measure_idle_s=self.measure_idle_s,
                             context=self._context, settings=self.settings,
                             pausing=self._pausing_options, on_intervals=self._on_intervals,
-                            handle_signals=self._handle_signals, quiet=self.quiet)
+                            handle_signals=self._handle_signals, quiet=self.quiet,
+                            job=self._job)
             wrapper.last_run = fresh  # type: ignore[attr-defined]
             with fresh:
                 return func(*args, **kwargs)
@@ -626,6 +684,8 @@ class Tracker:
             return []
         out = []
         for device_id, info in self._sampler.devices.items():
+            if device_id not in self._sampler.ever_measured:
+                continue  # measured by another process of the job
             energy_j, attributed_j, covered_s = self._sampler.totals[device_id]
             out.append(_device_energy(info, self._sampler.share_rules[device_id], energy_j,
                                       attributed_j, covered_s))
@@ -825,6 +885,7 @@ def track(
     pausing: CooperativePausing | None = None,
     on_intervals: Callable[[Sequence[IntervalRecord]], None] | None = None,
     quiet: bool | None = None,
+    job: str | None = None,
 ) -> Tracker:
     """Track the energy of a block of code or a function.
 
@@ -861,7 +922,8 @@ def track(
     return Tracker(project, name=name, phase=phase, interval_s=interval_s,
                    attribution=attribution, region=region, sensors=sensors, home=home,
                    tags=tags, measure_idle_s=measure_idle_s, context=context,
-                   pausing=pausing, on_intervals=on_intervals, quiet=quiet)
+                   pausing=pausing, on_intervals=on_intervals, quiet=quiet,
+                   job=job)
 
 
 __all__ = ["STANDARD_PHASES", "DeviceEnergy", "Tracker", "track"]

@@ -42,6 +42,14 @@ Each device's energy is attributed to the tracked process tree (see
 handed to the sink, which writes them to the store as they are taken. The
 rule each interval actually followed, fallbacks included, is counted per
 device in :attr:`Sampler.rules_applied`.
+
+In a distributed job a *gate* (:class:`MeasureGate`, the election of
+:mod:`wattprint.distributed`) says at each tick which devices this process
+measures. The others are still read, to keep a baseline, but their
+intervals are neither emitted nor counted, and their failed reads are no
+gaps of this run. When a device is taken over, its first interval starts at
+the last reading at or after the time the previous measurer measured up to
+(:meth:`MeasureGate.handover_t`), so the two never overlap.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from wattprint.attribution import (
     CPU_KINDS,
@@ -76,7 +85,7 @@ from wattprint.sensors.base import (
 )
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "MIN_INTERVAL_S", "SHARE_PERIOD_S", "EnergyIntegrator",
-           "Gap", "IntervalSink", "Sampler", "read_failure"]
+           "Gap", "IntervalSink", "MeasureGate", "Sampler", "read_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +134,11 @@ class EnergyIntegrator:
         self._last_t: float | None = None
         #: when the sensor took its baseline without giving a value (see :meth:`baseline`)
         self.baseline_t: float | None = None
+
+    @property
+    def last_t(self) -> float | None:
+        """Monotonic time of the last good reading (``None`` before the first)."""
+        return self._last_t
 
     @property
     def mean_since_previous(self) -> bool:
@@ -190,6 +204,22 @@ class EnergyIntegrator:
 IntervalSink = Callable[[Sequence[IntervalRecord], Sequence[Gap]], None]
 
 
+class MeasureGate(Protocol):
+    """Which devices this process measures, tick by tick (one measurer per device in a job)."""
+
+    def claim(self) -> frozenset[str]:
+        """The ids of the devices this process measures from this tick on."""
+        ...
+
+    def handover_t(self, device_id: str) -> float | None:
+        """Monotonic time up to which the device's previous measurer measured it, if any."""
+        ...
+
+    def mark(self, t_mono: float) -> None:
+        """Record that this process measured its devices up to ``t_mono``."""
+        ...
+
+
 class Sampler:
     """Polls sensors on a background thread and emits attributed intervals.
 
@@ -206,6 +236,8 @@ class Sampler:
             (default the whole machine; a container's cgroup when modelled so).
         max_consecutive_failures: failed reads of a device in a row after
             which it is dropped for the run.
+        gate: which devices this process measures at each tick (a distributed
+            job's election); ``None`` measures every device.
     """
 
     def __init__(
@@ -219,6 +251,7 @@ class Sampler:
         wall: Callable[[], float] = time.time,
         busy_fn: Callable[[], float | None] | None = None,
         max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
+        gate: MeasureGate | None = None,
     ) -> None:
         if interval_s < MIN_INTERVAL_S:
             raise ValueError(f"interval_s must be at least {MIN_INTERVAL_S} s")
@@ -268,6 +301,10 @@ class Sampler:
         #: running totals per device: [energy_j, attributed_j, covered_s]
         self.totals: dict[str, list[float]] = {d: [0.0, 0.0, 0.0] for d in self.devices}
         self.ticks = 0
+        self.gate = gate
+        self._claimed: set[str] = set()
+        #: devices this process measured at some tick (all of them without a gate)
+        self.ever_measured: set[str] = set() if gate is not None else set(self.devices)
 
     # -- rules --------------------------------------------------------------
     def _default_rule(self, device: DeviceInfo) -> str:
@@ -371,8 +408,12 @@ class Sampler:
                                    else ({}, {}))
         intervals: list[IntervalRecord] = []
         gaps: list[Gap] = []
+        claimed = self._claim()
         for device_id, integrator in self._integrators.items():
             if device_id in self.dropped:
+                continue
+            if claimed is not None and not self._measures(device_id, integrator, claimed,
+                                                          readings.get(device_id), t):
                 continue
             try:
                 self._step(integrator, readings.get(device_id), t, cpu_share,
@@ -383,6 +424,37 @@ class Sampler:
                                   permanent=False)
         self.ticks += 1
         return intervals, gaps
+
+    def _claim(self) -> frozenset[str] | None:
+        """The devices the gate lets this process measure now (``None``: all, no gate)."""
+        if self.gate is None:
+            return None
+        try:
+            return self.gate.claim()
+        except Exception:  # an election that fails keeps what it had
+            log.debug("measurer election failed", exc_info=True)
+            return frozenset(self._claimed)
+
+    def _measures(self, device_id: str, integrator: EnergyIntegrator, claimed: frozenset[str],
+                  reading: Reading | None, t: float) -> bool:
+        """Whether to measure the device this tick; else only keep its baseline."""
+        if device_id in claimed and device_id in self._claimed:
+            return True
+        if device_id in claimed:  # taken now: start where the previous measurer stopped
+            self._claimed.add(device_id)
+            self.ever_measured.add(device_id)
+            try:
+                handover = self.gate.handover_t(device_id) if self.gate is not None else None
+            except Exception:
+                handover = None
+            last = integrator.last_t
+            if handover is None or last is None or last >= handover:
+                return True
+        else:
+            self._claimed.discard(device_id)
+        if read_failure(reading, integrator.device.counter) is None:
+            integrator.update(reading, t)  # a baseline only: never emitted nor counted
+        return False
 
     def _step(self, integrator: EnergyIntegrator, reading: Reading | None, t: float,
               cpu_share: float | None,
@@ -447,14 +519,18 @@ class Sampler:
         return 1.0, WHOLE_DEVICE
 
     def _emit(self, intervals: Sequence[IntervalRecord], gaps: Sequence[Gap]) -> None:
-        if not intervals and not gaps:
-            return
-        try:
-            self.sink(intervals, gaps)
-        except Exception as exc:
-            if not self._sink_failed:
-                self._sink_failed = True
-                log.warning("could not store energy intervals (tracking continues): %s", exc)
+        if intervals or gaps:
+            try:
+                self.sink(intervals, gaps)
+            except Exception as exc:
+                if not self._sink_failed:
+                    self._sink_failed = True
+                    log.warning("could not store energy intervals (tracking continues): %s", exc)
+        if self.gate is not None:
+            try:
+                self.gate.mark(self._last_tick_t)
+            except Exception:
+                log.debug("marking the measured time failed", exc_info=True)
 
     def open_gaps(self) -> list[Gap]:
         """The gaps not closed yet (devices unread since), as if they ended now."""

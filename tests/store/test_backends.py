@@ -143,12 +143,12 @@ def test_a_new_migration_is_one_entry_for_both_backends(
         store_target: str | Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Store(store_target).close()  # at today's version
     monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION + 1,
-                        "ALTER TABLE runs ADD COLUMN job_id TEXT;"
-                        " ALTER TABLE runs ADD COLUMN node_rank INTEGER;"
-                        " CREATE INDEX runs_job ON runs(job_id)")
+                        "ALTER TABLE runs ADD COLUMN example_note TEXT;"
+                        " ALTER TABLE runs ADD COLUMN example_count INTEGER;"
+                        " CREATE INDEX runs_example ON runs(example_note)")
     store = Store(store_target)
     assert store.schema_version() == SCHEMA_VERSION + 1
-    assert store.columns("runs")[-2:] == ["job_id", "node_rank"]
+    assert store.columns("runs")[-2:] == ["example_note", "example_count"]
 
 
 WRITER = textwrap.dedent("""
@@ -232,26 +232,25 @@ def test_copy_sqlite_to_postgresql_to_sqlite_keeps_every_row(
 
 
 def node_file(path: Path, node: str, rank: int, job: str) -> None:
-    store = Store(path)  # with the job columns of the migration the test adds
+    from wattprint.distributed import Launch
+
+    store = Store(path)
     rid = f"{job}-{node}"
     fill(store, rid, 100.0 + rank)
-    with store.transaction():
-        store._conn.execute("UPDATE runs SET job_id = ?, node = ? WHERE id = ?", (job, node, rid))
+    store.set_job(rid, Launch(job_id=job, node=node, rank=rank, local_rank=0, world_size=2,
+                              launcher="slurm"))
     store.close()
 
 
 def test_merge_of_two_node_files_gives_one_job(
         store_target: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the job columns as a migration adds them: merge carries columns it was never told of
-    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION + 1,
-                        "ALTER TABLE runs ADD COLUMN job_id TEXT; ALTER TABLE runs ADD COLUMN"
-                        " node TEXT")
+    # merge reads the columns from the stores: the job columns come along unnamed
     node_file(tmp_path / "node1.db", "node1", 0, "slurm-4242")
     node_file(tmp_path / "node2.db", "node2", 1, "slurm-4242")
     dest = Store(store_target)
     report = merge([tmp_path / "node1.db", tmp_path / "node2.db"], dest)
     assert sorted(report.copied) == ["slurm-4242-node1", "slurm-4242-node2"]
-    rows = dest._read("SELECT job_id, node FROM runs ORDER BY node", ())
+    rows = dest._read("SELECT job_id, job_node FROM runs ORDER BY job_node", ())
     assert [tuple(r) for r in rows] == [("slurm-4242", "node1"), ("slurm-4242", "node2")]
     assert {r.project for r in dest.runs()} == {"p"}
     # per job: 2 nodes x (80 J cpu + 250.5 J gpu)

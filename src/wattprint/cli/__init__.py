@@ -32,7 +32,8 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("measure", "Run a command and measure its energy."),
     "runs": ("core", "List stored runs, newest first."),
-    "show": ("core", "Show one run: devices, energy, carbon, metrics."),
+    "show": ("core", "Show one run or job: devices, energy, carbon, metrics."),
+    "jobs": ("jobs", "List distributed jobs: nodes, ranks, energy, carbon."),
     "sensors": ("core", "Show the sensors found here, what was skipped and why."),
     "config": ("core", "Print the effective settings and where each came from."),
     "account": ("accounting", "Re-account a stored run (region, series, method, PUE)."),

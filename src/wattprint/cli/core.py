@@ -18,7 +18,7 @@ from wattprint.cli.app import (
     settings_from,
 )
 from wattprint.cli.tables import Column, Notes, PrecisionOpt, WideOpt, print_table
-from wattprint.errors import WattprintError
+from wattprint.errors import ConfigError, WattprintError
 from wattprint.report.runview import device_rows, run_document, run_energy_j
 from wattprint.run import DeviceEnergy, open_sensors
 from wattprint.store import Store
@@ -157,25 +157,101 @@ def print_phases(phases: list[dict[str, Any]], *, precision: int = DEFAULT_PRECI
                  Column("CO2e", "num")], rows, wide=wide)
 
 
+def _show_job(store: Store, job_id: str, by: str | None, rank: int | None, as_json: bool,
+              precision: int, wide: bool) -> None:
+    """Print a distributed job: totals, then by node, rank or device."""
+    from wattprint.cli.accounting import options
+    from wattprint.report.jobview import job_document
+    from wattprint.units import format_mass_kg
+
+    try:
+        doc = job_document(store, job_id, options(), metrics_rank=rank)
+    except WattprintError as exc:
+        handle_error(exc)
+    if as_json:
+        print_json(doc)
+        return
+    wall = "—" if doc["wall_s"] is None else format_duration_s(doc["wall_s"], precision)
+    out.print(f"job {doc['job_id']}  launcher={doc['launcher']}  status={doc['status']}  "
+              f"nodes={len(doc['nodes'])}  ranks={doc['ranks']}  runs={doc['runs']}")
+    out.print(f"started {doc['started_at']}  ended {doc['ended_at']}  wall {wall}")
+    if doc["dead_nodes"]:
+        out.print(f"partial: node(s) {', '.join(doc['dead_nodes'])} ended without stopping; "
+                  "what they measured is kept")
+
+    def energy(d: dict[str, Any]) -> str:
+        return format_energy_j(d["energy_j"], precision)
+
+    def co2e(d: dict[str, Any]) -> str:
+        return format_mass_kg(d["co2e_kg"], precision)
+
+    if by in (None, "node"):
+        print_table(out, "by node", [Column("node", "id"), Column("region", "id"),
+                                     Column("ranks", "num"), Column("energy", "num"),
+                                     Column("CO2e", "num")],
+                    [[d["node"], ",".join(d["regions"]) or "—", str(len(d["ranks"])), energy(d),
+                      co2e(d)] for d in doc["by_node"]], wide=wide)
+    if by == "rank":
+        print_table(out, "by rank (who measured)", [Column("rank", "num"), Column("node", "id"),
+                                                    Column("status"), Column("energy", "num"),
+                                                    Column("CO2e", "num")],
+                    [["—" if d["rank"] is None else str(d["rank"]), d["node"], d["status"],
+                      energy(d), co2e(d)] for d in doc["by_rank"]], wide=wide)
+    if by == "device":
+        print_table(out, "by device", [Column("node", "id"), Column("device", "id"),
+                                       Column("kind", "id"), Column("measured by", "id"),
+                                       Column("energy", "num")],
+                    [[d["node"], d["device_id"], d["kind"] or "",
+                      ",".join("—" if r is None else str(r) for r in d["measured_by"]),
+                      energy(d)] for d in doc["by_device"]], wide=wide)
+    out.print(f"total: {format_energy_j(doc['energy_j'], precision)}, "
+              f"{format_mass_kg(doc['co2e_kg'], precision)} CO2e")
+    if doc["metrics"]:
+        out.print(f"metrics (rank {doc['metrics_from_rank']}): " + ", ".join(
+            f"{m['name']}={format_number(m['value'], precision)}" for m in doc["metrics"]))
+
+
 @app.command()
 def show(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix, or 'last'.")],
+    run_id: Annotated[str, typer.Argument(
+        metavar="RUN|JOB", help="Run id, unique prefix, or 'last'; or a job id (see `jobs`).")],
+    by: Annotated[str | None, typer.Option(
+        help="For a job: break it down by node, rank or device.")] = None,
+    rank: Annotated[int | None, typer.Option(
+        help="For a job: show this rank's metrics and units (default rank 0).")] = None,
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
-    """Show one run: devices, energy, metrics.
+    """Show one run: devices, energy, metrics; or a distributed job.
 
     Examples:
       wattprint show last
       wattprint show 6b12 --json
+      wattprint show slurm:4242.0 --by node
+      wattprint show torchelastic:abc --by rank --json
     """
     from wattprint.accounting.account import account_run
+    from wattprint.errors import RunNotFound
 
+    if by is not None and by not in ("node", "rank", "device"):
+        handle_error(ConfigError(f"--by {by!r}: choose node, rank or device"))
     settings = settings_from()
     try:
         store = Store(settings.store_target)
-        doc = run_document(store, run_id)
+        try:
+            doc = run_document(store, run_id)
+        except RunNotFound as not_a_run:
+            from wattprint.store.jobs import resolve_job
+
+            try:
+                job_id = resolve_job(store, run_id) if run_id != "last" else None
+            except RunNotFound:
+                job_id = None
+            if job_id is None:
+                raise not_a_run from None
+            _show_job(store, job_id, by, rank, as_json, precision, wide)
+            return
         from wattprint.cli.accounting import options
 
         accounted = account_run(store, doc["id"], options())

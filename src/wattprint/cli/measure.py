@@ -71,6 +71,8 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option(("--measure-idle",), "measure_idle",
            "Sample the idle machine for SECONDS before starting.", kind="float",
            metavar="SECONDS", default=0.0),
+    Option(("--job",), "job", "Distributed job id (default: from the launcher's environment).",
+           metavar="ID"),
     Option(("--tag",), "tag", "KEY=VALUE tag (repeatable).", kind="list", metavar="KEY=VALUE"),
     Option(("--pause-above",), "pause_above", "Pause the command while intensity > G gCO2e/kWh.",
            kind="float", metavar="G"),
@@ -104,6 +106,8 @@ Examples:
   wattprint run -- python train.py --epochs 3
   wattprint run --project bert --name base --region FR -- python train.py
   wattprint run --interval 0.1 --attribution process -- ./bench.sh
+  wattprint run -- torchrun --nproc_per_node 4 train.py
+  srun -N 2 --ntasks-per-node 4 wattprint run -- python train.py
   wattprint run --pause-above 300 --deadline 12h --region US-CAL-CISO \\
       -- python train.py
 """
@@ -139,7 +143,8 @@ PLAIN_COMMANDS: dict[str, Callable[[Sequence[str], str], int]] = {"run": main}
 def run(command: list[str], *, project: str | None = None, name: str | None = None,
         phase: str = "training", interval: float | None = None,
         attribution: str | None = None, region: str | None = None,
-        sensors: str | None = None, measure_idle: float = 0.0, tag: list[str] | None = None,
+        sensors: str | None = None, measure_idle: float = 0.0, job: str | None = None,
+        tag: list[str] | None = None,
         pause_above: float | None = None, pause_percentile: float | None = None,
         deadline: str | None = None, expected_duration: str | None = None,
         intensity: str | None = None, live: bool = False, live_source: str | None = None,
@@ -178,7 +183,8 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
                                expected_duration, Path(intensity) if intensity else None,
                                live, live_source)
     tracker = Tracker(name=name or Path(cmd[0]).name, phase=phase, tags=tags,
-                      measure_idle_s=measure_idle, command=shlex.join(cmd), settings=settings)
+                      measure_idle_s=measure_idle, command=shlex.join(cmd), settings=settings,
+                      job=job, leads_job=True)
     if measure_idle > 0 and not quiet:
         echo(f"wattprint: measuring idle power for {format_duration_s(measure_idle, digits)} "
              "before the command starts (leave the machine idle)...")
@@ -189,7 +195,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
     if measure_idle > 0 and not quiet:
         echo(idle_line(tracker, digits))
     try:
-        child = _spawn(cmd)
+        child = _spawn(cmd, tracker.job_environ())
     except _SpawnError as exc:
         tracker.stop(exit_code=exc.code, error=str(exc), status="failed")
         fail(str(exc), exc.code)
@@ -259,14 +265,16 @@ def device_table(devices: Sequence[DeviceEnergy] | Sequence[dict[str, Any]],
     return table(DEVICE_COLUMNS, rows, total)
 
 
-def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
+def _spawn(cmd: list[str], job_environ: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start the child. Interactive: same process group (the terminal signals both).
 
     Non-interactive: its own process group, so signals we forward and pauses
-    reach the whole tree and nothing else.
+    reach the whole tree and nothing else. The child gets the job's id (and
+    this run's), so that its own ``track()`` runs join the job and leave to
+    this run what it measures already.
     """
     interactive = sys.stdin.isatty()
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"env": {**os.environ, **job_environ}} if job_environ else {}
     if not interactive:
         if sys.version_info >= (3, 11):
             kwargs["process_group"] = 0

@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wattprint.errors import RunNotFound, StoreError
 from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
@@ -48,6 +48,9 @@ from wattprint.store import liveness, schema, spool
 from wattprint.store.dialect import Conn, RowLike
 from wattprint.store.ops import OPS
 from wattprint.store.schema import RUN_STATUSES
+
+if TYPE_CHECKING:
+    from wattprint.distributed import Launch
 
 log = logging.getLogger(__name__)
 
@@ -492,6 +495,12 @@ class Store:
     def update_info(self, run_id: str, info: dict[str, Any]) -> None:
         """Merge keys into a run's info document."""
         self._write("update_info", {"run_id": run_id, "info": info})
+
+    def set_job(self, run_id: str, launch: Launch) -> None:
+        """Link a run to its distributed job (a :class:`wattprint.distributed.Launch`)."""
+        self._write("job", {"run_id": run_id, "job_id": launch.job_id, "node": launch.node,
+                            "rank": launch.rank, "local_rank": launch.local_rank,
+                            "world_size": launch.world_size, "launcher": launch.launcher})
 
     def finish_run(self, run_id: str, *, status: str, ended_at: float,
                    exit_code: int | None = None, error: str | None = None) -> None:

@@ -123,11 +123,18 @@ def _op_finish_run(c: Conn, d: dict[str, Any]) -> None:
     c.execute("UPDATE pauses SET t_end = ? WHERE run_id = ? AND t_end IS NULL", (ended_at, rid))
 
 
+def _op_job(c: Conn, d: dict[str, Any]) -> None:
+    c.execute("UPDATE runs SET job_id = ?, job_node = ?, job_rank = ?, job_local_rank = ?,"
+              " job_world_size = ?, job_launcher = ? WHERE id = ?",
+              (d["job_id"], d["node"], d["rank"], d["local_rank"], d["world_size"],
+               d["launcher"], d["run_id"]))
+
+
 #: every write operation by name (the names spool files record)
 OPS: dict[str, Callable[[Conn, dict[str, Any]], Any]] = {
     "create_run": _op_create_run, "devices": _op_devices, "intervals": _op_intervals,
     "gap": _op_gap, "metric": _op_metric, "units": _op_units, "open_phase": _op_open_phase,
     "close_phase": _op_close_phase, "pause": _op_pause, "end_pause": _op_end_pause,
     "idle": _op_idle, "tags": _op_tags, "update_info": _op_update_info,
-    "finish_run": _op_finish_run,
+    "finish_run": _op_finish_run, "job": _op_job,
 }

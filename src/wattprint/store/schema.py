@@ -12,6 +12,11 @@ renders it for PostgreSQL (column types, the ``rowid`` of
 :data:`MIGRATIONS`; :data:`SCHEMA_VERSION` follows it. Copying between
 stores reads each table's columns from the store itself, so a column a
 migration adds is carried without naming it anywhere else.
+
+Migration 3 links runs into distributed jobs: the job's id, the node, the
+rank, the rank on the node, the job's number of ranks and the launcher that
+named the job (see :mod:`wattprint.distributed`); a run outside any job
+leaves them empty.
 """
 
 from __future__ import annotations
@@ -121,6 +126,15 @@ MIGRATIONS: dict[int, str] = {
         name TEXT PRIMARY KEY,
         ingested_at REAL NOT NULL
     );
+    """,
+    3: """
+    ALTER TABLE runs ADD COLUMN job_id TEXT;
+    ALTER TABLE runs ADD COLUMN job_node TEXT;
+    ALTER TABLE runs ADD COLUMN job_rank INTEGER;
+    ALTER TABLE runs ADD COLUMN job_local_rank INTEGER;
+    ALTER TABLE runs ADD COLUMN job_world_size INTEGER;
+    ALTER TABLE runs ADD COLUMN job_launcher TEXT;
+    CREATE INDEX runs_job ON runs(job_id, job_node, job_rank);
     """,
 }
 

@@ -159,7 +159,14 @@ class StageMeter:
             return None
         mean = fp.intensity.get("mean_g_per_kwh")
         if not isinstance(mean, (int, float)) or not math.isfinite(mean):
-            return None
+            # no interval stored yet (a short first window): the region's annual figure
+            try:
+                from wattprint.accounting.intensity import annual_intensity
+
+                mean = annual_intensity(str(fp.intensity.get("region") or "WORLD")).g_per_kwh
+            except Exception as exc:
+                log.debug("no intensity for the first window: %s", exc)
+                return None
         return float(mean) * fp.pue / J_PER_KWH
 
     def end(self, error: str | None = None) -> Tracker | None:

@@ -11,29 +11,11 @@ Tracking never hurts the work it tracks: a sensor or store fault is logged
 once and the workload goes on; an exception in the workload keeps its
 traceback; no thread is left running after :meth:`Tracker.stop`.
 
-**Signals** (SIGTERM, SIGINT, SIGHUP, SIGUSR1/SIGUSR2; see
-:mod:`wattprint.signals` and docs/lifecycle.md). A run can be finalised by
-three threads: the main thread (:meth:`Tracker.stop`, leaving the ``with``
-block, or at exit), or the signal finaliser's worker thread. The main thread
-writes to the store too (metrics, phases, units), under the store's lock,
-and a signal handler runs in the main thread between any two of its
-bytecodes, perhaps inside such a write. So the handler never finalises: it
-records the signal and writes one byte to a pipe, nothing else. The
-finaliser thread then does the same :meth:`Tracker._finish` as
-:meth:`Tracker.stop` (stop and join the sampler, write the last intervals,
-set the status ``terminated`` or ``interrupted`` with the signal's name)
-while the main thread keeps running. That is why it cannot deadlock: the
-only thread that can hold the store's lock while the finaliser waits for it
-is one that is still running, so it lets go, and no thread ever waits for
-the main thread. A write the main thread had open when the signal struck
-either commits or is rolled back (the store rolls back on any exception,
-``KeyboardInterrupt`` included). After at most
-:data:`~wattprint.signals.FINALISE_BUDGET_S` the signal is raised again and
-acts as it would have untracked: the process dies of it, ``KeyboardInterrupt``
-is raised, or the program's own handler (installed before :func:`track`)
-runs. ``_finish`` runs once, whoever comes first; :meth:`Tracker.stop`
-called while a signal is being finalised waits for that (bounded) and the run
-keeps the signal's status.
+How a run is finalised on a signal or at exit is told in
+:mod:`wattprint.run_signals`; what it answers (energy, carbon, the summary
+line) lives in :mod:`wattprint.run_results`, its devices in
+:mod:`wattprint.run_devices` and cooperative pausing in
+:mod:`wattprint.run_pausing`.
 """
 
 from __future__ import annotations
@@ -48,25 +30,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wattprint.config import Settings, load_settings
 from wattprint.distributed import ENV_JOB, ENV_NODE, ENV_PARENT_RUN, Election, Launch, detect_launch
 
 if TYPE_CHECKING:
-    from wattprint.accounting.account import AccountedRun, AccountingOptions
-    from wattprint.accounting.footprint import Footprint
+    from wattprint.accounting.account import AccountedRun
     from wattprint.accounting.location import ResolvedRegion
-    from wattprint.run_summary import RunSummary
-from wattprint.errors import StoreError, WattprintError
+from wattprint.errors import WattprintError
 from wattprint.records import RUN_INFO_SHARE_RULES
+from wattprint.run_devices import DeviceEnergy, open_sensors, sensor_context
+from wattprint.run_pausing import CooperativePausing, PauseControl, _Pausing
+from wattprint.run_results import _Results
+from wattprint.run_signals import _SignalHandling
 from wattprint.sampling import Gap, Sampler
-from wattprint.sensors.base import DeviceInfo, Sensor, SkippedSensor
+from wattprint.sensors.base import Sensor, SkippedSensor
 from wattprint.sensors.context import SensorContext
-from wattprint.signals import SignalFinaliser, signal_outcome
+from wattprint.signals import SignalFinaliser
 from wattprint.store import DeviceRecord, IntervalRecord, Store, new_run_id
 
 log = logging.getLogger(__name__)
@@ -81,94 +64,7 @@ STANDARD_PHASES = ("data", "experimentation", "training", "inference")
 COMMIT_PERIOD_S = 0.25
 
 
-class PauseControl(Protocol):
-    """What a run needs of a pausing controller.
-
-    :class:`wattprint.schedule.controller.PauseController` fits; the run
-    never imports it, so tracking loads nothing of the scheduler.
-    """
-
-    def dirty_now(self) -> bool:
-        """Whether the grid is too dirty to go on now and a pause is still allowed."""
-        ...
-
-    def wait_until_clean(self, *, max_wait_s: float | None = None) -> float:
-        """Block, recorded as a pause, until the grid is clean or the deadline; seconds waited."""
-        ...
-
-    def stop(self) -> None:
-        """Stop pausing for good (resumes the job if it is paused)."""
-        ...
-
-
-class CooperativePausing(Protocol):
-    """Pausing options a run starts its controller from.
-
-    :class:`wattprint.schedule.pausing.PauseOptions` fits.
-    """
-
-    def cooperative(self, run: Tracker, *, start_s: float | None) -> PauseControl | None:
-        """A controller for ``run``'s own loop, or ``None`` when no pausing was asked for."""
-        ...
-
-
-@dataclass(frozen=True)
-class DeviceEnergy:
-    """One device's energy over a run.
-
-    Attributes:
-        id: device id (``rapl:package-0``, ``nvml:GPU-…``).
-        kind: ``cpu``, ``dram``, ``ram``, ``gpu``, ``psys`` or ``node``.
-        name: device name.
-        source: sensor that read it.
-        measured: ``True`` for hardware counters, ``False`` for power models.
-        model: the power model, for estimated devices.
-        energy_j: whole-device energy (joules).
-        attributed_energy_j: the tracked processes' share (joules).
-        share_rule: how the share was computed.
-        mean_power_w: whole-device mean power over the measured time.
-    """
-
-    id: str
-    kind: str
-    name: str
-    source: str
-    measured: bool
-    model: str | None
-    energy_j: float
-    attributed_energy_j: float
-    share_rule: str
-    mean_power_w: float
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "id": self.id, "kind": self.kind, "name": self.name, "source": self.source,
-            "measured": self.measured, "model": self.model, "energy_j": self.energy_j,
-            "attributed_energy_j": self.attributed_energy_j, "share_rule": self.share_rule,
-            "mean_power_w": self.mean_power_w,
-        }
-
-
-def sensor_context(settings: Settings, environ: dict[str, str] | None = None) -> SensorContext:
-    """The sensor context implied by settings."""
-    return SensorContext(
-        sysfs_root=settings.sysfs_root,
-        environ=dict(os.environ) if environ is None else environ,
-        rapl_mode=settings.rapl_mode,
-    )
-
-
-def open_sensors(settings: Settings, context: SensorContext | None = None
-                 ) -> tuple[list[Sensor], list[SkippedSensor]]:
-    """Detect sensors for these settings (raises only for sensors the user asked for)."""
-    from wattprint.sensors.detect import detect
-
-    found = detect(context or sensor_context(settings), settings.sensors or None)
-    return found.sensors, found.skipped
-
-
-class Tracker:
+class Tracker(_SignalHandling, _Results, _Pausing):
     """Measures the energy of the work done between :meth:`start` and :meth:`stop`.
 
     Use it through :func:`track` as a context manager or decorator, or call
@@ -549,41 +445,6 @@ class Tracker:
         except Exception as exc:
             self._warn_store(exc)
 
-    # -- signals and exit ------------------------------------------------------
-    def _install_handlers(self) -> None:
-        if not self._handle_signals:
-            return
-        if not self._atexit_registered:
-            atexit.register(self._atexit)
-            self._atexit_registered = True
-        finaliser = SignalFinaliser(self._on_signal)
-        if finaliser.install():
-            self._signals = finaliser
-
-    def _on_signal(self, signum: int, default_action: bool) -> None:
-        """Finalise on a signal; runs in the signal finaliser's worker thread, never a handler.
-
-        With the signal's default action the process ends as a shell reports
-        it (``128 + N``); when the program's own handler decides, the exit code
-        is not known yet and is left empty.
-        """
-        final, reason = signal_outcome(signum)
-        self._finish(exit_code=128 + signum if default_action else None, error=reason,
-                     status=final)
-
-    def _atexit(self) -> None:
-        if os.getpid() != self._owner_pid:
-            return  # a forked child inherited this hook: the run belongs to the parent
-        # start() without stop(): the program ended, so the run did; record it as
-        # finished at exit (an uncaught exception is not visible from here)
-        if (self._signals is None or self._signals.received is None) and not self._stopped \
-                and self._store is not None and self.id is not None:
-            try:
-                self._store.update_info(self.id, {"stopped": "at interpreter exit"})
-            except Exception as exc:
-                self._warn_store(exc)
-        self.stop()
-
     # -- context manager and decorator -------------------------------------------
     def __enter__(self) -> Tracker:
         return self.start()
@@ -662,180 +523,7 @@ class Tracker:
             except Exception as exc:
                 self._warn_store(exc)
 
-    # -- results ------------------------------------------------------------
-    @property
-    def store(self) -> Store | None:
-        """The store this run is written to (``None`` if it could not be opened)."""
-        return self._store
 
-    @property
-    def units(self) -> dict[str, float]:
-        """Functional units counted so far."""
-        return dict(self._units)
-
-    @property
-    def metrics(self) -> list[dict[str, Any]]:
-        """Metrics logged so far (``name``, ``value``, ``step``, ``t``), in order."""
-        return [dict(m) for m in self._metrics]
-
-    def by_device(self) -> list[DeviceEnergy]:
-        """Energy per device so far (or in total, once stopped)."""
-        if self._sampler is None:
-            return []
-        out = []
-        for device_id, info in self._sampler.devices.items():
-            if device_id not in self._sampler.ever_measured:
-                continue  # measured by another process of the job
-            energy_j, attributed_j, covered_s = self._sampler.totals[device_id]
-            out.append(_device_energy(info, self._sampler.share_rules[device_id], energy_j,
-                                      attributed_j, covered_s))
-        return out
-
-    @property
-    def energy_j(self) -> float:
-        """The run's total energy in joules under its attribution rule."""
-        attributed = self.settings.attribution == "process"
-        return sum(d.attributed_energy_j if attributed else d.energy_j for d in self.by_device())
-
-    @property
-    def duration_s(self) -> float | None:
-        """Wall-clock duration (up to now while running)."""
-        if self.started_at is None:
-            return None
-        end = self.ended_at if self.ended_at is not None else time.time()
-        return end - self.started_at
-
-    def intervals(self) -> list[IntervalRecord]:
-        """Every energy interval measured, in time order."""
-        if self._store is not None and self.id is not None:
-            try:
-                return self._store.intervals(self.id)
-            except Exception as exc:
-                self._warn_store(exc)
-        return sorted(self._memory, key=lambda i: (i.t_start, i.device_id))
-
-    def wall_offset_s(self) -> float:
-        """UTC epoch seconds minus monotonic seconds, as the sampler converts them."""
-        return 0.0 if self._sampler is None else self._sampler.to_wall(0.0)
-
-    def device_count(self) -> int:
-        """Number of devices being read."""
-        return 0 if self._sampler is None else len(self._sampler.devices)
-
-    # -- answers: energy in kWh, carbon, footprint, the one-line summary ------------------
-    @property
-    def energy_kwh(self) -> float:
-        """The run's total energy in kWh (:attr:`energy_j`; device energy, before PUE)."""
-        from wattprint.units import j_to_kwh
-
-        return j_to_kwh(self.energy_j)
-
-    def footprint(self, options: AccountingOptions | None = None) -> Footprint:
-        """The run's footprint, as ``wattprint show RUN --json`` gives it (``footprint``).
-
-        Args:
-            options: how to account it; default: the run's region and the
-                configured PUE and hardware overrides, as ``show`` does.
-
-        Raises:
-            StoreError: the run has not started, or was not stored.
-            RegionError: an unknown region code.
-            IntensityError: the intensity series cannot be used.
-        """
-        return self._accounted(options).footprint
-
-    @property
-    def co2e_kg(self) -> float:
-        """The run's total carbon (kg CO2e: dynamic, idle, infrastructure and embodied).
-
-        Raises:
-            StoreError: the run has not started, or was not stored.
-        """
-        return float(self.footprint().co2e_kg["total"])
-
-    def _accounted(self, options: AccountingOptions | None = None) -> AccountedRun:
-        if self._store is None or self.id is None:
-            raise StoreError("this run has not started or was not stored, so it has no "
-                             "footprint; energy_j and by_device() hold what was measured")
-        from wattprint.accounting.account import AccountingOptions, account_run
-
-        ended = self.status not in ("new", "running")
-        if options is None and ended and self._accounted_cache is not None:
-            return self._accounted_cache
-        if not ended:
-            self._flush()  # a running run's footprint covers every interval taken so far
-        accounted = account_run(self._store, self.id, options or AccountingOptions(
-            pue=self.settings.pue, catalogue_overrides=self.settings.hardware))
-        if options is None and ended:
-            self._accounted_cache = accounted
-        return accounted
-
-    def summary(self) -> RunSummary:
-        """What the one-line summary says (:mod:`wattprint.run_summary`); never raises.
-
-        Carbon is accounted once the run has ended; a run whose carbon cannot
-        be accounted is summarised without it.
-        """
-        from wattprint.run_summary import RunSummary
-
-        co2e_kg = region = intensity = None
-        if self.status not in ("new", "running") and self.id is not None:
-            try:
-                accounted = self._accounted()
-                co2e_kg = float(accounted.footprint.co2e_kg["total"])
-                region = accounted.region.code
-                intensity = accounted.footprint.intensity.get("mean_g_per_kwh")
-            except Exception as exc:  # a summary must never fail the program
-                log.debug("the run's carbon could not be accounted: %s", exc)
-        return RunSummary(self.id, self.status, self.energy_j, self.by_device(),
-                          self.duration_s, co2e_kg, region, intensity)
-
-    def __str__(self) -> str:
-        from wattprint.run_summary import summary_line
-
-        return summary_line(self.summary())
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        from wattprint.run_summary import summary_html
-
-        return summary_html(self.summary())
-
-    def _print_summary(self) -> None:
-        """Print the one-line summary to stderr once, when the run has ended (unless quiet)."""
-        if self.quiet or self._summary_printed or self.status in ("new", "running"):
-            return
-        self._summary_printed = True
-        try:
-            print(f"wattprint: {self}", file=sys.stderr, flush=True)
-        except Exception:  # a closed stderr at exit must not fail the program
-            log.debug("printing the run summary failed", exc_info=True)
-
-    # -- pausing --------------------------------------------------------------------
-    def should_pause(self) -> bool:
-        """Whether the grid is too dirty to go on now (always ``False`` without pausing)."""
-        return self._pause_controller is not None and self._pause_controller.dirty_now()
-
-    def wait_until_clean(self, max_wait_s: float | None = None) -> float:
-        """Block (recorded as a pause) until the grid is clean or the deadline; seconds waited."""
-        if self._pause_controller is None:
-            return 0.0
-        return self._pause_controller.wait_until_clean(max_wait_s=max_wait_s)
-
-    def set_paused(self, paused: bool) -> None:
-        """Mark the following intervals as paused (excluded from energy totals)."""
-        if self._sampler is not None:
-            self._sampler.paused = paused
-
-
-def _device_energy(info: DeviceInfo, rule: str, energy_j: float, attributed_j: float,
-                   covered_s: float) -> DeviceEnergy:
-    return DeviceEnergy(
-        id=info.id, kind=info.kind, name=info.name, source=info.source, measured=info.measured,
-        model=info.model, energy_j=energy_j, attributed_energy_j=attributed_j, share_rule=rule,
-        mean_power_w=energy_j / covered_s if covered_s > 0 else 0.0,
-    )
 
 
 def resolve_settings_region(settings: Settings) -> ResolvedRegion:
@@ -926,4 +614,6 @@ def track(
                    job=job)
 
 
-__all__ = ["STANDARD_PHASES", "DeviceEnergy", "Tracker", "track"]
+# re-exported from their own modules, so ``from wattprint.run import X`` keeps working
+__all__ = ["STANDARD_PHASES", "CooperativePausing", "DeviceEnergy", "PauseControl", "Tracker",
+           "open_sensors", "sensor_context", "track"]

@@ -23,17 +23,12 @@ operations it cannot apply to a spool file instead of failing the job
 waiting spool files. A store that cannot be written is opened read-only,
 without migrating: it can still be read.
 
-Reads never write. A stored value no reader can use (``runs.info`` that is
-not JSON, an energy or time outside physical ranges) makes its run skipped
-in listings, with a warning, and a :class:`~wattprint.errors.StoreError`
-naming the run and the repair when the run is asked for by id.
+Reads never write; they are told in :mod:`wattprint.store.reads`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import threading
 import time
@@ -42,11 +37,15 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wattprint.errors import RunNotFound, StoreError
-from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
+from wattprint.errors import StoreError
+from wattprint.records import DeviceRecord, IntervalRecord
 from wattprint.store import liveness, schema, spool
-from wattprint.store.dialect import Conn, RowLike
+from wattprint.store.dialect import Conn
 from wattprint.store.ops import OPS
+from wattprint.store.reads import _REPAIR as _REPAIR
+from wattprint.store.reads import MAX_ENERGY_J as MAX_ENERGY_J
+from wattprint.store.reads import MAX_TIME_S as MAX_TIME_S
+from wattprint.store.reads import _Reads
 from wattprint.store.schema import RUN_STATUSES
 
 if TYPE_CHECKING:
@@ -56,16 +55,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Store", "backend_of", "hostname", "new_run_id"]
 
-#: the latest time a stored value may hold (9999-12-31T23:59:59Z)
-MAX_TIME_S = 253402300799.0
-#: more energy than any device spends in one stored interval (278 GWh)
-MAX_ENERGY_J = 1e15
-
 #: what can go wrong reading a spool file, beside the driver's errors
 _INGEST_ERRORS: tuple[type[Exception], ...] = (OSError, KeyError, TypeError, ValueError,
                                                StoreError)
-
-_REPAIR = "run `wattprint store check` to see what is wrong and how to repair it"
 
 
 def new_run_id() -> str:
@@ -78,18 +70,13 @@ def hostname() -> str:
     return os.uname().nodename
 
 
-def _finite(value: Any, low: float, high: float) -> bool:
-    return value is None or (isinstance(value, int | float) and math.isfinite(value)
-                             and low <= value <= high)
-
-
 def backend_of(target: Path | str) -> str:
     """``postgresql`` for a PostgreSQL URL, else ``sqlite`` (a path or a ``sqlite://`` URL)."""
     text = str(target)
     return "postgresql" if text.startswith(("postgresql:", "postgres:")) else "sqlite"
 
 
-class Store:
+class Store(_Reads):
     """The run store: one interface, SQLite by default, PostgreSQL for clusters.
 
     ``Store(target)`` opens the backend the target names: a file path or a
@@ -573,255 +560,3 @@ class Store:
                 )
         return dead
 
-    # -- reading ------------------------------------------------------------------------
-    def _read(self, sql: str, args: Sequence[Any], run_id: str | None = None
-              ) -> list[RowLike]:
-        if self._conn is None:
-            raise StoreError(f"the run store at {self.where} cannot be read; {_REPAIR}")
-        try:
-            with self._lock:
-                return self._conn.execute(sql, args).fetchall()
-        except self._errors as exc:
-            what = f"run {run_id} in " if run_id else ""
-            raise StoreError(f"cannot read {what}the run store at {self.where}: {exc}; "
-                             f"{_REPAIR}") from exc
-
-    def _read_one(self, sql: str, args: Sequence[Any]) -> RowLike | None:
-        rows = self._read(sql, args)
-        return rows[0] if rows else None
-
-    def _row_dict(self, row: RowLike) -> dict[str, Any]:
-        doc = dict(row)
-        doc.setdefault("boot_id", None)
-        doc.setdefault("pid_ns", None)
-        return doc
-
-    def _run_from_row(self, row: RowLike) -> RunRecord:
-        """A run record, with the judged status of a ``running`` run; checks every value."""
-        doc = self._row_dict(row)
-        rid = doc["id"]
-        try:
-            info = json.loads(doc["info"])
-        except (TypeError, ValueError) as exc:
-            raise self._bad(rid, "its info is not JSON") from exc
-        if not isinstance(info, dict):
-            raise self._bad(rid, "its info is not a JSON object")
-        for key in ("started_at", "ended_at"):
-            if not _finite(doc[key], 0.0, MAX_TIME_S) or (key == "started_at"
-                                                         and doc[key] is None):
-                raise self._bad(rid, f"its {key} ({doc[key]!r}) is not a time")
-        if not _finite(doc["interval_s"], 0.0, 1e9):
-            raise self._bad(rid, f"its interval_s ({doc['interval_s']!r}) is out of range")
-        status, ended_at, error = doc["status"], doc["ended_at"], doc["error"]
-        if status == "running" and liveness.is_gone(doc):
-            last = self._read_one("SELECT MAX(t_end) FROM intervals WHERE run_id = ?", (rid,))
-            status = "interrupted"
-            ended_at = last[0] if last is not None and last[0] is not None else doc["started_at"]
-            error = "the tracking process ended without stopping the run"
-        return RunRecord(
-            id=rid, project=doc["project"], name=doc["name"], phase=doc["phase"],
-            status=status, started_at=doc["started_at"], ended_at=ended_at,
-            exit_code=doc["exit_code"], attribution=doc["attribution"],
-            interval_s=doc["interval_s"], command=doc["command"], host=doc["host"],
-            pid=doc["pid"], region=doc["region"], tool=doc["tool"], error=error, info=info,
-        )
-
-    def _bad(self, run_id: str, why: str) -> StoreError:
-        return StoreError(f"run {run_id} in {self.where} cannot be read: {why}; {_REPAIR}, or "
-                          f"remove it with `wattprint delete {run_id}`")
-
-    def _bad_values(self, ids: Sequence[str]) -> dict[str, str]:
-        """Runs among ``ids`` holding values no reader can use, and why."""
-        bad: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start:start + 500])
-            marks = ",".join("?" * len(chunk))
-            checks = (
-                ("intervals", "an interval's energy or time is out of range",
-                 f"NOT (energy_j BETWEEN 0 AND {MAX_ENERGY_J} AND attributed_j BETWEEN 0 AND "
-                 f"{MAX_ENERGY_J} AND t_start BETWEEN 0 AND {MAX_TIME_S} AND t_end BETWEEN 0 "
-                 f"AND {MAX_TIME_S} AND t_end >= t_start)"),
-                ("metrics", "a metric value is not a finite number",
-                 "NOT (value BETWEEN -1.7e308 AND 1.7e308) OR value IS NULL"),
-                ("units", "a unit count is not a finite number",
-                 "NOT (count BETWEEN -1.7e308 AND 1.7e308) OR count IS NULL"),
-            )
-            for table, why, where in checks:
-                for row in self._read(f"SELECT DISTINCT run_id FROM {table} WHERE run_id IN "
-                                      f"({marks}) AND ({where})", chunk):
-                    bad.setdefault(row[0], why)
-        return bad
-
-    def runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:
-        """Stored runs, newest first, optionally of one project.
-
-        A run holding values no reader can use is skipped with a warning
-        (listed in :attr:`skipped`), so one bad run never breaks a listing.
-        """
-        sql = "SELECT * FROM runs"
-        args: list[Any] = []
-        if project is not None:
-            sql += " WHERE project = ?"
-            args.append(project)
-        sql += " ORDER BY started_at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(max(0, min(int(limit), 2**62)))
-        rows = self._read(sql, args)
-        bad = self._bad_values([r["id"] for r in rows])
-        out: list[RunRecord] = []
-        self.skipped = []
-        for row in rows:
-            try:
-                if row["id"] in bad:
-                    raise self._bad(row["id"], bad[row["id"]])
-                out.append(self._run_from_row(row))
-            except StoreError as exc:
-                self.skipped.append((str(row["id"]), str(exc)))
-                log.warning("skipped: %s", exc)
-        return out
-
-    def run_ids(self, project: str | None = None) -> list[str]:
-        """Ids of every stored run (of one project), unchecked, newest first."""
-        if project is None:
-            rows = self._read("SELECT id FROM runs ORDER BY started_at DESC, id DESC", ())
-        else:
-            rows = self._read("SELECT id FROM runs WHERE project = ? ORDER BY started_at DESC,"
-                              " id DESC", (project,))
-        return [str(r[0]) for r in rows]
-
-    def resolve_id(self, ref: str) -> str:
-        """A full run id from an id, a unique id prefix, or ``last``.
-
-        Raises:
-            RunNotFound: nothing matches, or a prefix matches several runs.
-        """
-        if ref == "last":
-            row = self._read_one("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
-                                 ())
-            if row is None:
-                raise RunNotFound("the store has no runs yet; start one with `wattprint run`")
-            return str(row[0])
-        pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._read("SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 3", (pattern,))
-        if not rows:
-            raise RunNotFound(f"no run {ref!r} in {self.where}; list runs with `wattprint runs`")
-        if len(rows) > 1:
-            raise RunNotFound(f"run id prefix {ref!r} is ambiguous; give more characters")
-        return str(rows[0][0])
-
-    def has_run(self, run_id: str) -> bool:
-        """Whether a run with exactly this id is stored."""
-        return self._read_one("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is not None
-
-    def run(self, ref: str) -> RunRecord:
-        """One run by id, prefix or ``last``.
-
-        Raises:
-            RunNotFound: no such run.
-            StoreError: the run holds values no reader can use (names the repair).
-        """
-        rid = self.resolve_id(ref)
-        row = self._read_one("SELECT * FROM runs WHERE id = ?", (rid,))
-        if row is None:
-            raise RunNotFound(f"no run {ref!r} in {self.where}")
-        bad = self._bad_values([rid])
-        if rid in bad:
-            raise self._bad(rid, bad[rid])
-        return self._run_from_row(row)
-
-    def devices(self, run_id: str) -> list[DeviceRecord]:
-        """Devices of a run."""
-        rows = self._read("SELECT * FROM devices WHERE run_id = ? ORDER BY device_id",
-                          (run_id,), run_id)
-        try:
-            return [
-                DeviceRecord(r["device_id"], r["kind"], r["name"], r["source"],
-                             bool(r["measured"]), bool(r["counter"]), r["model"],
-                             r["share_rule"], json.loads(r["extra"]))
-                for r in rows
-            ]
-        except (TypeError, ValueError) as exc:
-            raise self._bad(run_id, "a device's extra is not JSON") from exc
-
-    def intervals(self, run_id: str, device_id: str | None = None) -> list[IntervalRecord]:
-        """Intervals of a run in time order (optionally of one device).
-
-        On a store that is spooling, the spooled intervals of the run are included.
-        """
-        stored: list[IntervalRecord] = []
-        if self._conn is not None:
-            sql = "SELECT * FROM intervals WHERE run_id = ?"
-            args: list[Any] = [run_id]
-            if device_id is not None:
-                sql += " AND device_id = ?"
-                args.append(device_id)
-            stored = [
-                IntervalRecord(r["device_id"], r["t_start"], r["t_end"], r["energy_j"],
-                               r["attributed_j"], bool(r["paused"]))
-                for r in self._read(sql, args, run_id)
-            ]
-        if self._spool is not None:
-            stored += self._spooled_intervals(run_id, device_id)
-        return sorted(stored, key=lambda i: (i.t_start, i.device_id))
-
-    def _spooled_intervals(self, run_id: str, device_id: str | None) -> list[IntervalRecord]:
-        assert self._spool is not None
-        out: list[IntervalRecord] = []
-        for path in self._spool.paths:
-            with suppress(OSError):
-                for doc in spool.read_spool(path):
-                    if doc["op"] == "intervals" and doc["run_id"] == run_id:
-                        out += [IntervalRecord(d, t0, t1, e, a, bool(p))
-                                for d, t0, t1, e, a, p in doc["rows"]
-                                if device_id is None or d == device_id]
-        return out
-
-    def device_totals(self, run_id: str) -> dict[str, tuple[float, float, float, int]]:
-        """Per device: (energy_j, attributed_j, covered_s, intervals), paused spans excluded."""
-        rows = self._read(
-            "SELECT device_id, SUM(energy_j), SUM(attributed_j), SUM(t_end - t_start), COUNT(*)"
-            " FROM intervals WHERE run_id = ? AND paused = 0 GROUP BY device_id",
-            (run_id,), run_id)
-        return {r[0]: (float(r[1]), float(r[2]), float(r[3]), int(r[4])) for r in rows}
-
-    def _rows(self, sql: str, args: Sequence[Any]) -> list[RowLike]:
-        return self._read(sql, args, str(args[0]) if args else None)
-
-    def gaps(self, run_id: str) -> list[dict[str, Any]]:
-        """Spans where a device could not be read."""
-        return [dict(r) for r in self._rows(
-            "SELECT device_id, t_start, t_end, reason FROM gaps WHERE run_id = ? ORDER BY t_start",
-            (run_id,))]
-
-    def metrics(self, run_id: str) -> list[dict[str, Any]]:
-        """Metric values of a run in logging order."""
-        return [dict(r) for r in self._rows(
-            "SELECT name, value, step, t FROM metrics WHERE run_id = ? ORDER BY rowid", (run_id,))]
-
-    def phases(self, run_id: str) -> list[dict[str, Any]]:
-        """Phase windows of a run."""
-        return [dict(r) for r in self._rows(
-            "SELECT name, depth, t_start, t_end FROM phases WHERE run_id = ? ORDER BY rowid",
-            (run_id,))]
-
-    def units(self, run_id: str) -> dict[str, float]:
-        """Functional units counted for a run."""
-        return {r["unit"]: float(r["count"]) for r in self._rows(
-            "SELECT unit, count FROM units WHERE run_id = ?", (run_id,))}
-
-    def pauses(self, run_id: str) -> list[dict[str, Any]]:
-        """Pauses of a run."""
-        return [dict(r) for r in self._rows(
-            "SELECT t_start, t_end, reason FROM pauses WHERE run_id = ? ORDER BY t_start",
-            (run_id,))]
-
-    def idle(self, run_id: str) -> dict[str, tuple[float, str]]:
-        """Idle power per device and how it was obtained."""
-        return {r["device_id"]: (float(r["power_w"]), r["method"]) for r in self._rows(
-            "SELECT device_id, power_w, method FROM idle WHERE run_id = ?", (run_id,))}
-
-    def tags(self, run_id: str) -> dict[str, str]:
-        """Tags of a run."""
-        return {r["key"]: r["value"] for r in self._rows(
-            "SELECT key, value FROM tags WHERE run_id = ?", (run_id,))}

@@ -40,6 +40,7 @@ from wattprint.cli.app import (
     settings_from,
 )
 from wattprint.errors import ConfigError, RegionError, WattprintError
+from wattprint.schedule.profile import run_profile_w
 from wattprint.store import IntervalRecord, RunRecord, Store
 from wattprint.time import parse_duration_s, parse_timestamp_s
 from wattprint.units import (
@@ -51,7 +52,6 @@ from wattprint.units import (
 )
 
 if TYPE_CHECKING:  # numpy and the engines load only when a command runs
-    import numpy as np
 
     from wattprint.accounting.series import IntensitySeries
     from wattprint.schedule.plan import Plan
@@ -217,73 +217,6 @@ def _run_span_s(intervals: list[IntervalRecord]) -> float:
     if not kept:
         return 0.0
     return max(i.t_end for i in kept) - min(i.t_start for i in kept)
-
-
-# --------------------------------------------------------------------------- run profiles
-
-
-def _paused_before(spans: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Paused time before each ``t``: the sum over spans of ``clip(t - start, 0, length)``."""
-    import numpy as np
-
-    if spans.size == 0:
-        return np.zeros_like(t)
-    starts, ends = spans[:, 0], spans[:, 1]
-    before = np.clip(t[:, None] - starts[None, :], 0.0, (ends - starts)[None, :])
-    return np.asarray(before.sum(axis=1), dtype=np.float64)
-
-
-def _merged(spans: list[tuple[float, float]]) -> np.ndarray:
-    import numpy as np
-
-    merged: list[list[float]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return np.asarray(merged, dtype=np.float64).reshape(-1, 2)
-
-
-def run_profile_w(
-    run: RunRecord, intervals: list[IntervalRecord], step_s: float
-) -> np.ndarray:
-    """A stored run's measured power profile: mean watts per step, pauses cut out.
-
-    Energy is summed over devices (whole-device energy, or the attributed
-    share for a run with ``process`` attribution). Paused intervals are
-    dropped and the time line closes over them, so the profile is the job's
-    work in its order.
-
-    Args:
-        run: the run.
-        intervals: its energy intervals (:meth:`Store.intervals`).
-        step_s: the intensity series' step, seconds.
-
-    Returns:
-        Mean watts in each step.
-
-    Raises:
-        ConfigError: the run has no energy intervals outside its pauses.
-    """
-    import numpy as np
-
-    from wattprint.schedule.whatif import profile_from_intervals
-
-    kept = [i for i in intervals if not i.paused]
-    if not kept:
-        raise ConfigError(
-            f"run {run.id} has no energy intervals outside pauses, so it has no power "
-            "profile; give a run that measured energy, or --duration and --power-w"
-        )
-    spans = _merged([(i.t_start, i.t_end) for i in intervals if i.paused])
-    starts = np.array([i.t_start for i in kept], dtype=np.float64)
-    ends = np.array([i.t_end for i in kept], dtype=np.float64)
-    attributed = run.attribution == "process"
-    energy = np.array([i.attributed_j if attributed else i.energy_j for i in kept])
-    starts = starts - _paused_before(spans, starts)
-    ends = ends - _paused_before(spans, ends)
-    return profile_from_intervals(starts, ends, energy, step_s)
 
 
 # --------------------------------------------------------------------------- whatif

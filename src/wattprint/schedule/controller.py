@@ -69,13 +69,20 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from wattprint.errors import ConfigError
-from wattprint.schedule.signals import IntensitySignal, TimedRead, clock_text, utc_text
+from wattprint.schedule.events import (
+    EventCallback,
+    PauseCallback,
+    PauseEvent,
+    PauseSpan,
+    SignalGap,
+    event_message,
+)
+from wattprint.schedule.signals import IntensitySignal, TimedRead, utc_text
 
 logger = logging.getLogger(__name__)
 
@@ -102,68 +109,6 @@ DEFAULT_HORIZON_S = 86_400.0
 
 # Wake this long after a slot boundary, so the new slot is the one read.
 _BOUNDARY_MARGIN_S = 1e-3
-
-
-@dataclass(frozen=True)
-class PauseEvent:
-    """Something the controller did or saw.
-
-    Attributes:
-        kind: ``"pause"``, ``"resume"``, ``"release"`` (resumed for good, or
-            pausing given up at the deadline), ``"signal-missing"`` or
-            ``"signal-back"``.
-        t_s: when, UTC epoch seconds.
-        reason: why, in words (``"intensity 412 g/kWh > 300"``).
-        intensity_g_per_kwh: the intensity read, if one was.
-        threshold_g_per_kwh: the threshold it was compared with, if one was.
-        latest_resume_s: for a pause, the latest time it may last until (the
-            deadline or the end of the pause budget; ``inf`` when unbounded).
-        paused_s: for a resume, how long the pause lasted, seconds.
-    """
-
-    kind: str
-    t_s: float
-    reason: str
-    intensity_g_per_kwh: float | None = None
-    threshold_g_per_kwh: float | None = None
-    latest_resume_s: float | None = None
-    paused_s: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-able record (an unbounded ``latest_resume_s`` becomes ``None``)."""
-        latest = self.latest_resume_s
-        return {"kind": self.kind, "t_s": self.t_s, "reason": self.reason,
-                "intensity_g_per_kwh": self.intensity_g_per_kwh,
-                "threshold_g_per_kwh": self.threshold_g_per_kwh,
-                "latest_resume_s": None if latest is None or math.isinf(latest) else latest,
-                "paused_s": self.paused_s}
-
-
-@dataclass
-class PauseSpan:
-    """One pause: from ``t_start_s`` to ``t_end_s`` (``None`` while it lasts)."""
-
-    t_start_s: float
-    t_end_s: float | None
-    reason: str
-    end_reason: str = ""
-
-    def duration_s(self, now_s: float) -> float:
-        """Length of the pause, up to ``now_s`` while it lasts."""
-        return (self.t_end_s if self.t_end_s is not None else now_s) - self.t_start_s
-
-
-@dataclass
-class SignalGap:
-    """A span with no usable signal (the job ran through it)."""
-
-    t_start_s: float
-    t_end_s: float | None
-    reason: str
-
-
-PauseCallback = Callable[[str], None]
-EventCallback = Callable[[PauseEvent], None]
 
 
 class PauseController:
@@ -642,40 +587,3 @@ def check_threshold_rule(threshold_g_per_kwh: float | None, percentile: float | 
         )
     if percentile is not None and not (math.isfinite(percentile) and 0 <= percentile <= 100):
         raise ConfigError(f"pause percentile is {percentile}; give a number from 0 to 100")
-
-
-def event_message(event: PauseEvent) -> str | None:
-    """One line for people about a pause, a resume or a release (``None`` for other events).
-
-    For example ``paused at 14:00Z: 412 g/kWh > 300 g/kWh; resumes when lower,
-    latest 02:00Z (12:00:00 slack)`` and ``resumed at 16:00Z: 280 g/kWh <= 300 g/kWh
-    after 2:00:00 paused``. Times are UTC; the slack is how long the pause
-    may last at most (to the deadline, or to the end of the pause budget).
-    A release is told only when the deadline forced it (not when the job ended).
-    """
-    from wattprint.units import format_duration_s, format_intensity
-
-    when = clock_text(event.t_s)
-    value, threshold = event.intensity_g_per_kwh, event.threshold_g_per_kwh
-    if event.kind == "pause":
-        head = f"paused at {when}: "
-        if value is not None and threshold is not None:
-            head += f"{format_intensity(value)} > {format_intensity(threshold)}"
-        else:
-            head += event.reason
-        latest = event.latest_resume_s
-        if latest is None or math.isinf(latest):
-            return head + "; resumes when lower (no deadline)"
-        return (f"{head}; resumes when lower, latest {clock_text(latest)} "
-                f"({format_duration_s(max(0.0, latest - event.t_s))} slack)")
-    if event.kind == "resume":
-        if value is not None and threshold is not None:
-            why = f"{format_intensity(value)} <= {format_intensity(threshold)}"
-        else:
-            why = event.reason
-        after = (f" after {format_duration_s(event.paused_s)} paused"
-                 if event.paused_s is not None else "")
-        return f"resumed at {when}: {why}{after}"
-    if event.kind == "release" and event.reason.startswith("deadline"):
-        return f"pausing ended at {when}: {event.reason}"
-    return None

@@ -13,7 +13,7 @@ installed, else bars drawn in plain HTML.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -271,8 +271,8 @@ def render_json(doc: Mapping[str, Any]) -> str:
 
 def render(doc: Mapping[str, Any], fmt: str) -> str:
     """Render in ``fmt``: ``text``, ``md``, ``html`` or ``json``."""
-    renderers = {"text": render_text, "md": render_markdown, "html": render_html,
-                 "json": render_json}
+    renderers: dict[str, Callable[[Mapping[str, Any]], str]] = {
+        "text": render_text, "md": render_markdown, "html": render_html, "json": render_json}
     return renderers[fmt](doc)
 
 

@@ -74,8 +74,9 @@ PROJECT_SCHEMA = "wattprint.appendix.project/1"
 ProgressFn = Callable[[int, int], None]
 
 
-_ENERGY_TERMS = ("dynamic", "idle", "infrastructure", "total")
-_CO2_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
+#: the footprint's energy terms and carbon terms, in the order reports show them
+ENERGY_TERMS = ("dynamic", "idle", "infrastructure", "total")
+CO2_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
 
 #: The formulas of :mod:`wattprint.accounting.footprint`, for readers of the JSON.
 FORMULAS: dict[str, str] = {
@@ -467,17 +468,17 @@ def _assumption_key(p: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _empty_bucket() -> dict[str, Any]:
     return {"runs": 0, "duration_s": 0.0,
-            "energy_kwh": dict.fromkeys(_ENERGY_TERMS, 0.0),
-            "co2e_kg": dict.fromkeys(_CO2_TERMS, 0.0)}
+            "energy_kwh": dict.fromkeys(ENERGY_TERMS, 0.0),
+            "co2e_kg": dict.fromkeys(CO2_TERMS, 0.0)}
 
 
 def _add(bucket: dict[str, Any], run: RunRecord, fp_energy: Mapping[str, float],
          fp_co2: Mapping[str, float]) -> None:
     bucket["runs"] += 1
     bucket["duration_s"] += run.duration_s or 0.0
-    for k in _ENERGY_TERMS:
+    for k in ENERGY_TERMS:
         bucket["energy_kwh"][k] += fp_energy[k]
-    for k in _CO2_TERMS:
+    for k in CO2_TERMS:
         bucket["co2e_kg"][k] += fp_co2[k]
 
 

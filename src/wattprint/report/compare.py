@@ -32,7 +32,13 @@ from typing import Any
 
 from wattprint.accounting.account import AccountingOptions, account_run
 from wattprint.errors import ConfigError
-from wattprint.report.appendix import accounting_block, json_safe, last_metrics
+from wattprint.report.appendix import (
+    CO2_TERMS,
+    ENERGY_TERMS,
+    accounting_block,
+    json_safe,
+    last_metrics,
+)
 from wattprint.report.runview import device_rows
 from wattprint.store import Store
 from wattprint.time import iso_utc as iso
@@ -41,8 +47,6 @@ from wattprint.units import j_to_kwh
 #: Schema identifier of the comparison JSON.
 COMPARE_SCHEMA = "wattprint.compare/1"
 
-_ENERGY_TERMS = ("dynamic", "idle", "infrastructure", "total")
-_CO2_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
 
 
 def _diff_ratio(values: list[float | None]) -> tuple[list[float | None], list[float | None]]:
@@ -117,9 +121,9 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
             values[name] = values.get(name, 0.0) + j_to_kwh(d[key])
             if d["kind"] not in kinds:
                 kinds.append(d["kind"])
-        for term in _ENERGY_TERMS:
+        for term in ENERGY_TERMS:
             values[f"energy_kwh.{term}"] = fp.energy_kwh[term]
-        for term in _CO2_TERMS:
+        for term in CO2_TERMS:
             values[f"co2e_kg.{term}"] = fp.co2e_kg[term]
         values["intensity_g_per_kwh"] = fp.intensity["mean_g_per_kwh"]
         for m, v in last_metrics(store.metrics(run.id)).items():
@@ -128,8 +132,8 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
                 metric_names.append(m)
         quantities.append(values)
     order = (["duration_s"] + [f"device_kwh.{k}" for k in sorted(kinds)]
-             + [f"energy_kwh.{t}" for t in _ENERGY_TERMS]
-             + [f"co2e_kg.{t}" for t in _CO2_TERMS] + ["intensity_g_per_kwh"]
+             + [f"energy_kwh.{t}" for t in ENERGY_TERMS]
+             + [f"co2e_kg.{t}" for t in CO2_TERMS] + ["intensity_g_per_kwh"]
              + [f"metric.{m}" for m in metric_names])
     for name in order:
         units[name] = _unit(name)

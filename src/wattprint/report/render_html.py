@@ -25,6 +25,7 @@ from html import escape
 from typing import Any
 
 from wattprint.report.appendix import (
+    CO2_TERMS,
     fmt_duration,
     fmt_num,
     fmt_qty,
@@ -34,8 +35,6 @@ from wattprint.report.appendix import (
     provenance_rows,
 )
 from wattprint.units import DEFAULT_PRECISION
-
-_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
 
 _CSS = """
 :root { color-scheme: light; }
@@ -288,7 +287,7 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     b.append("<h2>Carbon breakdown</h2>\n")
     b.append(html_table(("term", "energy", "CO2e"),
                         [(t, fmt_qty(kwh.get(t), "kWh", p), fmt_qty(co2.get(t), "kgCO2e", p))
-                         for t in _TERMS],
+                         for t in CO2_TERMS],
                         row_classes=[""] * 4 + ["total"], numeric="lrr", precision=p))
     b.append(f'<p class="muted">Infrastructure is energy × (PUE − 1) with PUE '
              f"{fmt_num(fp['pue'], p)}; embodied is manufacturing carbon amortised per "
@@ -361,10 +360,10 @@ def project_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
     rows: list[Sequence[Any]] = [
         (g["key"] or "(none)", g["runs"], fmt_duration(g["duration_s"], p),
          fmt_qty(g["energy_kwh"]["total"], "kWh", p),
-         *(fmt_qty(g["co2e_kg"][t], "kgCO2e", p) for t in _TERMS)) for g in doc["groups"]]
+         *(fmt_qty(g["co2e_kg"][t], "kgCO2e", p) for t in CO2_TERMS)) for g in doc["groups"]]
     rows.append(("total", total["runs"], fmt_duration(total["duration_s"], p),
                  fmt_qty(total["energy_kwh"]["total"], "kWh", p),
-                 *(fmt_qty(total["co2e_kg"][t], "kgCO2e", p) for t in _TERMS)))
+                 *(fmt_qty(total["co2e_kg"][t], "kgCO2e", p) for t in CO2_TERMS)))
     b.append(html_table((doc["by"], "runs", "duration", "energy", "dynamic CO2e", "idle CO2e",
                          "infrastructure CO2e", "embodied CO2e", "total CO2e"), rows,
                         row_classes=[""] * (len(rows) - 1) + ["total"], numeric="lrrrrrrrr",

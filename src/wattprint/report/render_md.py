@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from wattprint.report.appendix import (
+    CO2_TERMS,
     fmt_duration,
     fmt_num,
     fmt_qty,
@@ -31,8 +32,6 @@ from wattprint.report.appendix import (
     provenance_rows,
 )
 from wattprint.units import DEFAULT_PRECISION
-
-_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
 
 
 def cell(value: Any, precision: int = DEFAULT_PRECISION) -> str:
@@ -178,7 +177,7 @@ def run_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
     parts.append("\n## Carbon breakdown\n\n")
     parts.append(table(
         ("term", "energy", "CO2e"),
-        [(t, fmt_qty(kwh.get(t), "kWh", p), fmt_qty(co2.get(t), "kgCO2e", p)) for t in _TERMS],
+        [(t, fmt_qty(kwh.get(t), "kWh", p), fmt_qty(co2.get(t), "kgCO2e", p)) for t in CO2_TERMS],
         "lrr", p))
     parts.append(f"\nInfrastructure is energy × (PUE − 1) with PUE {fmt_num(fp['pue'], p)}; "
                  "embodied is manufacturing carbon amortised per device-hour.\n")
@@ -241,10 +240,10 @@ def project_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION)
     rows: list[Sequence[Any]] = [
         (g["key"] or "(none)", g["runs"], fmt_duration(g["duration_s"], p),
          fmt_qty(g["energy_kwh"]["total"], "kWh", p),
-         *(fmt_qty(g["co2e_kg"][t], "kgCO2e", p) for t in _TERMS)) for g in doc["groups"]]
+         *(fmt_qty(g["co2e_kg"][t], "kgCO2e", p) for t in CO2_TERMS)) for g in doc["groups"]]
     rows.append(("**total**", total["runs"], fmt_duration(total["duration_s"], p),
                  fmt_qty(total["energy_kwh"]["total"], "kWh", p),
-                 *(fmt_qty(total["co2e_kg"][t], "kgCO2e", p) for t in _TERMS)))
+                 *(fmt_qty(total["co2e_kg"][t], "kgCO2e", p) for t in CO2_TERMS)))
     parts.append(table(header, rows, "lrrrrrrrr", p))
     parts.append("\n## Runs\n\n")
     parts.append(table(("id", "name", doc["by"], "status", "started (UTC)", "duration",

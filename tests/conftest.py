@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,16 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 "WATTPRINT_ATTRIBUTION", "WATTPRINT_SENSORS", "WATTPRINT_PUE"):
         monkeypatch.delenv(var, raising=False)
     return h
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """Frameworks under test (Lightning, Transformers, Keras) set process environment
+    variables such as RANK or WORLD_SIZE in-process; a later test's children would
+    then look like ranks of a distributed job. Each test starts from the same
+    environment."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -31,6 +31,7 @@ codecarbon ``run_id`` is reused across the rows of one Python process).
 
 from __future__ import annotations
 
+import math
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,9 @@ def parse_codecarbon(path: Path, *, tz: tzinfo | None = None) -> list[PeerRun]:
                            if row.get("cloud_provider") and row.get("cloud_region") else None),
         }
         if info["peer_co2e_kg"] is not None and info["peer_energy_kwh"] > 0:
-            info["peer_intensity_g_per_kwh"] = (info["peer_co2e_kg"] * 1000.0
-                                                / info["peer_energy_kwh"])
+            ratio = info["peer_co2e_kg"] * 1000.0 / info["peer_energy_kwh"]
+            # a ratio of two logged figures can overflow (a denormal energy): then no figure
+            info["peer_intensity_g_per_kwh"] = ratio if math.isfinite(ratio) else None
         region = _region(info["peer_cloud"] or "", row.get("country_iso_code", ""))
         attribution = mode if mode in ("machine", "process") else "machine"
         key = "|".join((row.get("run_id", ""), row["timestamp"], row["duration"]))

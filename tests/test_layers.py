@@ -23,8 +23,7 @@ LAYERS: dict[str, int] = {
     "sensors": 1,
     "sampling": 2, "attribution": 2, "distributed": 2,
     "store": 3, "accounting": 3,
-    "run": 4, "run_summary": 4, "run_devices": 4, "run_pausing": 4, "run_results": 4,
-    "run_signals": 4, "report": 4, "schedule": 4, "serve": 4, "decide": 4, "audit": 4,
+    "run": 4, "report": 4, "schedule": 4, "serve": 4, "decide": 4, "audit": 4,
     "agent_client": 4,
     "cli": 5, "integrations": 5, "testing": 5, "__main__": 5, "__init__": 6,
 }

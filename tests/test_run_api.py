@@ -17,7 +17,7 @@ from wattprint.accounting.account import AccountingOptions
 from wattprint.errors import StoreError
 from wattprint.records import IntervalRecord
 from wattprint.run import DeviceEnergy, Tracker
-from wattprint.run_summary import RunSummary, device_groups, summary_html, summary_line
+from wattprint.run.summary import RunSummary, device_groups, summary_html, summary_line
 from wattprint.store import Store
 from wattprint.testing.sensors import ScriptedSensor
 

@@ -106,7 +106,7 @@ class StageMeter:
               tags: Mapping[str, str]) -> Tracker:
         """Start the run of a stage (``fit``, ``evaluate``...), as a phase named after it."""
         from wattprint.run import Tracker
-        from wattprint.run_summary import quiet_from_env
+        from wattprint.run.summary import quiet_from_env
 
         if self.tracker is not None:
             self.end()

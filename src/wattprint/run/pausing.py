@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from wattprint.run import Tracker
+    from wattprint.run.tracker import Tracker
     from wattprint.sampling import Sampler
 
 

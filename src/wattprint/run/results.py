@@ -3,7 +3,7 @@
 These are the read side of :class:`wattprint.run.Tracker` (mixed into it):
 energy in joules and kWh as measured so far, the footprint as
 ``wattprint show`` accounts it, and the summary line of
-:mod:`wattprint.run_summary`.
+:mod:`wattprint.run.summary`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wattprint.errors import StoreError
-from wattprint.run_devices import DeviceEnergy, _device_energy
+from wattprint.run.devices import DeviceEnergy, _device_energy
 
 if TYPE_CHECKING:
     from wattprint.accounting.account import AccountedRun, AccountingOptions
     from wattprint.accounting.footprint import Footprint
     from wattprint.config import Settings
-    from wattprint.run_summary import RunSummary
+    from wattprint.run.summary import RunSummary
     from wattprint.sampling import Sampler
     from wattprint.store import IntervalRecord, Store
 
@@ -158,12 +158,12 @@ class _Results:
         return accounted
 
     def summary(self) -> RunSummary:
-        """What the one-line summary says (:mod:`wattprint.run_summary`); never raises.
+        """What the one-line summary says (:mod:`wattprint.run.summary`); never raises.
 
         Carbon is accounted once the run has ended; a run whose carbon cannot
         be accounted is summarised without it.
         """
-        from wattprint.run_summary import RunSummary
+        from wattprint.run.summary import RunSummary
 
         co2e_kg = region = intensity = None
         if self.status not in ("new", "running") and self.id is not None:
@@ -178,14 +178,14 @@ class _Results:
                           self.duration_s, co2e_kg, region, intensity)
 
     def __str__(self) -> str:
-        from wattprint.run_summary import summary_line
+        from wattprint.run.summary import summary_line
 
         return summary_line(self.summary())
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        from wattprint.run_summary import summary_html
+        from wattprint.run.summary import summary_html
 
         return summary_html(self.summary())
 

@@ -38,7 +38,7 @@ from wattprint.units import (
 )
 
 if TYPE_CHECKING:
-    from wattprint.run import DeviceEnergy
+    from wattprint.run.devices import DeviceEnergy
 
 #: Characters of the run id shown: its 8 hex digits of start time and 4 of its random
 #: part, so runs started in the same second still differ (``wattprint show PREFIX``).

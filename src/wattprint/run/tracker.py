@@ -12,10 +12,10 @@ once and the workload goes on; an exception in the workload keeps its
 traceback; no thread is left running after :meth:`Tracker.stop`.
 
 How a run is finalised on a signal or at exit is told in
-:mod:`wattprint.run_signals`; what it answers (energy, carbon, the summary
-line) lives in :mod:`wattprint.run_results`, its devices in
-:mod:`wattprint.run_devices` and cooperative pausing in
-:mod:`wattprint.run_pausing`.
+:mod:`wattprint.run.signals`; what it answers (energy, carbon, the summary
+line) lives in :mod:`wattprint.run.results`, its devices in
+:mod:`wattprint.run.devices` and cooperative pausing in
+:mod:`wattprint.run.pausing`.
 """
 
 from __future__ import annotations
@@ -42,17 +42,17 @@ if TYPE_CHECKING:
     from wattprint.accounting.location import ResolvedRegion
 from wattprint.errors import WattprintError
 from wattprint.records import RUN_INFO_SHARE_RULES
-from wattprint.run_devices import DeviceEnergy, open_sensors, sensor_context
-from wattprint.run_pausing import CooperativePausing, PauseControl, _Pausing
-from wattprint.run_results import _Results
-from wattprint.run_signals import _SignalHandling
+from wattprint.run.devices import open_sensors
+from wattprint.run.pausing import CooperativePausing, PauseControl, _Pausing
+from wattprint.run.results import _Results
+from wattprint.run.signals import _SignalHandling
 from wattprint.sampling import Gap, Sampler
 from wattprint.sensors.base import Sensor, SkippedSensor
 from wattprint.sensors.context import SensorContext
 from wattprint.signals import SignalFinaliser
 from wattprint.store import DeviceRecord, IntervalRecord, Store, new_run_id
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wattprint.run")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -604,7 +604,7 @@ def track(
     is entered or the function called.
     """
     if quiet is None:
-        from wattprint.run_summary import quiet_from_env
+        from wattprint.run.summary import quiet_from_env
 
         quiet = quiet_from_env()
     return Tracker(project, name=name, phase=phase, interval_s=interval_s,
@@ -614,6 +614,4 @@ def track(
                    job=job)
 
 
-# re-exported from their own modules, so ``from wattprint.run import X`` keeps working
-__all__ = ["STANDARD_PHASES", "CooperativePausing", "DeviceEnergy", "PauseControl", "Tracker",
-           "open_sensors", "sensor_context", "track"]
+__all__ = ["STANDARD_PHASES", "Tracker", "resolve_settings_region", "track"]

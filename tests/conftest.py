@@ -54,12 +54,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _restore_environment() -> Iterator[None]:
+def _restore_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Frameworks under test (Lightning, Transformers, Keras) set process environment
     variables such as RANK or WORLD_SIZE in-process; a later test's children would
     then look like ranks of a distributed job. Each test starts from the same
     environment."""
     saved = dict(os.environ)
+    # no test reaches the user's own store: a test that names no home gets a fresh one
+    os.environ.setdefault("WATTPRINT_HOME", str(tmp_path_factory.mktemp("wattprint-home")))
     yield
     if os.environ != saved:
         os.environ.clear()

@@ -114,13 +114,14 @@ def test_export_with_injected_enospc_keeps_the_old_file(cli_env: dict[str, str],
 
     target = tmp_path / "export.json"
     target.write_text(OLD)
+    real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", _enospc)
     result = CliRunner().invoke(app, ["export", "-f", "json", "-o", str(target), "--quiet"])
     assert result.exit_code == 2
     assert target.read_text() == OLD
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "No space left on device" in lines[0]
-    monkeypatch.undo()
+    monkeypatch.setattr(os, "fsync", real_fsync)  # the disk has room again; the home stays
     ok = CliRunner().invoke(app, ["export", "-f", "json", "-o", str(target), "--quiet"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(target.read_text())["runs"]

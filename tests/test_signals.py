@@ -4,8 +4,8 @@ Each trial starts a tracked training loop (tests/helpers/signal_loop.py:
 ``track(interval_s=0.01)``, metrics in a tight loop, phases changing) on a
 fake powercap tree, so sampling, store writes, metric logging and phase
 changes all run when the signal comes. The signal is sent after a seeded
-random delay. A trial fails if the process is still alive 5 s after the
-signal, if its run is not finalised with the signal's status within 2 s, if
+random delay. A trial fails if the process is still alive 15 s after the
+signal, if its run is not finalised with the signal's status within 10 s, if
 the last interval stops short of the signal (more than one interval + 0.5 s
 before it), or if the exit status differs from an untracked program's.
 
@@ -37,8 +37,10 @@ from wattprint.testing.sensors import ScriptedSensor
 
 LOOP = Path(__file__).parent / "helpers" / "signal_loop.py"
 INTERVAL_S = 0.01
-END_S = 5.0  # a process still alive this long after the signal is hung
-FINAL_S = 2.0  # the run is finalised this soon after the signal
+# Bounds for a hang, not a speed target: loose enough for a machine under heavy load
+# (the signal tests ran with a load average of 25 on 2 cores, where 2 s was too tight)
+END_S = 15.0  # a process still alive this long after the signal is hung
+FINAL_S = 10.0  # the run is finalised this soon after the signal
 PARALLEL = 4
 
 # What an untracked Python program does on each signal, and the stored outcome:

@@ -188,6 +188,12 @@ def _mpi_job(env: Mapping[str, str], node: str) -> tuple[str, str] | None:
     ompi = "OMPI_COMM_WORLD_RANK" in env
     if not ompi and "PMI_RANK" not in env and "PMIX_RANK" not in env:
         return None
+    if not ompi and env.get("OMPI_MCA_ess") == "singleton":
+        # MPI_Init without mpirun (a library importing mpi4py.MPI, say) puts PMIX_RANK=0
+        # and its namespace into the C environment, which every later child inherits:
+        # they are no ranks of a job, and taking them for rank 0 of one would let only
+        # one of them measure
+        return None
     launcher = "openmpi" if ompi else "pmi"
     if env.get("PMIX_NAMESPACE"):
         hnp = env.get("OMPI_MCA_orte_hnp_uri", "")

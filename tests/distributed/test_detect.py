@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
 from wattprint.distributed import Launch, detect_launch, gpu_candidates
 
 
@@ -63,3 +72,40 @@ def test_gpu_blocks_by_local_rank() -> None:
     # fewer GPUs than ranks (shared, or one per rank via CUDA_VISIBLE_DEVICES): all it sees
     assert gpu_candidates(["g0"], Launch("j", "user", "n", local_rank=1,
                                          local_world_size=4)) == ["g0"]
+
+
+#: the variables an Open MPI 4 singleton (MPI_Init without mpirun) left in a process's
+#: C environment, as recorded from a child of a process that imported mpi4py.MPI
+SINGLETON_ENV = {
+    "OMPI_MCA_ess": "singleton", "OMPI_MCA_orte_launch": "1", "PMIX_NAMESPACE": "1984757761",
+    "PMIX_RANK": "0", "PMIX_SERVER_URI4": "1984757760.0;tcp4://127.0.0.1:37963",
+    "OMPI_MCA_orte_ess_num_procs": "1", "OMPI_APP_CTX_NUM_PROCS": "1",
+}
+
+
+def test_an_mpi_singletons_leftover_variables_make_no_job() -> None:
+    # sixteen independent children of such a process would otherwise all be "rank 0" of
+    # one job, and only one of them would measure the node
+    assert detect_launch(SINGLETON_ENV) is None
+
+
+def test_children_of_a_real_mpi_singleton_are_plain_runs(tmp_path: Path) -> None:
+    pytest.importorskip("mpi4py")
+    if shutil.which("mpirun") is None:
+        pytest.skip("Open MPI (openmpi-bin) is absent")
+    code = textwrap.dedent("""
+        import subprocess, sys
+        from mpi4py import MPI  # MPI_Init: a singleton, no mpirun
+        assert MPI.COMM_WORLD.Get_size() == 1
+        probe = "from wattprint.distributed import detect_launch; print(detect_launch())"
+        print(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             check=True).stdout.strip())
+    """)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    for name in [k for k in env if k.startswith(("OMPI_", "PMI", "SLURM_", "RANK"))]:
+        del env[name]
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "None"

@@ -32,7 +32,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,18 +144,13 @@ class Store(_Reads):
         self._opened()
         self.ingest_spools()
 
-    # -- what each backend provides ------------------------------------------------------
-    def _locate(self, target: Path | str) -> None:
-        """Set :attr:`path` (the file that keys the spool) and :attr:`where`."""
-        raise NotImplementedError
-
-    def _open_read_write(self, timeout_s: float) -> Conn:
-        """Connect for writing, and migrate to the newest schema."""
-        raise NotImplementedError
-
-    def _open_read_only(self, timeout_s: float) -> Conn:
-        """Connect for reading only; refuses a newer schema."""
-        raise NotImplementedError
+    # -- what each backend provides (SqliteStore, PostgresStore) ---------------------------
+    #: set :attr:`path` (the file that keys the spool) and :attr:`where`
+    _locate: Callable[[Path | str], None]
+    #: connect for writing, and migrate to the newest schema
+    _open_read_write: Callable[[float], Conn]
+    #: connect for reading only; refuses a newer schema
+    _open_read_only: Callable[[float], Conn]
 
     def _readable_anyway(self, exc: StoreError) -> bool:
         """Whether a store that could not be opened for writing can still be read."""

@@ -60,8 +60,8 @@ from wattprint.errors import ConfigError
 from wattprint.units import J_PER_KWH, format_duration_s, format_energy_j, format_mass_kg
 
 __all__ = ["ASSUMED_SPREAD", "BUDGET_ACTIONS", "Budget", "CarbonForecast", "EpochMark",
-           "Prediction", "Totals", "forecast_carbon", "forecast_totals", "predict",
-           "prediction_line", "t_quantile_975"]
+           "Prediction", "Totals", "actual_carbon_kg", "forecast_carbon", "forecast_totals",
+           "predict", "prediction_line", "t_quantile_975"]
 
 #: the relative half-width of the interval on the remaining part when fewer than two
 #: steady epochs give no spread to measure (an assumption, stated with each prediction)
@@ -256,6 +256,19 @@ def forecast_carbon(totals: Totals, *, started_at_s: float, region: str, pue: fl
     low, high = totals.energy_j_interval
     return CarbonForecast(kg(totals.energy_j), (kg(low), kg(high)), float(past), float(ahead),
                           name, region, pue)
+
+
+def actual_carbon_kg(energy_j: float, *, started_at_s: float, duration_s: float, region: str,
+                     pue: float) -> float:
+    """A finished run's operational carbon on the predictions' basis, to compare with them.
+
+    Raises:
+        RegionError: the region is unknown.
+        IntensityError: no intensity for it.
+    """
+    whole = Totals(1, 1, duration_s, (duration_s, duration_s), energy_j, (energy_j, energy_j),
+                   duration_s, energy_j, 1, "measured")
+    return forecast_carbon(whole, started_at_s=started_at_s, region=region, pue=pue).co2e_kg
 
 
 @dataclass(frozen=True)

@@ -238,10 +238,16 @@ class _Epochs:
         """At the run's end: place every mark left, finish every prediction, end the worker."""
         self._resolve(None)
         worker, work = self._epoch_worker, self._epoch_queue
-        if worker is None or work is None:
-            return
-        work.put(None)
-        worker.join(timeout_s)
+        if worker is not None and work is not None:
+            work.put(None)
+            worker.join(timeout_s)
+        if self._marks_ended and self._store is not None and self.id is not None:
+            try:
+                self._store.update_info(self.id, {"epochs": {
+                    "done": self._marks_ended, "total": self.epochs_total,
+                    "predict_after": self.predict_after}})
+            except Exception as exc:
+                self._warn_store(exc)
 
     # -- predicting (worker thread) ----------------------------------------------------------
     def _worker_queue(self) -> queue.Queue[tuple[str, EpochMark] | None]:

@@ -145,7 +145,7 @@ class StageMeter:
         if is_training_epoch(window):
             self.tracker.epoch_start()
 
-    def close(self, window: str) -> WindowCost | None:
+    def close(self, window: str, *, epoch_end: bool = True) -> WindowCost | None:
         """Close a window; its energy and operational carbon (``None`` if it was not open)."""
         opened = self._windows.pop(window, None)
         if self.tracker is None or opened is None:
@@ -154,7 +154,7 @@ class StageMeter:
         phase.__exit__(None, None, None)
         window_j = self.tracker.energy_j - energy_j
         g_per_j = self.operational_g_per_j()
-        if is_training_epoch(window):
+        if epoch_end and is_training_epoch(window):
             self.tracker.epoch_end()  # may raise BudgetExceeded: the window is closed already
         return WindowCost(window_j, None if g_per_j is None else window_j * g_per_j)
 
@@ -193,7 +193,7 @@ class StageMeter:
         if tracker is None:
             return None
         for window in list(self._windows)[::-1]:
-            self.close(window)
+            self.close(window, epoch_end=False)  # an epoch cut short is no epoch
         if self._stage_phase is not None:
             self._stage_phase.__exit__(None, None, None)
             self._stage_phase = None

@@ -187,6 +187,21 @@ class _Epochs:
         with self._epoch_lock:
             return self._predictions[-1].as_dict() if self._predictions else None
 
+    def wait_for_prediction(self, timeout_s: float = 10.0) -> dict[str, Any] | None:
+        """Wait until every epoch marked so far is placed and predicted; the latest forecast.
+
+        An epoch's end is placed at the sampler's next reading, and its
+        prediction made just after (module docstring); a notebook or a test
+        that wants the forecast of the epoch just ended waits here (at most
+        ``timeout_s``). Returns :meth:`prediction`.
+        """
+        with self._epoch_lock:
+            wanted = self._marks_made
+        self._resolve_without_sensors()
+        with self._epoch_lock:
+            self._epoch_lock.wait_for(lambda: self._marks_done >= wanted, timeout=timeout_s)
+        return self.prediction()
+
     def predictions(self) -> list[dict[str, Any]]:
         """Every forecast made so far, oldest first (mappings as :meth:`prediction`)."""
         with self._epoch_lock:

@@ -50,7 +50,7 @@ from wattprint.units import (
 )
 
 if TYPE_CHECKING:  # pausing and predicting load only when asked for
-    from wattprint.decide.predict import Budget
+    from wattprint.decide.predict import Budget, Prediction
     from wattprint.schedule.controller import PauseController
     from wattprint.schedule.pausing import PauseSetup
 
@@ -210,9 +210,11 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
                                live, live_source)
     budget = _prepare_budget(epochs, predict_after, budget_kwh, budget_co2e_kg, budget_action,
                              budget_grace_s)
-    say_prediction = None
+    say_prediction: Callable[[Prediction], None] | None = None
     if epochs is not None and not quiet:
-        from wattprint.run.epochs import print_prediction as say_prediction
+        from wattprint.run.epochs import print_prediction
+
+        say_prediction = print_prediction
     tracker = Tracker(name=name or Path(cmd[0]).name, phase=phase, tags=tags,
                       measure_idle_s=measure_idle, command=shlex.join(cmd), settings=settings,
                       job=job, leads_job=True, epochs=epochs, predict_after=predict_after or 1,

@@ -482,7 +482,7 @@ def prediction_table(found: Mapping[str, Any], precision: int = DEFAULT_PRECISIO
     def pct(value: float | None) -> str:
         return "" if value is None else f"{value:+.1%}"
 
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in found["rows"]:
         lo, hi = r["energy_j_interval"]
         inside = {True: ", inside", False: ", outside", None: ""}[r["energy_j_inside"]]

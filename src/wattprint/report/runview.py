@@ -142,7 +142,8 @@ def predicted_vs_actual(store: Store, run: RunRecord, energy_j: float) -> dict[s
     predictions = store.predictions(run.id)
     if not predictions:
         return None
-    epochs = run.info.get("epochs") if isinstance(run.info.get("epochs"), dict) else {}
+    recorded = run.info.get("epochs")
+    epochs: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     total = int(predictions[-1]["total_epochs"])
     done = int(epochs.get("done", predictions[-1]["after_epochs"]))
     duration_s = run.duration_s

@@ -12,7 +12,7 @@ PUBLIC = {
     "HardwareError", "HttpError", "IntensityDataError", "IntensityError", "NaiveTimestampError",
     "PeerLogError", "RegionError", "RunNotFound", "SensorError", "SensorPermissionError",
     "SensorUnavailable", "Store", "StoreError", "TimestampError", "Tracker", "WattprintError",
-    "WriteError",
+    "WriteError", "BudgetExceeded",
     "__version__", "account_run", "estimate", "track",
 }
 

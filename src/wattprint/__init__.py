@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from wattprint._version import __version__
 from wattprint.errors import (
     AuditError,
+    BudgetExceeded,
     ConfigError,
     ExportError,
     HardwareError,
@@ -64,6 +65,7 @@ _LAZY = {
 __all__ = [
     "AccountingOptions",
     "AuditError",
+    "BudgetExceeded",
     "ConfigError",
     "DeviceEnergy",
     "EnergyMeter",

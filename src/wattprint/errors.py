@@ -19,6 +19,7 @@ Every error wattprint raises on purpose is a :class:`WattprintError`::
     ├── ExportError            an export cannot be rendered (e.g. its library is missing)
     ├── HttpError              a web API gave no usable answer (``kind`` says why)
     ├── AuditError             an environment or image audit cannot be made (bad archive...)
+    ├── BudgetExceeded         a run is predicted to exceed its energy or carbon budget
     └── WriteError             an output file could not be written (the old one is intact)
 
 Vendor errors (NVML, amdsmi, sqlite3, OS errors) are chained with
@@ -124,3 +125,17 @@ class WriteError(WattprintError):
     The message names the file and the reason (``No space left on device``)
     and suggests another path; the OS error is chained as the cause.
     """
+
+
+class BudgetExceeded(WattprintError):
+    """A run is predicted (or measured) to exceed its energy or carbon budget.
+
+    Raised in the training loop by :meth:`wattprint.run.Tracker.epoch_end` when
+    the run's budget action is ``raise``; the message says what was predicted,
+    after which epoch, and the budget. :attr:`prediction` is the forecast that
+    triggered it (the mapping of :meth:`wattprint.run.Tracker.prediction`).
+    """
+
+    def __init__(self, message: str, prediction: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.prediction = prediction

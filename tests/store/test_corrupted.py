@@ -115,7 +115,8 @@ def test_recover_copies_the_readable_runs(home: Path, tmp_path: Path) -> None:
     damage(db, "bad-json")
     report = recover(db, tmp_path / "new.db")
     assert report.copied == {"runs": 2, "devices": 2, "intervals": 2, "gaps": 0, "metrics": 0,
-                             "phases": 0, "units": 0, "pauses": 0, "idle": 0, "tags": 0}
+                             "phases": 0, "units": 0, "pauses": 0, "idle": 0, "tags": 0,
+                             "predictions": 0}
     new = Store(tmp_path / "new.db")
     assert new.run(BAD).info == {"unreadable_info": "{not json"}
     assert new.device_totals(GOOD) == {"cpu": (3600.0, 3600.0, 10.0, 1)}

@@ -292,6 +292,11 @@ def show(
     if doc["units"]:
         out.print("units: " + ", ".join(f"{format_number(v, precision)} {k}"
                                         for k, v in doc["units"].items()))
+    if doc.get("prediction"):
+        from wattprint.report.runview import prediction_lines
+
+        for line in prediction_lines(doc["prediction"], precision):
+            out.print(line, highlight=False)
     from wattprint.cli.accounting import print_footprint
 
     print_footprint(footprint, accounted.region.label, accounted.region.hint,

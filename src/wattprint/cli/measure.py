@@ -49,7 +49,8 @@ from wattprint.units import (
     format_power_w,
 )
 
-if TYPE_CHECKING:  # pausing loads only when asked for
+if TYPE_CHECKING:  # pausing and predicting load only when asked for
+    from wattprint.decide.predict import Budget, Prediction
     from wattprint.schedule.controller import PauseController
     from wattprint.schedule.pausing import PauseSetup
 
@@ -86,6 +87,23 @@ RUN_OPTIONS: tuple[Option, ...] = (
            metavar="FILE"),
     Option(("--live",), "live", "Live intensity API for pausing.", kind="flag", default=False),
     Option(("--live-source",), "live_source", "electricitymaps, watttime or ukgrid."),
+    Option(("--epochs",), "epochs",
+           "The command runs N epochs and prints a WATTPRINT_EPOCH line at each epoch's end: "
+           "predict the run's totals from its first epochs.", kind="int", metavar="N"),
+    Option(("--predict-after",), "predict_after",
+           "Predict after K epochs (default 1), then after each.", kind="int", metavar="K"),
+    Option(("--budget-kwh",), "budget_kwh",
+           "Stop the command when its energy is predicted to exceed X kWh.", kind="float",
+           metavar="X"),
+    Option(("--budget-co2e-kg",), "budget_co2e_kg",
+           "Stop the command when its carbon is predicted to exceed X kg CO2e.", kind="float",
+           metavar="X"),
+    Option(("--budget-action",), "budget_action",
+           "stop (SIGTERM, then SIGKILL after the grace period) or warn.", default="stop",
+           metavar="ACTION"),
+    Option(("--budget-grace-s",), "budget_grace_s",
+           "Seconds between SIGTERM and SIGKILL when the budget stops the command (default 30).",
+           kind="float", metavar="SECONDS", default=30.0),
     Option(("--precision",), "precision",
            "Significant figures of the figures printed (default 3).", kind="float", metavar="N",
            default=float(DEFAULT_PRECISION)),
@@ -110,6 +128,12 @@ Examples:
   srun -N 2 --ntasks-per-node 4 wattprint run -- python train.py
   wattprint run --pause-above 300 --deadline 12h --region US-CAL-CISO \\
       -- python train.py
+  wattprint run --epochs 50 --predict-after 2 --budget-kwh 30 -- python train.py
+
+With --epochs N the command prints (or logs) a line holding WATTPRINT_EPOCH
+at the end of each epoch; its output still passes through unchanged, read
+from pipes, and Python commands get PYTHONUNBUFFERED=1 so each line arrives
+when printed.
 """
 
 
@@ -149,7 +173,9 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         deadline: str | None = None, expected_duration: str | None = None,
         intensity: str | None = None, live: bool = False, live_source: str | None = None,
         precision: float = DEFAULT_PRECISION, quiet: bool = False,
-        verbose: bool = False) -> None:
+        verbose: bool = False, epochs: int | None = None, predict_after: int | None = None,
+        budget_kwh: float | None = None, budget_co2e_kg: float | None = None,
+        budget_action: str = "stop", budget_grace_s: float = 30.0) -> None:
     """Run ``command`` under a tracker; exits (``SystemExit``) with the command's exit code."""
     setup_logging(verbose)
     digits = int(precision)
@@ -182,9 +208,17 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
     pausing = _prepare_pausing(settings, pause_above, pause_percentile, deadline,
                                expected_duration, Path(intensity) if intensity else None,
                                live, live_source)
+    budget = _prepare_budget(epochs, predict_after, budget_kwh, budget_co2e_kg, budget_action,
+                             budget_grace_s)
+    say_prediction: Callable[[Prediction], None] | None = None
+    if epochs is not None and not quiet:
+        from wattprint.run.epochs import print_prediction
+
+        say_prediction = print_prediction
     tracker = Tracker(name=name or Path(cmd[0]).name, phase=phase, tags=tags,
                       measure_idle_s=measure_idle, command=shlex.join(cmd), settings=settings,
-                      job=job, leads_job=True)
+                      job=job, leads_job=True, epochs=epochs, predict_after=predict_after or 1,
+                      budget=budget, on_prediction=say_prediction)
     if measure_idle > 0 and not quiet:
         echo(f"wattprint: measuring idle power for {format_duration_s(measure_idle, digits)} "
              "before the command starts (leave the machine idle)...")
@@ -195,7 +229,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
     if measure_idle > 0 and not quiet:
         echo(idle_line(tracker, digits))
     try:
-        child = _spawn(cmd, tracker.job_environ())
+        child = _spawn(cmd, tracker.job_environ(), watch_epochs=epochs is not None)
     except _SpawnError as exc:
         tracker.stop(exit_code=exc.code, error=str(exc), status="failed")
         fail(str(exc), exc.code)
@@ -208,6 +242,13 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
 
         controller = attach_pausing(tracker, child, pausing,
                                     say=None if quiet else say_to_stderr)
+    watcher = None
+    if epochs is not None:
+        from wattprint.cli.epochs import BudgetStop, EpochWatcher
+
+        watcher = EpochWatcher(child, tracker.epoch_end)
+        if budget is not None and budget.action == "stop":
+            tracker.budget_stopper = BudgetStop(child, own_group, budget.grace_s, controller)
     forwarder = _Forwarder(child, own_group, controller)
     previous = {s: signal.signal(s, forwarder.handle) for s in FORWARDED_SIGNALS
                 if signal.getsignal(s) != signal.SIG_IGN}  # an ignored signal stays ignored
@@ -217,9 +258,14 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         for s, handler in previous.items():
             signal.signal(s, handler)
         forwarder.close()
+        if watcher is not None:
+            watcher.close()
         if controller is not None:
             controller.stop()
     exit_code, status, reason = child_outcome(code, forwarder.received)
+    stopper = tracker.budget_stopper
+    if stopper is not None and getattr(stopper, "reason", None):
+        status, reason = "stopped", f"stopped by the budget: {tracker.budget_reason}"
     tracker.stop(exit_code=exit_code, status=status, error=reason)
     if not quiet:
         echo(f"wattprint run {tracker.id or '(not stored)'}: "
@@ -228,6 +274,8 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         echo(f"total ({tracker.settings.attribution} attribution): "
              f"{format_energy_j(tracker.energy_j, digits)}")
         _print_skips(tracker)
+        if status == "stopped":
+            echo(f"wattprint: {reason}")
         if controller is not None:
             echo(f"paused {len(controller.spans)} time(s), "
                  f"{format_duration_s(controller.paused_s(), digits)} in all "
@@ -265,16 +313,45 @@ def device_table(devices: Sequence[DeviceEnergy] | Sequence[dict[str, Any]],
     return table(DEVICE_COLUMNS, rows, total)
 
 
-def _spawn(cmd: list[str], job_environ: dict[str, str]) -> subprocess.Popen[bytes]:
+def _prepare_budget(epochs: int | None, predict_after: int | None, budget_kwh: float | None,
+                    budget_co2e_kg: float | None, action: str, grace_s: float) -> Budget | None:
+    """The budget asked for (``None`` without one); fails on options that do not fit."""
+    if epochs is None:
+        if predict_after is not None or budget_kwh is not None or budget_co2e_kg is not None:
+            fail("--predict-after and --budget-kwh / --budget-co2e-kg need --epochs N (the "
+                 "command prints a WATTPRINT_EPOCH line at the end of each epoch)")
+        return None
+    if epochs < 1:
+        fail(f"--epochs {epochs} must be at least 1")
+    if predict_after is not None and not 1 <= predict_after <= epochs:
+        fail(f"--predict-after {predict_after} must be from 1 to --epochs ({epochs})")
+    if action not in ("stop", "warn"):
+        fail(f"--budget-action {action!r}: choose stop or warn")
+    if budget_kwh is None and budget_co2e_kg is None:
+        return None
+    from wattprint.decide.predict import Budget
+
+    try:
+        return Budget(budget_kwh, budget_co2e_kg, action, grace_s)
+    except WattprintError as exc:
+        handle_error(exc)
+
+
+def _spawn(cmd: list[str], job_environ: dict[str, str],
+           watch_epochs: bool = False) -> subprocess.Popen[bytes]:
     """Start the child. Interactive: same process group (the terminal signals both).
 
     Non-interactive: its own process group, so signals we forward and pauses
     reach the whole tree and nothing else. The child gets the job's id (and
     this run's), so that its own ``track()`` runs join the job and leave to
-    this run what it measures already.
+    this run what it measures already. Watching for epoch ends, its stdout
+    and stderr are pipes (:mod:`wattprint.cli.epochs`).
     """
     interactive = sys.stdin.isatty()
     kwargs: dict[str, Any] = {"env": {**os.environ, **job_environ}} if job_environ else {}
+    if watch_epochs:
+        kwargs["env"] = {"PYTHONUNBUFFERED": "1", **kwargs.get("env", os.environ)}
+        kwargs["stdout"] = kwargs["stderr"] = subprocess.PIPE
     if not interactive:
         if sys.version_info >= (3, 11):
             kwargs["process_group"] = 0

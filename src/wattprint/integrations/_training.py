@@ -16,6 +16,15 @@ carbon of a window is *operational* carbon: its energy × PUE × the mean
 grid intensity the run's footprint applies so far. Embodied carbon is
 charged over the run's duration once it has ended; the run's footprint
 (``wattprint show RUN``) has both.
+
+A training epoch (a window named ``train epoch N``) is also an epoch of the
+run in the sense of :mod:`wattprint.run.epochs`: its start and end are
+marked with :meth:`~wattprint.run.Tracker.epoch_start` and
+:meth:`~wattprint.run.Tracker.epoch_end`, so a callback given ``epochs=N``
+(and, if wanted, ``budget_kwh=...``) predicts the run from its first epochs
+like ``wattprint run --epochs N``. A budget whose action is ``raise`` raises
+:class:`~wattprint.errors.BudgetExceeded` from the epoch's end, which ends
+the training and the run (status ``stopped``).
 """
 
 from __future__ import annotations
@@ -78,6 +87,11 @@ def batch_size(batch: Any) -> int | None:
     return None
 
 
+def is_training_epoch(window: str) -> bool:
+    """Whether a window is a training epoch (``train epoch 3``), an epoch of the run."""
+    return window.startswith("train epoch ")
+
+
 class StageMeter:
     """One run per stage, one phase per window, the energy and carbon of each window.
 
@@ -128,8 +142,10 @@ class StageMeter:
         phase = self.tracker.phase(window)
         phase.__enter__()
         self._windows[window] = (phase, self.tracker.energy_j)
+        if is_training_epoch(window):
+            self.tracker.epoch_start()
 
-    def close(self, window: str) -> WindowCost | None:
+    def close(self, window: str, *, epoch_end: bool = True) -> WindowCost | None:
         """Close a window; its energy and operational carbon (``None`` if it was not open)."""
         opened = self._windows.pop(window, None)
         if self.tracker is None or opened is None:
@@ -138,6 +154,8 @@ class StageMeter:
         phase.__exit__(None, None, None)
         window_j = self.tracker.energy_j - energy_j
         g_per_j = self.operational_g_per_j()
+        if epoch_end and is_training_epoch(window):
+            self.tracker.epoch_end()  # may raise BudgetExceeded: the window is closed already
         return WindowCost(window_j, None if g_per_j is None else window_j * g_per_j)
 
     def count(self, n: float | None, unit: str) -> None:
@@ -175,7 +193,7 @@ class StageMeter:
         if tracker is None:
             return None
         for window in list(self._windows)[::-1]:
-            self.close(window)
+            self.close(window, epoch_end=False)  # an epoch cut short is no epoch
         if self._stage_phase is not None:
             self._stage_phase.__exit__(None, None, None)
             self._stage_phase = None
@@ -184,4 +202,4 @@ class StageMeter:
         return tracker
 
 
-__all__ = ["StageMeter", "WindowCost", "batch_size"]
+__all__ = ["StageMeter", "WindowCost", "batch_size", "is_training_epoch"]

@@ -449,7 +449,59 @@ def run_appendix(store: Store, ref: str, opts: AccountingOptions | None = None
             "intensity_unit": "gCO2e/kWh",
         },
     }
+    _add_prediction(doc, store, run, energy)
     return dict(json_safe(doc))
+
+
+def _add_prediction(doc: dict[str, Any], store: Store, run: RunRecord,
+                    energy: Mapping[str, Any]) -> None:
+    """The run's predictions against its actual figures, and a note when a budget acted."""
+    from wattprint.report.runview import predicted_vs_actual, run_energy_j
+
+    found = predicted_vs_actual(store, run, run_energy_j(run, device_rows(store, run)))
+    if found is None:
+        return
+    doc["prediction"] = found
+    budget = found.get("budget") or {}
+    if budget.get("exceeded"):
+        verb = ("the run was stopped by its budget" if run.status == "stopped"
+                else "the run's budget warned")
+        doc["notes"].append(f"{verb}: {budget['exceeded']}")
+
+
+#: the columns of the "Predicted and actual" table of the appendix
+PREDICTION_COLUMNS = ("after epoch", "energy [95 % interval]", "vs actual", "duration",
+                      "CO2e (operational)")
+
+
+def prediction_table(found: Mapping[str, Any], precision: int = DEFAULT_PRECISION
+                     ) -> tuple[str, list[tuple[str, ...]]]:
+    """The sentence and rows that show a run's predictions against its actual figures."""
+    actual = found["actual"]
+
+    def pct(value: float | None) -> str:
+        return "" if value is None else f"{value:+.1%}"
+
+    rows: list[tuple[str, ...]] = []
+    for r in found["rows"]:
+        lo, hi = r["energy_j_interval"]
+        inside = {True: ", inside", False: ", outside", None: ""}[r["energy_j_inside"]]
+        co2e = "" if r["co2e_kg"] is None else fmt_qty(r["co2e_kg"], "kg", precision)
+        rows.append((str(r["after_epochs"]),
+                     f"{fmt_qty(r['energy_j'] / 3.6e6, 'kWh', precision)} "
+                     f"[{fmt_qty(lo / 3.6e6, 'kWh', precision)}, "
+                     f"{fmt_qty(hi / 3.6e6, 'kWh', precision)}]",
+                     pct(r["energy_j_error"]) + inside,
+                     fmt_duration(r["duration_s"], precision), co2e))
+    done, total = found["epochs"]["done"], found["epochs"]["total"]
+    head = (f"Predicted from the first epochs ({done} of {total} run); actual: "
+            f"{fmt_qty(actual['energy_j'] / 3.6e6, 'kWh', precision)}, "
+            f"{fmt_duration(actual['duration_s'], precision)}"
+            + ("" if actual["co2e_kg"] is None else
+               f", {fmt_qty(actual['co2e_kg'], 'kg', precision)} CO2e operational")
+            + ("." if found["complete"] else
+               "; the run ended early, so the actual figures are of the part that ran."))
+    return head, rows
 
 
 def _assumption_key(p: Mapping[str, Any]) -> tuple[str, ...]:

@@ -26,11 +26,13 @@ from typing import Any
 
 from wattprint.report.appendix import (
     CO2_TERMS,
+    PREDICTION_COLUMNS,
     fmt_duration,
     fmt_num,
     fmt_qty,
     pause_rows,
     phase_rows,
+    prediction_table,
     project_provenance_rows,
     provenance_rows,
 )
@@ -320,6 +322,7 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
                             [(a, e, fmt_duration(s, p), r)
                              for a, e, s, r in pause_rows(doc["pauses"])], numeric="llrl",
                             precision=p))
+    b.append(prediction_html(doc, p))
     b.append("<h2>Assumptions and sources</h2>\n")
     b.append(_assumptions(fp["provenance"], p))
     if doc["notes"]:
@@ -453,3 +456,13 @@ def leaderboard_html(board: Mapping[str, Any], precision: int = DEFAULT_PRECISIO
 
 __all__ = ["appendix_html", "data_script", "html_table", "leaderboard_html", "page",
            "project_html", "run_html"]
+
+
+def prediction_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
+    """The section "Predicted and actual" of a run that predicted itself ("" otherwise)."""
+    found = doc.get("prediction")
+    if not found:
+        return ""
+    head, rows = prediction_table(found, precision)
+    return ("<h2>Predicted and actual</h2>\n<p>" + escape(head) + "</p>\n"
+            + html_table(PREDICTION_COLUMNS, rows, numeric="rrrrr", precision=precision))

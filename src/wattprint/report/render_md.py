@@ -23,11 +23,13 @@ from typing import Any
 
 from wattprint.report.appendix import (
     CO2_TERMS,
+    PREDICTION_COLUMNS,
     fmt_duration,
     fmt_num,
     fmt_qty,
     pause_rows,
     phase_rows,
+    prediction_table,
     project_provenance_rows,
     provenance_rows,
 )
@@ -206,6 +208,7 @@ def run_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
         parts.append(table(("paused at (UTC)", "resumed at (UTC)", "paused for", "reason"),
                            [(a, b, fmt_duration(s, p), r)
                             for a, b, s, r in pause_rows(doc["pauses"])], "llrl", p))
+    parts.append(prediction_markdown(doc, p))
     parts.append("\n## Assumptions and sources\n\n")
     parts.append(table(("factor", "device / region", "value", "unit", "source"),
                        provenance_rows(fp["provenance"]), "llrll", p))
@@ -218,6 +221,16 @@ def run_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
                  "units at full precision; the formulas are in `inputs.formulas`.\n\n")
     parts.append(data_block(doc, "All inputs and results (JSON)"))
     return "".join(parts)
+
+
+def prediction_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
+    """The section "Predicted and actual" of a run that predicted itself ("" otherwise)."""
+    found = doc.get("prediction")
+    if not found:
+        return ""
+    head, rows = prediction_table(found, precision)
+    return ("\n## Predicted and actual\n\n" + head + "\n\n"
+            + table(PREDICTION_COLUMNS, rows, "rrrrr", precision))
 
 
 def project_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:

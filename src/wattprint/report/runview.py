@@ -12,6 +12,9 @@ are ISO 8601 UTC strings.
 counts the rules actually applied, interval by interval, fallbacks included:
 ``{rule: {"intervals": n, "seconds": s}}`` (empty when the run did not stop
 cleanly, or was recorded before the counts were kept).
+
+A run that predicted itself from its first epochs also has ``prediction``:
+every forecast beside the actual figures (:func:`predicted_vs_actual`).
 """
 
 from __future__ import annotations
@@ -111,4 +114,110 @@ def run_document(store: Store, ref: str) -> dict[str, Any]:
         "devices": devices,
         "skipped_sensors": run.info.get("skipped_sensors", []),
         "wattprint_version": run.info.get("wattprint_version"),
+        **_prediction_key(store, run, energy_j),
     }
+
+
+def _prediction_key(store: Store, run: RunRecord, energy_j: float) -> dict[str, Any]:
+    found = predicted_vs_actual(store, run, energy_j)
+    return {} if found is None else {"prediction": found}
+
+
+def predicted_vs_actual(store: Store, run: RunRecord, energy_j: float) -> dict[str, Any] | None:
+    """A run's predictions beside what it actually took, or ``None`` when it made none.
+
+    The actual carbon is accounted as the predictions were (operational:
+    energy × PUE × the intensity the prediction used, over the run's real
+    span), so the two compare. ``complete`` is false when the run ended
+    before its last epoch (stopped by its budget, failed, interrupted): the
+    actual figures are then of the part that ran.
+
+    Returns:
+        ``{"predictions": [...], "actual": {...}, "complete": bool,
+        "epochs": {...}, "budget": {...} | None, "rows": [...]}``; each row
+        gives a prediction's central values and intervals, its error against
+        the actual figures (``predicted / actual - 1``) and whether its
+        interval holds them.
+    """
+    predictions = store.predictions(run.id)
+    if not predictions:
+        return None
+    recorded = run.info.get("epochs")
+    epochs: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+    total = int(predictions[-1]["total_epochs"])
+    done = int(epochs.get("done", predictions[-1]["after_epochs"]))
+    duration_s = run.duration_s
+    actual: dict[str, Any] = {"epochs": done, "duration_s": duration_s, "energy_j": energy_j,
+                              "co2e_kg": _actual_co2e_kg(predictions[-1], run, energy_j)}
+    complete = done >= total and run.status in ("finished", "imported")
+    rows = []
+    for p in predictions:
+        row: dict[str, Any] = {"after_epochs": p["after_epochs"], "made_at": iso(p["made_at"])}
+        for key in ("energy_j", "duration_s", "co2e_kg"):
+            value, interval, real = p.get(key), p.get(f"{key}_interval"), actual[key]
+            row[key] = value
+            row[f"{key}_interval"] = interval
+            row[f"{key}_error"] = (value / real - 1.0 if value is not None and real
+                                   and complete else None)
+            row[f"{key}_inside"] = (bool(interval[0] <= real <= interval[1])
+                                    if interval is not None and real is not None and complete
+                                    else None)
+        row["budget"] = p.get("budget")
+        rows.append(row)
+    budget = run.info.get("budget")
+    return {"predictions": predictions, "actual": actual, "complete": complete,
+            "epochs": {"done": done, "total": total,
+                       "predict_after": epochs.get("predict_after")},
+            "budget": budget if isinstance(budget, dict) else None, "rows": rows}
+
+
+def _actual_co2e_kg(latest: dict[str, Any], run: RunRecord, energy_j: float) -> float | None:
+    """The run's operational carbon on the prediction's basis (``None`` if it had none)."""
+    carbon = latest.get("carbon") or {}
+    if not carbon.get("region") or run.duration_s is None:
+        return None
+    try:
+        from wattprint.decide.predict import actual_carbon_kg
+
+        return actual_carbon_kg(energy_j, started_at_s=run.started_at,
+                                duration_s=run.duration_s, region=str(carbon["region"]),
+                                pue=float(carbon.get("pue") or 1.0))
+    except Exception:  # carbon is a nicety beside energy and time
+        return None
+
+
+def prediction_lines(found: dict[str, Any], precision: int = 3) -> list[str]:
+    """The predictions of a run against its actual figures, as lines for ``show``."""
+    from wattprint.units import format_duration_s, format_energy_j, format_mass_kg
+
+    def pct(value: float | None) -> str:
+        return "" if value is None else f" ({value:+.1%})"
+
+    def inside(flag: bool | None) -> str:
+        return "" if flag is None else (" inside" if flag else " OUTSIDE")
+
+    actual = found["actual"]
+    head = (f"predictions ({found['epochs']['done']} of {found['epochs']['total']} epochs run"
+            + ("" if found["complete"] else "; the run ended early, so the actual figures "
+               "are of the part that ran") + "):")
+    lines = [head]
+    for r in found["rows"]:
+        e_lo, e_hi = r["energy_j_interval"]
+        text = (f"  after epoch {r['after_epochs']}: energy "
+                f"{format_energy_j(r['energy_j'], precision)} [{format_energy_j(e_lo, precision)}"
+                f", {format_energy_j(e_hi, precision)}]{pct(r['energy_j_error'])}"
+                f"{inside(r['energy_j_inside'])}; duration "
+                f"{format_duration_s(r['duration_s'], precision)}{pct(r['duration_s_error'])}")
+        if r["co2e_kg"] is not None:
+            text += (f"; {format_mass_kg(r['co2e_kg'], precision)} CO2e"
+                     f"{pct(r['co2e_kg_error'])}")
+        lines.append(text + (f"; budget: {r['budget']}" if r["budget"] else ""))
+    carbon = ("" if actual["co2e_kg"] is None else
+              f", {format_mass_kg(actual['co2e_kg'], precision)} CO2e (operational)")
+    lines.append(f"  actual: energy {format_energy_j(actual['energy_j'], precision)}, duration "
+                 f"{format_duration_s(actual['duration_s'] or 0.0, precision)}{carbon}")
+    budget = found.get("budget")
+    if budget and budget.get("exceeded"):
+        verb = "warned" if budget.get("action") == "warn" else "stopped the run"
+        lines.append(f"  budget {verb}: {budget['exceeded']}")
+    return lines

@@ -40,9 +40,11 @@ from wattprint.distributed import ENV_JOB, ENV_NODE, ENV_PARENT_RUN, Election, L
 if TYPE_CHECKING:
     from wattprint.accounting.account import AccountedRun
     from wattprint.accounting.location import ResolvedRegion
-from wattprint.errors import WattprintError
+    from wattprint.decide.predict import Budget, Prediction
+from wattprint.errors import BudgetExceeded, WattprintError
 from wattprint.records import RUN_INFO_SHARE_RULES
 from wattprint.run.devices import open_sensors
+from wattprint.run.epochs import _Epochs
 from wattprint.run.pausing import CooperativePausing, PauseControl, _Pausing
 from wattprint.run.results import _Results
 from wattprint.run.signals import _SignalHandling
@@ -64,7 +66,7 @@ STANDARD_PHASES = ("data", "experimentation", "training", "inference")
 COMMIT_PERIOD_S = 0.25
 
 
-class Tracker(_SignalHandling, _Results, _Pausing):
+class Tracker(_SignalHandling, _Results, _Pausing, _Epochs):
     """Measures the energy of the work done between :meth:`start` and :meth:`stop`.
 
     Use it through :func:`track` as a context manager or decorator, or call
@@ -105,6 +107,15 @@ class Tracker(_SignalHandling, _Results, _Pausing):
             installed only when the tracker starts in the main thread.
         quiet: print nothing when the run ends (default). :func:`track` turns
             this off so the one-line summary goes to stderr.
+        epochs: the number of epochs the run will have; with it, the run
+            predicts its totals from its first epochs (:meth:`epoch_end`,
+            :meth:`prediction`, :mod:`wattprint.run.epochs`).
+        predict_after: predict after this many epochs (default 1), then after each.
+        budget: a :class:`wattprint.decide.predict.Budget`; or give
+            ``budget_kwh`` / ``budget_co2e_kg`` and ``budget_action``
+            (``raise``, the default, or ``warn``).
+        on_prediction: called with each prediction (from a worker thread)
+            instead of printing it on stderr.
     """
 
     def __init__(
@@ -130,6 +141,13 @@ class Tracker(_SignalHandling, _Results, _Pausing):
         quiet: bool = True,
         job: str | None = None,
         leads_job: bool = False,
+        epochs: int | None = None,
+        predict_after: int = 1,
+        budget: Budget | None = None,
+        budget_kwh: float | None = None,
+        budget_co2e_kg: float | None = None,
+        budget_action: str = "raise",
+        on_prediction: Callable[[Prediction], None] | None = None,
     ) -> None:
         self.settings = settings or load_settings({
             "project": project, "interval_s": interval_s, "attribution": attribution,
@@ -182,6 +200,11 @@ class Tracker(_SignalHandling, _Results, _Pausing):
         #: this run's place in a distributed job (``None`` for a plain run)
         self.launch: Launch | None = None
         self._election: Election | None = None
+        if budget is None and (budget_kwh is not None or budget_co2e_kg is not None):
+            from wattprint.decide.predict import Budget
+
+            budget = Budget(budget_kwh, budget_co2e_kg, budget_action)
+        self._init_epochs(epochs, predict_after, budget, on_prediction)
 
     # -- lifecycle ----------------------------------------------------------
     def _warn_store(self, exc: BaseException) -> None:
@@ -200,6 +223,7 @@ class Tracker(_SignalHandling, _Results, _Pausing):
                    or self._pending[-1].t_end - (self._pending_since or 0.0) >= COMMIT_PERIOD_S)
         if due:
             self._flush()
+        self._epochs_tick(intervals)
         if self._on_intervals is not None:
             try:
                 self._on_intervals(intervals)
@@ -412,11 +436,15 @@ class Tracker(_SignalHandling, _Results, _Pausing):
         except Exception as exc:  # never let tracking break the host program
             log.warning("wattprint sampler did not stop cleanly: %s", exc)
         self._flush()
+        self._settle_epochs()
         if self._election is not None:
             self._election.release()  # another rank measures on from its next tick
             self._link_led_job()
         self.ended_at = self._sampler.to_wall(time.monotonic())
         self._record_rules_applied()
+        budget_end = self._budget_status() if status is None else None
+        if budget_end is not None:
+            status, error = budget_end
         final = status or ("failed" if error or (exit_code not in (None, 0)) else "finished")
         if self._host_thread is not None:
             # host facts are a nicety: a job being ended by a signal does not wait for them
@@ -456,6 +484,9 @@ class Tracker(_SignalHandling, _Results, _Pausing):
         elif isinstance(exc, SystemExit):
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             self.stop(exit_code=code)
+        elif isinstance(exc, BudgetExceeded):
+            self.stop(error=f"stopped by the budget: {self.budget_reason or exc}",
+                      status="stopped")
         elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C, as a shell reports it
             self.stop(exit_code=128 + signal.SIGINT, error="interrupted by KeyboardInterrupt",
                       status="interrupted")
@@ -472,7 +503,9 @@ class Tracker(_SignalHandling, _Results, _Pausing):
                             context=self._context, settings=self.settings,
                             pausing=self._pausing_options, on_intervals=self._on_intervals,
                             handle_signals=self._handle_signals, quiet=self.quiet,
-                            job=self._job)
+                            job=self._job, epochs=self.epochs_total,
+                            predict_after=self.predict_after, budget=self.budget,
+                            on_prediction=self.on_prediction)
             wrapper.last_run = fresh  # type: ignore[attr-defined]
             with fresh:
                 return func(*args, **kwargs)
@@ -574,6 +607,11 @@ def track(
     on_intervals: Callable[[Sequence[IntervalRecord]], None] | None = None,
     quiet: bool | None = None,
     job: str | None = None,
+    epochs: int | None = None,
+    predict_after: int = 1,
+    budget_kwh: float | None = None,
+    budget_co2e_kg: float | None = None,
+    budget_action: str = "raise",
 ) -> Tracker:
     """Track the energy of a block of code or a function.
 
@@ -611,7 +649,9 @@ def track(
                    attribution=attribution, region=region, sensors=sensors, home=home,
                    tags=tags, measure_idle_s=measure_idle_s, context=context,
                    pausing=pausing, on_intervals=on_intervals, quiet=quiet,
-                   job=job)
+                   job=job, epochs=epochs, predict_after=predict_after,
+                   budget_kwh=budget_kwh, budget_co2e_kg=budget_co2e_kg,
+                   budget_action=budget_action)
 
 
 __all__ = ["STANDARD_PHASES", "Tracker", "resolve_settings_region", "track"]

@@ -317,7 +317,7 @@ class Store(_Reads):
             latest = schema.latest()
             if version > latest:
                 raise self._newer(version)
-            for target in range(version + 1, latest + 1):
+            for target in sorted(v for v in schema.MIGRATIONS if v > version):
                 for statement in schema.statements(target, c.dialect):
                     c.execute(statement)
                 c.execute(
@@ -483,6 +483,10 @@ class Store(_Reads):
         self._write("job", {"run_id": run_id, "job_id": launch.job_id, "node": launch.node,
                             "rank": launch.rank, "local_rank": launch.local_rank,
                             "world_size": launch.world_size, "launcher": launch.launcher})
+
+    def add_prediction(self, run_id: str, prediction: dict[str, Any]) -> None:
+        """Record one prediction of a run (a ``Prediction.as_dict()`` mapping)."""
+        self._write("prediction", {"run_id": run_id, "prediction": prediction})
 
     def finish_run(self, run_id: str, *, status: str, ended_at: float,
                    exit_code: int | None = None, error: str | None = None) -> None:

@@ -130,11 +130,19 @@ def _op_job(c: Conn, d: dict[str, Any]) -> None:
                d["launcher"], d["run_id"]))
 
 
+def _op_prediction(c: Conn, d: dict[str, Any]) -> None:
+    p = d["prediction"]
+    c.execute("INSERT INTO predictions (run_id, made_at, after_epochs, total_epochs, duration_s,"
+              " energy_j, co2e_kg, detail) VALUES (?,?,?,?,?,?,?,?)",
+              (d["run_id"], p["made_at"], p["after_epochs"], p["total_epochs"], p["duration_s"],
+               p["energy_j"], p.get("co2e_kg"), json.dumps(p, sort_keys=True)))
+
+
 #: every write operation by name (the names spool files record)
 OPS: dict[str, Callable[[Conn, dict[str, Any]], Any]] = {
     "create_run": _op_create_run, "devices": _op_devices, "intervals": _op_intervals,
     "gap": _op_gap, "metric": _op_metric, "units": _op_units, "open_phase": _op_open_phase,
     "close_phase": _op_close_phase, "pause": _op_pause, "end_pause": _op_end_pause,
     "idle": _op_idle, "tags": _op_tags, "update_info": _op_update_info,
-    "finish_run": _op_finish_run, "job": _op_job,
+    "finish_run": _op_finish_run, "job": _op_job, "prediction": _op_prediction,
 }

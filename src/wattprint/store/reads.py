@@ -304,3 +304,31 @@ class _Reads:
         """Tags of a run."""
         return {r["key"]: r["value"] for r in self._rows(
             "SELECT key, value FROM tags WHERE run_id = ?", (run_id,))}
+
+    def predictions(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's predictions from its first epochs, in the order they were made.
+
+        Each is the mapping of :meth:`wattprint.decide.predict.Prediction.as_dict`
+        (``energy_j``, ``energy_j_interval``, ``duration_s``, ``co2e_kg``,
+        ``after_epochs``...). A store older than schema version 5 has none.
+        """
+        if "predictions" not in self._tables():
+            return []
+        out: list[dict[str, Any]] = []
+        for r in self._rows("SELECT detail FROM predictions WHERE run_id = ?"
+                            " ORDER BY after_epochs, made_at", (run_id,)):
+            try:
+                doc = json.loads(r["detail"])
+            except (TypeError, ValueError) as exc:
+                raise self._bad(run_id, "a prediction's detail is not JSON") from exc
+            if isinstance(doc, dict):
+                out.append(doc)
+        return out
+
+    def _tables(self) -> frozenset[str]:
+        """The tables of this store (a read-only store may predate a migration)."""
+        try:
+            with self._lock:
+                return frozenset(t for t in ("predictions",) if self._conn.columns(t))
+        except self._errors:
+            return frozenset()

@@ -17,6 +17,12 @@ Migration 3 links runs into distributed jobs: the job's id, the node, the
 rank, the rank on the node, the job's number of ranks and the launcher that
 named the job (see :mod:`wattprint.distributed`); a run outside any job
 leaves them empty.
+
+Migration 5 keeps a run's predictions (:mod:`wattprint.decide.predict`): one
+row per forecast, made after each epoch once enough epochs have run, with
+the central figures as columns and the whole forecast (intervals, the rule,
+the carbon inputs, a budget verdict) as JSON in ``detail``. A run stopped by
+its budget has the status ``stopped``.
 """
 
 from __future__ import annotations
@@ -136,16 +142,30 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs ADD COLUMN job_launcher TEXT;
     CREATE INDEX runs_job ON runs(job_id, job_node, job_rank);
     """,
+    5: """
+    CREATE TABLE predictions (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        made_at REAL NOT NULL,
+        after_epochs INTEGER NOT NULL,
+        total_epochs INTEGER NOT NULL,
+        duration_s REAL NOT NULL,
+        energy_j REAL NOT NULL,
+        co2e_kg REAL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX predictions_run ON predictions(run_id, after_epochs);
+    """,
 }
 
 #: the newest migration: the schema version a store opened for writing has
 SCHEMA_VERSION = max(MIGRATIONS)
 
-RUN_STATUSES = ("running", "finished", "failed", "interrupted", "terminated", "imported")
+RUN_STATUSES = ("running", "finished", "failed", "interrupted", "terminated", "imported",
+                "stopped")
 
 #: the tables holding a run's data, parents first (the order a copy must follow)
 TABLES = ("runs", "devices", "intervals", "gaps", "metrics", "phases", "units", "pauses",
-          "idle", "tags")
+          "idle", "tags", "predictions")
 
 #: tables whose rows are read in the order they were written: by SQLite's implicit
 #: ``rowid``, an identity column of that name in PostgreSQL

@@ -199,7 +199,7 @@ class NodePowerSensor:
         self.device = DeviceInfo(
             id=f"node:{method}", kind="node", name=f"node power ({method}: {where})",
             source=method, measured=True, counter=False,
-            extra={EXTRA_FAILURES: POLLED, "bmc": where, "poll_period_s": f"{poller.period_s:g}",
+            extra={EXTRA_FAILURES: POLLED, "bmc": where, "poll_period_s": f"{poller.period_s:.12g}",
                    **extra})
         self._close_fn = close_fn
         self._closed = False
@@ -226,7 +226,7 @@ class NodePowerSensor:
 
 
 def _window_extra(window_s: float | None) -> dict[str, str]:
-    return {"bmc_window_s": f"{window_s:g}"} if window_s is not None else {}
+    return {"bmc_window_s": f"{window_s:.12g}"} if window_s is not None else {}
 
 
 def _open_ipmi(options: NodePowerOptions, ctx: SensorContext) -> NodePowerSensor:

@@ -206,6 +206,7 @@ def test_a_slow_bmc_is_a_gap_and_never_stalls_the_sampler(tmp_path: Path) -> Non
     finally:
         _SlowBmc.delay_s = 0.0
         server.shutdown()
+        server.server_close()
     cpu_intervals = [r for r in intervals if r.device_id == "fake:cpu-0"]  # type: ignore[attr-defined]
     lengths = [r.t_end - r.t_start for r in cpu_intervals]  # type: ignore[attr-defined]
     assert len(cpu_intervals) >= 20  # 1.5 s at 0.05 s, on a shared machine

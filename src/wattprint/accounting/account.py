@@ -77,7 +77,7 @@ def _on_basis(devices: Sequence[DeviceRecord], basis: str, run_id: str) -> list[
     Raises:
         ConfigError: ``basis == "node"`` for a run no BMC measured.
     """
-    from wattprint.sensors.node_power import is_node_power
+    from wattprint.records import is_node_power
 
     node = [d for d in devices if is_node_power(d.kind, d.source)]
     if basis == "node":

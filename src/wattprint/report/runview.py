@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattprint.records import RUN_INFO_SHARE_RULES
-from wattprint.sensors.node_power import is_node_power
+from wattprint.records import RUN_INFO_SHARE_RULES, is_node_power
 from wattprint.store import RunRecord, Store
 from wattprint.time import iso_utc as iso
 from wattprint.units import j_to_kwh

@@ -81,7 +81,7 @@ class _Results:
     @property
     def energy_j(self) -> float:
         """The run's total energy in joules under its attribution rule."""
-        from wattprint.sensors.node_power import is_node_power
+        from wattprint.records import is_node_power
 
         attributed = self.settings.attribution == "process"
         # the BMC's node power contains the other devices: shown beside them, never added

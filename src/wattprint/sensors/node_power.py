@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wattprint.errors import SensorError, SensorUnavailable
-from wattprint.records import DeviceInfo
+from wattprint.records import NODE_POWER_SOURCES, DeviceInfo, is_node_power
 from wattprint.sensors.base import Reading, SkippedSensor
 from wattprint.sensors.context import SensorContext
 
@@ -57,20 +57,10 @@ log = logging.getLogger(__name__)
 
 #: values of the ``node_power`` setting
 NODE_POWER_METHODS = ("off", "ipmi", "redfish")
-#: sources of node devices that hold the whole node (components included)
-NODE_POWER_SOURCES = frozenset({"ipmi", "redfish"})
 #: :attr:`DeviceInfo.extra` key: who counts a device's failed reads
 EXTRA_FAILURES = "failures"
 #: the device is read from a poller of its own: the sampler never drops it for failing
 POLLED = "polled"
-
-
-def is_node_power(kind: str | None, source: str | None) -> bool:
-    """Whether a device is a BMC's whole-node power, which contains the other devices.
-
-    Such a device is shown beside the components and never added to them.
-    """
-    return kind == "node" and source in NODE_POWER_SOURCES
 
 
 @dataclass(frozen=True)

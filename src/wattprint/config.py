@@ -70,6 +70,24 @@ class Settings:
             (``electricitymaps_token``, ``watttime_username``,
             ``watttime_password``); never printed. The environment variables
             of the same names (``WATTPRINT_ELECTRICITYMAPS_TOKEN``...) win.
+        node_power: read the node's wall power from its BMC: ``ipmi``,
+            ``redfish`` or ``off`` (``WATTPRINT_NODE_POWER``; see
+            :mod:`wattprint.sensors.node_power`).
+        node_power_period_s: seconds between two polls of the BMC (0.5 to 3600).
+        node_power_timeout_s: longest one BMC poll may take, s (0.1 to 60).
+        redfish_url: the BMC's Redfish base URL (``https://bmc.example``);
+            a password in it is masked when shown.
+        redfish_user: the Redfish user; shown masked.
+        redfish_password_file: a file whose first line is the Redfish password.
+        redfish_chassis: the chassis id (default: the first that reports power).
+        redfish_auth: ``basic`` or ``session``.
+        redfish_verify: check the BMC's TLS certificate: ``True``, ``False``
+            or the path of a CA bundle.
+        ipmi_interface: ipmitool's ``-I`` (``lanplus``, ``lan``, ``open``);
+            ``None``: in-band on this node.
+        ipmi_host: the BMC's address for ``-H`` (out-of-band).
+        ipmi_user: the IPMI user for ``-U``; shown masked.
+        ipmi_password_file: the password file for ipmitool's ``-f``.
         origins: for each field, where its value came from.
     """
 
@@ -85,6 +103,19 @@ class Settings:
     sysfs_root: Path = Path("/sys")
     hardware: Mapping[str, Any] = field(default_factory=dict)
     live: Mapping[str, str] = field(default_factory=dict, repr=False)
+    node_power: str = "off"
+    node_power_period_s: float = 5.0
+    node_power_timeout_s: float = 3.0
+    redfish_url: str | None = field(default=None, repr=False)
+    redfish_user: str | None = field(default=None, repr=False)
+    redfish_password_file: Path | None = None
+    redfish_chassis: str | None = None
+    redfish_auth: str = "basic"
+    redfish_verify: bool | str = True
+    ipmi_interface: str | None = None
+    ipmi_host: str | None = None
+    ipmi_user: str | None = field(default=None, repr=False)
+    ipmi_password_file: Path | None = None
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -130,6 +161,8 @@ class Settings:
                 value = sorted(self.live)
             if f.name == "store" and self.store is not None:
                 value = mask_store_url(self.store)
+            if f.name in MASKED and value is not None:  # BMC credentials: never shown
+                value = "***" if f.name != "redfish_url" else mask_store_url(str(value))
             out[f.name] = (value, self.origins.get(f.name, "default"))
         return out
 
@@ -241,6 +274,53 @@ def _parse_store(value: Any) -> str | None:
     raise ValueError("must be a postgresql://user@host/database URL or sqlite:///path/to/file.db")
 
 
+#: settings shown masked by :meth:`Settings.effective` (a URL keeps all but its password)
+MASKED = frozenset({"redfish_user", "ipmi_user", "redfish_url"})
+NODE_POWER_METHODS = ("off", "ipmi", "redfish")
+REDFISH_AUTHS = ("basic", "session")
+
+
+def _parse_range(low: float, high: float, unit: str) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        try:
+            v = validate.finite(value, "value")
+        except ConfigError:
+            v = low - 1.0  # the message below says what is allowed
+        if not low <= v <= high:
+            raise ValueError(f"must be between {low:g} and {high:g} {unit}")
+        return v
+
+    return parse
+
+
+def _parse_optional_path(value: Any) -> Path | None:
+    if value is None or str(value).strip() == "":
+        return None
+    return _parse_path(value)
+
+
+def _parse_verify(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    v = str(value).strip()
+    if v.lower() in ("1", "true", "yes", "on"):
+        return True
+    if v.lower() in ("0", "false", "no", "off"):
+        return False
+    if not v:
+        raise ValueError("must be true, false or the path of a CA bundle")
+    return str(_parse_path(v))
+
+
+def _parse_http_url(value: Any) -> str | None:
+    v = str(value).strip() if value is not None else ""
+    if not v:
+        return None
+    if not v.startswith(("https://", "http://")):
+        raise ValueError("must be an https:// (or http://) URL of the BMC")
+    return v
+
+
 def _parse_table(value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError("must be a table")
@@ -278,6 +358,19 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "sysfs_root": _parse_path,
     "hardware": _parse_table,
     "live": _parse_live,
+    "node_power": _parse_choice(NODE_POWER_METHODS),
+    "node_power_period_s": _parse_range(0.5, 3600.0, "seconds"),
+    "node_power_timeout_s": _parse_range(0.1, 60.0, "seconds"),
+    "redfish_url": _parse_http_url,
+    "redfish_user": _parse_optional_str,
+    "redfish_password_file": _parse_optional_path,
+    "redfish_chassis": _parse_optional_str,
+    "redfish_auth": _parse_choice(REDFISH_AUTHS),
+    "redfish_verify": _parse_verify,
+    "ipmi_interface": _parse_optional_str,
+    "ipmi_host": _parse_optional_str,
+    "ipmi_user": _parse_optional_str,
+    "ipmi_password_file": _parse_optional_path,
 }
 
 #: environment variable of each setting
@@ -292,10 +385,25 @@ ENV_VARS: dict[str, str] = {
     "sensors": "WATTPRINT_SENSORS",
     "rapl_mode": "WATTPRINT_RAPL_MODE",
     "sysfs_root": "WATTPRINT_SYSFS_ROOT",
+    "node_power": "WATTPRINT_NODE_POWER",
+    "node_power_period_s": "WATTPRINT_NODE_POWER_PERIOD",
+    "node_power_timeout_s": "WATTPRINT_NODE_POWER_TIMEOUT",
+    "redfish_url": "WATTPRINT_REDFISH_URL",
+    "redfish_user": "WATTPRINT_REDFISH_USER",
+    "redfish_password_file": "WATTPRINT_REDFISH_PASSWORD_FILE",
+    "redfish_chassis": "WATTPRINT_REDFISH_CHASSIS",
+    "redfish_auth": "WATTPRINT_REDFISH_AUTH",
+    "redfish_verify": "WATTPRINT_REDFISH_VERIFY",
+    "ipmi_interface": "WATTPRINT_IPMI_INTERFACE",
+    "ipmi_host": "WATTPRINT_IPMI_HOST",
+    "ipmi_user": "WATTPRINT_IPMI_USER",
+    "ipmi_password_file": "WATTPRINT_IPMI_PASSWORD_FILE",
 }
 
 #: keys accepted in config files (``interval`` is the file/CLI name of ``interval_s``)
-FILE_KEYS: dict[str, str] = {name: name for name in _PARSERS} | {"interval": "interval_s"}
+FILE_KEYS: dict[str, str] = {name: name for name in _PARSERS} | {
+    "interval": "interval_s", "node_power_period": "node_power_period_s",
+    "node_power_timeout": "node_power_timeout_s"}
 
 
 def find_project_file(start: Path) -> Path | None:
@@ -350,7 +458,9 @@ def _apply(values: dict[str, Any], origins: dict[str, str], raw: Mapping[str, An
         try:
             values[name] = _PARSERS[name](value)
         except (ValueError, TypeError, ConfigError) as exc:
-            raise ConfigError(f"{label(name)} = {_shown(value)} (from {origin}) {exc}") from None
+            shown = ("***" if name in MASKED and name != "redfish_url" else
+                     _shown(mask_store_url(str(value)) if name == "redfish_url" else value))
+            raise ConfigError(f"{label(name)} = {shown} (from {origin}) {exc}") from None
         origins[name] = origin
 
 

@@ -175,6 +175,9 @@ class HttpClient:
             ``SSL_CERT_FILE`` from the environment (false: connect directly).
         transport: an httpx transport to use instead of the network (tests:
             ``httpx.MockTransport``).
+        verify: check the server's TLS certificate (``True``), not at all
+            (``False``: a BMC with a self-signed certificate on a trusted
+            management network), or against the CA bundle at this path.
         user_agent: the ``User-Agent`` header.
         sleep: how to wait between retries (tests pass a recorder).
     """
@@ -191,6 +194,7 @@ class HttpClient:
         secret_headers: Iterable[str] = (),
         trust_env: bool = True,
         transport: httpx.BaseTransport | None = None,
+        verify: bool | str = True,
         user_agent: str = "wattprint",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -203,6 +207,7 @@ class HttpClient:
         self.secret_headers = ALWAYS_SECRET_HEADERS | {h.lower() for h in secret_headers}
         self.trust_env = trust_env
         self.transport = transport
+        self.verify = verify
         self.user_agent = user_agent
         self._sleep = sleep
         self._ssl_context: ssl.SSLContext | None = None
@@ -216,14 +221,19 @@ class HttpClient:
         # once) is shared between calls.
         import httpx
 
-        if self.transport is None and self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context(trust_env=self.trust_env)
+        if self.transport is None and self._ssl_context is None and self.verify is not False:
+            if isinstance(self.verify, str):
+                import ssl
+
+                self._ssl_context = ssl.create_default_context(cafile=self.verify)
+            else:
+                self._ssl_context = httpx.create_ssl_context(trust_env=self.trust_env)
         return httpx.Client(
             timeout=httpx.Timeout(self.timeout_s),
             follow_redirects=False,
             trust_env=self.trust_env,
             transport=self.transport,
-            verify=self._ssl_context or True,
+            verify=False if self.verify is False else (self._ssl_context or True),
             headers={"User-Agent": self.user_agent},
         )
 
@@ -250,6 +260,36 @@ class HttpClient:
         """
         with self._open() as client:
             return self._follow(client, with_query(url, params), headers or {})
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """Send a request other than GET (``POST`` JSON, ``DELETE``); redirects are not followed.
+
+        Args:
+            method: the HTTP method.
+            url: an http or https URL.
+            json_body: a body to send as JSON (``None``: no body).
+            headers: request headers.
+
+        Returns:
+            The answer, whatever its status.
+
+        Raises:
+            HttpError: no usable answer (time-out, failed connection after the retries).
+        """
+        sent = {"Accept": "application/json", **(headers or {})}
+        content = None
+        if json_body is not None:
+            content = json.dumps(json_body).encode("utf-8")
+            sent.setdefault("Content-Type", "application/json")
+        with self._open() as client:
+            return self._get_with_retries(client, url, sent, method=method, content=content)
 
     def _follow(
         self, client: httpx.Client, first: str, headers: Mapping[str, str]
@@ -282,14 +322,15 @@ class HttpClient:
         )
 
     def _get_with_retries(
-        self, client: httpx.Client, url: str, headers: Mapping[str, str]
+        self, client: httpx.Client, url: str, headers: Mapping[str, str], *,
+        method: str = "GET", content: bytes | None = None,
     ) -> HttpResponse:
         import httpx
 
         attempt = 0
         while True:
             try:
-                response = self._get_once(client, url, headers)
+                response = self._get_once(client, url, headers, method=method, content=content)
             except httpx.TimeoutException as exc:
                 raise HttpError(
                     f"{_safe(url)} did not answer within {self.timeout_s:g} s", kind="timeout",
@@ -320,9 +361,10 @@ class HttpClient:
             return response
 
     def _get_once(
-        self, client: httpx.Client, url: str, headers: Mapping[str, str]
+        self, client: httpx.Client, url: str, headers: Mapping[str, str], *,
+        method: str = "GET", content: bytes | None = None,
     ) -> HttpResponse:
-        request = client.build_request("GET", url, headers=dict(headers))
+        request = client.build_request(method, url, headers=dict(headers), content=content)
         response = client.send(request, stream=True)
         try:
             chunks: list[bytes] = []

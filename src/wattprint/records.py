@@ -47,6 +47,14 @@ RUN_INFO_SHARE_RULES = "share_rules"
 #: accelerator (or a MIG instance), ``psys`` the RAPL platform domain, ``node``
 #: whole-node power (IPMI/BMC).
 DEVICE_KINDS = ("cpu", "dram", "ram", "gpu", "psys", "node")
+#: sources of ``node`` devices that hold the whole node, components included (a BMC
+#: read over IPMI or Redfish): shown beside the other devices, never added to them
+NODE_POWER_SOURCES = frozenset({"ipmi", "redfish"})
+
+
+def is_node_power(kind: str | None, source: str | None) -> bool:
+    """Whether a device is a BMC's whole-node power, which contains the other devices."""
+    return kind == "node" and source in NODE_POWER_SOURCES
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ returns something that is not a finite, non-negative number.
 Failures are counted here, once for every sensor: after
 :data:`MAX_CONSECUTIVE_FAILURES` failed reads of a device in a row (or at
 once for a failure the sensor marks permanent) the device is dropped for the
-rest of the run with one warning, and its gap runs to the end. A sensor whose
+rest of the run with one warning, and its gap runs to the end (except a
+device read from a poller of its own, the BMC's node power, whose gaps close
+when it answers again). A sensor whose
 ``read`` raises is broken as a whole and dropped at once, with one warning;
 its devices' gaps carry the error. Any other exception inside a tick becomes
 a gap for the devices concerned, with the error as the reason, and sampling
@@ -83,6 +85,7 @@ from wattprint.sensors.base import (
     Sensor,
     ShareRuleSource,
 )
+from wattprint.sensors.node_power import EXTRA_FAILURES, POLLED
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "MIN_INTERVAL_S", "SHARE_PERIOD_S", "EnergyIntegrator",
            "Gap", "IntervalSink", "MeasureGate", "Sampler", "read_failure"]
@@ -377,7 +380,10 @@ class Sampler:
         self._open_gap(device_id, t, reason)
         count = self._failures.get(device_id, 0) + 1
         self._failures[device_id] = count
-        if not permanent and count < self.max_consecutive_failures:
+        # a device read from a poller of its own (a BMC) costs nothing to keep reading:
+        # its failures stay gaps that close when it answers again, never a drop
+        polled = self.devices[device_id].extra.get(EXTRA_FAILURES) == POLLED
+        if not permanent and (polled or count < self.max_consecutive_failures):
             log.debug("device %s: %s (a gap)", device_id, reason)
             return
         self.dropped.add(device_id)

@@ -67,6 +67,30 @@ from wattprint.units import H_PER_YEAR
 logger = logging.getLogger(__name__)
 
 
+#: what a run's energy is counted on: its components, or the node's wall power (BMC)
+BASES = ("components", "node")
+
+
+def _on_basis(devices: Sequence[DeviceRecord], basis: str, run_id: str) -> list[DeviceRecord]:
+    """The devices counted under ``basis``: the node power holds the others, never added to them.
+
+    Raises:
+        ConfigError: ``basis == "node"`` for a run no BMC measured.
+    """
+    from wattprint.records import is_node_power
+
+    node = [d for d in devices if is_node_power(d.kind, d.source)]
+    if basis == "node":
+        if not node:
+            from wattprint.errors import ConfigError
+
+            raise ConfigError(f"run {run_id[:12]} has no node power from a BMC; account it on "
+                              "its components (the default), or measure with node_power = "
+                              "\"ipmi\" or \"redfish\" (docs/distributed.md)")
+        return node
+    return [d for d in devices if d not in node]
+
+
 @dataclass(frozen=True)
 class AccountingOptions:
     """How to turn a run's energy into carbon.
@@ -81,6 +105,9 @@ class AccountingOptions:
         catalogue_overrides: overrides of hardware catalogue values.
         source: an intensity source object (overrides the above; e.g. a live client).
         year: data year of the annual tables (``None``: the newest each has).
+        basis: ``components`` (CPU, DRAM, GPU... as measured or modelled; the
+            default) or ``node`` (the node's wall power from its BMC, which
+            contains them; only for a run measured by a BMC). Never both.
     """
 
     region: str | None = None
@@ -92,6 +119,7 @@ class AccountingOptions:
     catalogue_overrides: Mapping[str, Any] = field(default_factory=dict)
     source: IntensitySource | None = None
     year: int | None = None
+    basis: str = "components"
 
     def __post_init__(self) -> None:
         """Refuse a PUE outside 1-5 or a year outside the data (see docs/limits.md).
@@ -101,6 +129,10 @@ class AccountingOptions:
         """
         validate.pue(self.pue, "pue")
         validate.year(self.year, "year")
+        if self.basis not in BASES:
+            from wattprint.errors import ConfigError
+
+            raise ConfigError(f"basis {self.basis!r}: use {' or '.join(BASES)}")
 
 
 @dataclass(frozen=True)
@@ -299,7 +331,8 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     region = _region(opts, run)
     source, source_name = _paused_on(store, run, opts) or _source(opts)
     cat = _catalogue(opts)
-    devices = store.devices(run.id)
+    all_devices = store.devices(run.id)
+    devices = _on_basis(all_devices, opts.basis, run.id)
     by_device = interval_arrays([i for i in store.intervals(run.id) if not i.paused])
     measured_idle = store.idle(run.id)
     host = run.info.get("host", {})
@@ -329,15 +362,19 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     pue = resolve_pue(opts.pue, region.code)
     embodied = None
     extra_assumptions = [Assumption("region", 0.0, "", f"{region.label} ({region.how})")]
+    if opts.basis == "node":
+        extra_assumptions.append(Assumption(
+            "basis", 0.0, "", "node power measured by the BMC (it contains CPU, memory, GPUs, "
+                              "fans, disks, NICs and the power supplies' loss)"))
     if opts.embodied:
         a = cat.assumptions
         servers = cat.servers()
-        has_gpu = any(d.kind == "gpu" for d in devices)
+        has_gpu = any(d.kind == "gpu" for d in all_devices)
         server = servers[0] if has_gpu else servers[-1]
         cpu_rows = [u for u in uses if u.kind in ("cpu", "psys", "node")]
         node_share = (_energy_share(store, run.id, [u.device_id for u in cpu_rows])
                       if process and cpu_rows else 1.0)
-        host_part = _host_share(devices, host, a)
+        host_part = _host_share(all_devices, host, a)
         node_share *= host_part.share
         extra_assumptions.append(Assumption("embodied_share", host_part.share,
                                             "fraction of the server", host_part.basis))
@@ -583,5 +620,5 @@ def estimate(
     )
 
 
-__all__ = ["H_PER_YEAR", "AccountedRun", "AccountingOptions", "IntensityError", "account_run",
-           "estimate"]
+__all__ = ["BASES", "H_PER_YEAR", "AccountedRun", "AccountingOptions", "IntensityError",
+           "account_run", "estimate"]

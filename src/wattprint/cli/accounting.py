@@ -90,9 +90,15 @@ def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
         console.print(f"hint: {hint}", soft_wrap=wide)
 
 
+BasisOpt = Annotated[str, typer.Option(
+    "--basis", help="Count the run on its components (default) or on node: the node's wall "
+                    "power from its BMC (never both).")]
+
+
 def options(region: str | None = None, intensity: Path | None = None, method: str = "average",
             pue: float | None = None, hourly: bool = False, embodied: bool = True,
-            live: str | None = None, year: int | None = None) -> Any:
+            live: str | None = None, year: int | None = None,
+            basis: str = "components") -> Any:
     """Accounting options from CLI flags (validated)."""
     from wattprint.accounting.account import AccountingOptions
 
@@ -110,6 +116,8 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
 
     if method not in ("average", "marginal"):
         fail(f"--method {method!r}: use average or marginal")
+    if basis not in ("components", "node"):
+        fail(f"--basis {basis!r}: use components or node")
     try:
         validate.pue(pue, "--pue")
         validate.year(year, "--year")
@@ -121,7 +129,7 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
     return AccountingOptions(region=region, intensity_file=intensity, method=method,
                              pue=pue if pue is not None else settings.pue, hourly=hourly,
                              embodied=embodied, catalogue_overrides=settings.hardware,
-                             source=source, year=year)
+                             source=source, year=year, basis=basis)
 
 
 @app.command()
@@ -142,6 +150,7 @@ def account(
     series: Annotated[str | None, typer.Option(
         "--series", help="Account with a kept series (digest from `wattprint series list`): "
                          "the same numbers as when it was kept.")] = None,
+    basis: BasisOpt = "components",
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
@@ -150,6 +159,7 @@ def account(
 
     Examples:
       wattprint account last --region FR
+      wattprint account last --basis node
       wattprint account last --region DE --hourly --pue 1.2
       wattprint account 6b12 --intensity grid.csv --method marginal
     """
@@ -159,7 +169,7 @@ def account(
     from wattprint.accounting.kept import KeepingSource, KeptIntensity, load_kept
     from wattprint.store import Store
 
-    opts = options(region, intensity, method, pue, hourly, not no_embodied, live, year)
+    opts = options(region, intensity, method, pue, hourly, not no_embodied, live, year, basis)
     home = settings_from().store_dir
     keeping = None
     try:

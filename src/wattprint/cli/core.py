@@ -219,6 +219,9 @@ def show(
         help="For a job: break it down by node, rank or device.")] = None,
     rank: Annotated[int | None, typer.Option(
         help="For a job: show this rank's metrics and units (default rank 0).")] = None,
+    basis: Annotated[str, typer.Option(
+        "--basis", help="Account a run on its components (default) or on node: the node's "
+                        "wall power from its BMC.")] = "components",
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
@@ -230,6 +233,7 @@ def show(
       wattprint show 6b12 --json
       wattprint show slurm:4242.0 --by node
       wattprint show torchelastic:abc --by rank --json
+      wattprint show last --basis node
     """
     from wattprint.accounting.account import account_run
     from wattprint.errors import RunNotFound
@@ -250,11 +254,14 @@ def show(
                 job_id = None
             if job_id is None:
                 raise not_a_run from None
+            if basis != "components":
+                raise ConfigError("--basis node accounts one run; show the job's measuring "
+                                  "runs one by one (`show JOB --by rank` lists them)") from None
             _show_job(store, job_id, by, rank, as_json, precision, wide)
             return
         from wattprint.cli.accounting import options
 
-        accounted = account_run(store, doc["id"], options())
+        accounted = account_run(store, doc["id"], options(basis=basis))
     except WattprintError as exc:
         handle_error(exc)
     from wattprint.report.importers.common import peer_figures
@@ -284,6 +291,13 @@ def show(
     print_share_rules(share_rule_rows(doc["devices"]), precision=precision, wide=wide)
     out.print(f"total ({doc['attribution']} attribution): "
               f"{format_energy_j(doc['energy_j'], precision)}")
+    if doc["node_power"] is not None:
+        from wattprint.report.runview import node_power_lines
+
+        for line in node_power_lines(doc["node_power"], precision):
+            out.print(line)
+    if basis == "node":
+        out.print("accounted on node power (the BMC's wall power, not the components)")
     if doc["phases"]:
         print_phases(doc["phases"], precision=precision, wide=wide)
     if doc["metrics"]:

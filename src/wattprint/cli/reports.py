@@ -50,11 +50,12 @@ _SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "m
 
 
 def _options(region: str | None, intensity: Path | None, method: str, pue: float | None,
-             hourly: bool, embodied: bool) -> AccountingOptions:
+             hourly: bool, embodied: bool, basis: str = "components") -> AccountingOptions:
     # the same validation and configuration (PUE, hardware overrides) as `wattprint account`
     from wattprint.cli.accounting import options
 
-    opts: AccountingOptions = options(region, intensity, method, pue, hourly, embodied)
+    opts: AccountingOptions = options(region, intensity, method, pue, hourly, embodied,
+                                      basis=basis)
     return opts
 
 
@@ -139,6 +140,9 @@ def report(
         "--mlflow-run", metavar="ID",
         help="Attach the run's appendix (HTML and JSON) and footprint to this MLflow run "
              "(tracking URI from MLFLOW_TRACKING_URI).")] = None,
+    basis: Annotated[str, typer.Option(
+        "--basis", help="Account a run on its components (default) or on node: the node's "
+                        "wall power from its BMC.")] = "components",
 ) -> None:
     """The standard appendix of a run, or the life-cycle report of a project.
 
@@ -162,7 +166,7 @@ def report(
         _attach_to_mlflow(run_id, mlflow_run, quiet)
         return
     chosen = _format(fmt, output, "md", ("md", "html", "json"))
-    opts = _options(region, intensity, method, pue, hourly, embodied)
+    opts = _options(region, intensity, method, pue, hourly, embodied, basis)
     from wattprint.report import appendix
 
     store = _store()

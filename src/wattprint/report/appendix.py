@@ -53,7 +53,7 @@ from wattprint.accounting.account import (
 from wattprint.accounting.footprint import embodied_note
 from wattprint.accounting.totals import GROUPING_ALIASES, GROUPINGS, resolve_grouping
 from wattprint.errors import ConfigError
-from wattprint.report.runview import device_rows, share_rule_rows
+from wattprint.report.runview import device_rows, node_power_summary, share_rule_rows
 from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
 from wattprint.time import iso_utc as iso
 from wattprint.units import (
@@ -340,13 +340,19 @@ def _energy_block(store: Store, run: RunRecord, accounted: AccountedRun,
             "idle_kwh": fp.get("idle_kwh"),
             "co2e_kg": fp.get("co2e_kg"),
         })
-    counted_j = float(sum(r["counted_energy_j"] for r in rows))
+    # the devices accounted: the components, or the BMC's node power (--basis node), never both
+    used = {u.device_id for u in accounted.uses}
+    counted = [r for r in rows if r["id"] in used]
+    counted_j = float(sum(r["counted_energy_j"] for r in counted))
     by_kind: dict[str, float] = {}
-    for r in rows:
+    for r in counted:
         by_kind[r["kind"]] = by_kind.get(r["kind"], 0.0) + r["counted_energy_kwh"]
     return {"attribution": run.attribution, "counted_energy_j": counted_j,
             "counted_energy_kwh": j_to_kwh(counted_j), "by_kind_kwh": by_kind,
-            "devices": rows, "share_rules": share_rule_rows(rows)}
+            "devices": rows, "share_rules": share_rule_rows(rows),
+            "node_power": node_power_summary(device_rows(store, run)),
+            "basis": "node" if any(r["kind"] == "node" for r in counted)
+            and node_power_summary(counted) is not None else "components"}
 
 
 def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],

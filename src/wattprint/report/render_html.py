@@ -276,6 +276,14 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     b.append(f'<p class="muted">Counted energy follows the run\'s '
              f"<b>{escape(energy['attribution'])}</b> attribution (machine: whole devices; "
              "process: the tracked processes' share by the device's share rule).</p>\n")
+    if energy.get("node_power"):
+        from wattprint.report.runview import node_power_lines
+
+        b.append("<p>Node power (the BMC's wall power) contains the devices above and is never "
+                 "added to them" + ("; this run is accounted on it (<code>--basis node</code>)"
+                                    if energy.get("basis") == "node" else "") + ":</p>\n<ul>"
+                 + "".join(f"<li>{escape(line)}</li>" for line in node_power_lines(
+                     energy["node_power"], p)) + "</ul>\n")
     b.append(_share_rules_html(energy.get("share_rules") or []))
     b.append(_figure(plots.power_svg(doc), "Power over time per device"))
     if doc.get("phases"):

@@ -168,6 +168,15 @@ def run_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
     parts.append(f"\nCounted energy follows the run's **{energy['attribution']}** attribution "
                  "(machine: whole devices; process: the tracked processes' share by the "
                  "device's share rule).\n")
+    if energy.get("node_power"):
+        from wattprint.report.runview import node_power_lines
+
+        parts.append("\nNode power (the BMC's wall power) contains the devices above and is "
+                     "never added to them"
+                     + ("; this run is accounted on it (`--basis node`)" if
+                        energy.get("basis") == "node" else "") + ":\n\n"
+                     + "".join(f"- {line}\n" for line in node_power_lines(
+                         energy["node_power"], p)))
     parts.append(_share_rules_md(energy.get("share_rules") or []))
     if doc.get("phases"):
         parts.append("\n## Phases (`run.phase()` sections)\n\n")

@@ -69,7 +69,32 @@ def sensor_context(settings: Settings, environ: dict[str, str] | None = None) ->
         sysfs_root=settings.sysfs_root,
         environ=dict(os.environ) if environ is None else environ,
         rapl_mode=settings.rapl_mode,
+        node_power=node_power_options(settings),
     )
+
+
+def node_power_options(settings: Settings) -> Any:
+    """The BMC the settings name, as :class:`~wattprint.sensors.node_power.NodePowerOptions`.
+
+    ``None`` when node power is off. The Redfish password is read from its
+    file only when the sensor opens (a missing file is the sensor's skip reason).
+    """
+    if settings.node_power == "off":
+        return None
+    from wattprint.sensors.ipmi import IpmiOptions
+    from wattprint.sensors.node_power import NodePowerOptions
+    from wattprint.sensors.redfish import RedfishOptions
+
+    ipmi = IpmiOptions(interface=settings.ipmi_interface, host=settings.ipmi_host,
+                       user=settings.ipmi_user, password_file=settings.ipmi_password_file)
+    redfish = None
+    if settings.redfish_url:
+        redfish = RedfishOptions(url=settings.redfish_url, user=settings.redfish_user,
+                                 chassis=settings.redfish_chassis, auth=settings.redfish_auth,
+                                 verify=settings.redfish_verify,
+                                 password_file=settings.redfish_password_file)
+    return NodePowerOptions(settings.node_power, settings.node_power_period_s,
+                            settings.node_power_timeout_s, ipmi, redfish)
 
 
 def open_sensors(settings: Settings, context: SensorContext | None = None
@@ -81,4 +106,4 @@ def open_sensors(settings: Settings, context: SensorContext | None = None
     return found.sensors, found.skipped
 
 
-__all__ = ["DeviceEnergy", "open_sensors", "sensor_context"]
+__all__ = ["DeviceEnergy", "node_power_options", "open_sensors", "sensor_context"]

@@ -81,8 +81,12 @@ class _Results:
     @property
     def energy_j(self) -> float:
         """The run's total energy in joules under its attribution rule."""
+        from wattprint.records import is_node_power
+
         attributed = self.settings.attribution == "process"
-        return sum(d.attributed_energy_j if attributed else d.energy_j for d in self.by_device())
+        # the BMC's node power contains the other devices: shown beside them, never added
+        return sum(d.attributed_energy_j if attributed else d.energy_j for d in self.by_device()
+                   if not is_node_power(d.kind, d.source))
 
     @property
     def duration_s(self) -> float | None:

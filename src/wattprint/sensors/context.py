@@ -25,6 +25,8 @@ class SensorContext:
             :class:`wattprint.testing.FakeNVML`.
         amdsmi: likewise for ``amdsmi``.
         cpu_model: override of the CPU model name used by the power model.
+        node_power: how to read the node's power from its BMC
+            (:class:`wattprint.sensors.node_power.NodePowerOptions`); ``None``: off.
     """
 
     sysfs_root: Path = Path("/sys")
@@ -34,3 +36,4 @@ class SensorContext:
     nvml: Any = None
     amdsmi: Any = None
     cpu_model: str | None = None
+    node_power: Any = None

@@ -6,6 +6,9 @@ the device kinds no measured sensor covers (a machine with RAPL package
 domains gets no CPU model; one without a RAPL ``dram`` domain gets a RAM
 model). A sensor the user *asked for* that cannot open is an error; one merely
 discovered is skipped with its reason, which ``wattprint sensors`` shows.
+The node power sensor (``node``: the BMC over IPMI or Redfish) comes last:
+it contains the others rather than replacing any, and it is skipped, with
+the reason, unless ``node_power`` is configured.
 """
 
 from __future__ import annotations
@@ -51,12 +54,19 @@ def _model(ctx: SensorContext, covered: frozenset[str], notes: list[SkippedSenso
     return model.open_sensor(ctx, covered, notes)
 
 
+def _node(ctx: SensorContext, covered: frozenset[str], notes: list[SkippedSensor]) -> Sensor:
+    from wattprint.sensors import node_power
+
+    return node_power.open_sensor(ctx, covered, notes)
+
+
 #: Sensors in preference order. Modules are imported only when tried.
 REGISTRY: dict[str, SensorFactory] = {
     "rapl": _rapl,
     "nvml": _nvml,
     "amdsmi": _amdsmi,
     "model": _model,
+    "node": _node,
 }
 
 

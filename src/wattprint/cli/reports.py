@@ -139,6 +139,9 @@ def report(
         "--mlflow-run", metavar="ID",
         help="Attach the run's appendix (HTML and JSON) and footprint to this MLflow run "
              "(tracking URI from MLFLOW_TRACKING_URI).")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="With --project: split each run's carbon difference from the "
+                          "project's median run into exact Shapley contributions.")] = False,
 ) -> None:
     """The standard appendix of a run, or the life-cycle report of a project.
 
@@ -152,6 +155,7 @@ def report(
       wattprint report --project bert --by stage -o bert.md
       wattprint report --project bert --by name -o bert.md
       wattprint report last --mlflow-run 3f2a9c...
+      wattprint report --project bert --explain -o bert.md
     """
     setup_logging()
     if (run_id is None) == (project is None):
@@ -161,6 +165,9 @@ def report(
             fail("--mlflow-run attaches one run's appendix: give a RUN, not --project")
         _attach_to_mlflow(run_id, mlflow_run, quiet)
         return
+    if explain and project is None:
+        fail("--explain explains a project's runs against its median run: give --project P "
+             "(for two runs: wattprint compare A B --explain)")
     chosen = _format(fmt, output, "md", ("md", "html", "json"))
     opts = _options(region, intensity, method, pue, hourly, embodied)
     from wattprint.report import appendix
@@ -182,16 +189,31 @@ def report(
             if not doc["runs"] and not doc["excluded"] and not quiet:
                 err.print(f"note: project {project!r} has no runs; list runs with "
                           "`wattprint runs`", markup=False)
+        explained: dict[str, Any] | None = None
+        if explain and project is not None:
+            from wattprint.report.compare import explain_project
+
+            explained = explain_project(store, project, opts)
+            doc["explain"] = explained
         if chosen == "json":
             text = _json_text(doc)
         elif chosen == "html":
             from wattprint.report.render_html import appendix_html
 
             text = appendix_html(doc, precision)
+            if explained is not None:
+                from wattprint.report.compare import explain_project_html
+
+                head, sep, tail = text.rpartition("</body>")
+                text = head + explain_project_html(explained, precision) + sep + tail
         else:
             from wattprint.report.render_md import appendix_markdown
 
             text = appendix_markdown(doc, precision)
+            if explained is not None:
+                from wattprint.report.compare import explain_project_markdown
+
+                text = text.rstrip("\n") + "\n\n" + explain_project_markdown(explained, precision)
     except WattprintError as exc:
         handle_error(exc)
     finally:
@@ -346,25 +368,40 @@ def compare(
     quiet: QuietOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Split the carbon difference of two runs into exact Shapley "
+                          "contributions: energy by device kind, intensity, PUE, embodied.")
+    ] = False,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="With --explain: write the contributions' bar plot to FILE "
+                       "(.svg or .png; needs the report extra).", dir_okay=False)] = None,
 ) -> None:
     """Compare runs side by side: energy by kind, carbon, duration, metrics; diff and ratio.
 
     Examples:
       wattprint compare 6b12 9f3a
       wattprint compare 6b12 9f3a 0c77 --format md -o cmp.md
+      wattprint compare 6b12 9f3a --explain
     """
     setup_logging()
     chosen = "json" if as_json else _format(fmt, output, "table", ("table", "md", "json"))
+    if plot is not None and not explain:
+        fail("--plot draws the explanation: add --explain")
     opts = _options(region, intensity, method, pue, hourly, embodied)
     from wattprint.report.compare import compare_runs
 
     store = _store()
     try:
-        cmp = compare_runs(store, runs, opts)
+        cmp = compare_runs(store, runs, opts, explain=explain)
     except WattprintError as exc:
         handle_error(exc)
     finally:
         store.close()
+    if plot is not None:
+        from wattprint.cli.decide import write_plot
+        from wattprint.decide.explain import explain_plot
+
+        write_plot(plot, lambda f: explain_plot(cmp["explain"], f), quiet)
     if chosen == "json":
         if output is None:
             print_json(cmp)
@@ -373,8 +410,32 @@ def compare(
     elif chosen == "md":
         from wattprint.report.render_md import compare_markdown
 
-        _emit(compare_markdown(cmp, precision), output, quiet)
+        text = compare_markdown(cmp, precision)
+        if explain:
+            from wattprint.decide.explain import explain_markdown
+
+            text = text.rstrip("\n") + "\n\n## Explained\n\n" + explain_markdown(
+                cmp["explain"], precision)
+        _emit(text, output, quiet)
     else:
         if output is not None:
             fail("a table goes to the terminal; use --format md or json with -o")
         _print_compare(cmp, precision, wide)
+        if explain:
+            _print_explain(cmp["explain"], precision, wide)
+
+
+def _print_explain(doc: dict[str, Any], precision: int, wide: bool) -> None:
+    p = precision
+    rows = []
+    for c in doc["contributions"]:
+        a, b = (fmt_num(v, p) + (f" {c['unit']}" if c["unit"] else "") for v in c["values"])
+        share = "" if c["share"] is None else fmt_num(100 * c["share"], p) + " %"
+        rows.append([c["label"], a, b, fmt_qty(c["co2e_kg"], "kgCO2e", p), share])
+    rows.append(["difference", fmt_qty(doc["co2e_kg"][0], "kgCO2e", p),
+                 fmt_qty(doc["co2e_kg"][1], "kgCO2e", p), fmt_qty(doc["difference_kg"], "kgCO2e", p),
+                 "100 %" if doc["difference_kg"] else ""])
+    print_table(out, f"explained: {doc['run']} - {doc['baseline']} (exact Shapley values)",
+                [Column("factor"), Column(doc["baseline"], "num"), Column(doc["run"], "num"),
+                 Column("contribution", "num"), Column("share", "num")], rows, wide=wide,
+                sections=[len(rows) - 1])

@@ -246,14 +246,22 @@ def _print_leaderboard(board: dict[str, Any], precision: int, wide: bool) -> Non
                Column(board["metric"], "num"), Column("energy", "num"), Column("CO2e", "num"),
                Column("duration", "num"), *(Column(c["name"], "num") for c in extra),
                Column("Pareto", "id")]
+    weighted = bool(board.get("weights"))
+    if weighted:
+        columns.append(Column("utility", "num"))
     rows = [[str(r["rank"]), r["id"], r["name"] or "", fmt_num(r["metric"], p),
              fmt_qty(r["energy_kwh"], "kWh", p), fmt_qty(r["co2e_kg"], "kgCO2e", p),
              fmt_duration(r["duration_s"], p),
              *(fmt_qty(r[c["column"]], c.get("unit") or "", p) for c in extra),
-             "front" if r["pareto"] else "dominated"] for r in board["runs"]]
+             "front" if r["pareto"] else "dominated",
+             *([fmt_num(r["utility"], p)] if weighted else [])] for r in board["runs"]]
     print_table(out, f"leaderboard: {board['metric']} "
                      f"({'higher' if board['maximize'] else 'lower'} is better)",
                 columns, rows, wide=wide)
+    if weighted:
+        weights = ",".join(f"{k}={fmt_num(v, p)}" for k, v in board["weights"].items())
+        out.print(f"by utility ({weights}; costs normalised over these runs, 1 = best): "
+                  + ", ".join(board["utility_ranking"]), soft_wrap=True)
 
 
 @app.command()
@@ -264,7 +272,11 @@ def leaderboard(
         "--maximize/--minimize", help="Whether a larger metric is better.")] = True,
     cost: Annotated[str, typer.Option(
         "--cost", help="Cost dimensions, comma-separated: energy, co2e, duration, embodied, "
-                       "or a metric/tag name such as cost.")] = "energy",
+                       "or a logged cost, metric or tag name such as usd.")] = "energy",
+    weights: Annotated[str | None, typer.Option(
+        "--weights", metavar="NAME=W,...",
+        help="Also rank by a weighted utility of normalised costs, e.g. co2e=1,usd=0.2 "
+             "(the Pareto front stays the main answer).")] = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="table (default), md, html or json.")] = None,
     output: OutputOpt = None,
@@ -284,6 +296,7 @@ def leaderboard(
     Examples:
       wattprint leaderboard --project bert --metric accuracy
       wattprint leaderboard -p bert -m loss --minimize --cost energy,co2e
+      wattprint leaderboard -p bert -m accuracy --cost co2e,usd --weights co2e=1,usd=0.2
     """
     setup_logging()
     chosen = "json" if as_json else _format(fmt, output, "table",
@@ -296,7 +309,8 @@ def leaderboard(
     try:
         with _progress("accounting runs", quiet) as progress:
             board = lb.leaderboard(store, project, metric, maximize=maximize,
-                                   costs=lb.parse_costs(cost), opts=opts, progress=progress)
+                                   costs=lb.parse_costs(cost), opts=opts, progress=progress,
+                                   weights=lb.parse_weights(weights))
         if not board["runs"] and not quiet:
             err.print(f"note: no run of {'project ' + repr(project) if project else 'the store'} "
                       f"has a value of {metric!r}; log it with run.log_metric({metric!r}, value)",

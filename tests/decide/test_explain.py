@@ -69,7 +69,7 @@ def test_contributions_sum_to_the_difference_exactly() -> None:
     for _ in range(20):
         kinds = rng.sample(["cpu", "gpu", "dram", "npu"], rng.randint(1, 4))
 
-        def factors() -> Factors:
+        def factors(kinds: list[str] = kinds) -> Factors:
             return Factors({k: rng.uniform(0, 50) for k in kinds if rng.random() > 0.2},
                            rng.uniform(10, 900), rng.uniform(1.0, 2.0),
                            rng.uniform(0, 100), rng.uniform(0, 0.2))

@@ -155,16 +155,18 @@ def breakeven(
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
-    """When replacing hardware pays back the new device's embodied carbon (or never).
+    r"""When replacing hardware pays back the new device's embodied carbon (or never).
 
     Cumulative carbon of keeping the current device and of replacing it, over
     time: the candidate starts with its embodied carbon and saves operational
     carbon each year when it needs less power for the same work.
 
     Examples:
-      wattprint breakeven --current V100-SXM2-32GB --candidate H100-SXM5-80GB --speedup 3.0 --utilization 0.6 --region US-CAL-CISO
+      wattprint breakeven --current V100-SXM2-32GB --candidate H100-SXM5-80GB \
+          --speedup 3.0 --utilization 0.6 --region US-CAL-CISO
       wattprint breakeven --current "Tesla V100 PCIe" --candidate "NVIDIA L4" --region NZ --json
-      wattprint breakeven --current-power-w 300 --candidate-power-w 100 --candidate-embodied-kg 150 --intensity 400
+      wattprint breakeven --current-power-w 300 --candidate-power-w 100 \
+          --candidate-embodied-kg 150 --intensity 400 --plot breakeven.svg
     """
     setup_logging()
     from wattprint.decide import breakeven as be

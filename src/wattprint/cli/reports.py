@@ -447,7 +447,8 @@ def _print_explain(doc: dict[str, Any], precision: int, wide: bool) -> None:
         share = "" if c["share"] is None else fmt_num(100 * c["share"], p) + " %"
         rows.append([c["label"], a, b, fmt_qty(c["co2e_kg"], "kgCO2e", p), share])
     rows.append(["difference", fmt_qty(doc["co2e_kg"][0], "kgCO2e", p),
-                 fmt_qty(doc["co2e_kg"][1], "kgCO2e", p), fmt_qty(doc["difference_kg"], "kgCO2e", p),
+                 fmt_qty(doc["co2e_kg"][1], "kgCO2e", p),
+                 fmt_qty(doc["difference_kg"], "kgCO2e", p),
                  "100 %" if doc["difference_kg"] else ""])
     print_table(out, f"explained: {doc['run']} - {doc['baseline']} (exact Shapley values)",
                 [Column("factor"), Column(doc["baseline"], "num"), Column(doc["run"], "num"),

@@ -210,7 +210,7 @@ def leaderboard(store: Store, project: str | None, metric: str, *, maximize: boo
     cost_specs = [{"name": n, "column": COSTS[n][0] if n in COSTS else n,
                    "unit": COSTS[n][1] if n in COSTS else ""} for n in names]
     weights = dict(weights or {})
-    dims = [metric] + names
+    dims = [metric, *names]
     for name in weights:
         if name not in dims:
             raise ConfigError(f"--weights {name}: weigh the metric or a --cost dimension "

@@ -149,8 +149,8 @@ def weighted_utility(values: np.ndarray | Sequence[Sequence[float]], maximize: S
     normalisation makes weights unit-free (``co2e=1,usd=0.2``: a run's carbon
     counts five times its dollars, each measured across the runs' own range),
     but it depends on the set of runs: adding a run can move the others'
-    utilities. A point on the Pareto front is not always best by utility, and
-    every utility optimum with positive weights is on the front.
+    utilities. A point on the Pareto front is not always best by utility; with
+    a positive weight on every dimension, the best by utility is on the front.
 
     Args:
         values: ``(n_points, n_dimensions)``, every value finite.

@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("reports", "Compare runs side by side."),
     "export": ("exchange", "Export stored runs as CSV, JSON or Parquet."),
     "import": ("exchange", "Import another tool's log as runs."),
+    "breakeven": ("decide", "When replacing hardware pays back its embodied carbon, or never."),
     "whatif": ("schedule", "What a job would have emitted at other times or places."),
     "plan": ("schedule", "When to run a job before a deadline."),
     "forecast": ("forecast", "Forecast a region's hourly intensity, with a p10-p90 band."),

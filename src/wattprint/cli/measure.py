@@ -75,6 +75,8 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option(("--job",), "job", "Distributed job id (default: from the launcher's environment).",
            metavar="ID"),
     Option(("--tag",), "tag", "KEY=VALUE tag (repeatable).", kind="list", metavar="KEY=VALUE"),
+    Option(("--cost-tag",), "cost_tag", "NAME=AMOUNT cost of the run, e.g. usd=12.5 (repeatable).",
+           kind="list", metavar="NAME=AMOUNT"),
     Option(("--pause-above",), "pause_above", "Pause the command while intensity > G gCO2e/kWh.",
            kind="float", metavar="G"),
     Option(("--pause-percentile",), "pause_percentile",
@@ -168,7 +170,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         phase: str = "training", interval: float | None = None,
         attribution: str | None = None, region: str | None = None,
         sensors: str | None = None, measure_idle: float = 0.0, job: str | None = None,
-        tag: list[str] | None = None,
+        tag: list[str] | None = None, cost_tag: list[str] | None = None,
         pause_above: float | None = None, pause_percentile: float | None = None,
         deadline: str | None = None, expected_duration: str | None = None,
         intensity: str | None = None, live: bool = False, live_source: str | None = None,
@@ -188,6 +190,9 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         fail(f"no command given: {USAGE}")
     try:
         measure_idle = validate.idle_s(measure_idle, "--measure-idle")
+        from wattprint.decide.costs import cost_tags
+
+        costs = cost_tags(cost_tag or [])
     except WattprintError as exc:
         handle_error(exc)
     tags: dict[str, str] = {}
@@ -196,6 +201,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
             fail(f"tag {item!r} must be KEY=VALUE")
         key, value = item.split("=", 1)
         tags[key] = value
+    tags.update(costs)
     settings = settings_from(project=project, interval_s=interval, attribution=attribution,
                              region=region, sensors=sensors)
     if settings.region:  # an unknown region fails before the command starts

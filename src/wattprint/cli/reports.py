@@ -143,6 +143,9 @@ def report(
     basis: Annotated[str, typer.Option(
         "--basis", help="Account a run on its components (default) or on node: the node's "
                         "wall power from its BMC.")] = "components",
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="With --project: split each run's carbon difference from the "
+                          "project's median run into exact Shapley contributions.")] = False,
 ) -> None:
     """The standard appendix of a run, or the life-cycle report of a project.
 
@@ -156,6 +159,7 @@ def report(
       wattprint report --project bert --by stage -o bert.md
       wattprint report --project bert --by name -o bert.md
       wattprint report last --mlflow-run 3f2a9c...
+      wattprint report --project bert --explain -o bert.md
     """
     setup_logging()
     if (run_id is None) == (project is None):
@@ -165,6 +169,9 @@ def report(
             fail("--mlflow-run attaches one run's appendix: give a RUN, not --project")
         _attach_to_mlflow(run_id, mlflow_run, quiet)
         return
+    if explain and project is None:
+        fail("--explain explains a project's runs against its median run: give --project P "
+             "(for two runs: wattprint compare A B --explain)")
     chosen = _format(fmt, output, "md", ("md", "html", "json"))
     opts = _options(region, intensity, method, pue, hourly, embodied, basis)
     from wattprint.report import appendix
@@ -186,16 +193,31 @@ def report(
             if not doc["runs"] and not doc["excluded"] and not quiet:
                 err.print(f"note: project {project!r} has no runs; list runs with "
                           "`wattprint runs`", markup=False)
+        explained: dict[str, Any] | None = None
+        if explain and project is not None:
+            from wattprint.report.compare import explain_project
+
+            explained = explain_project(store, project, opts)
+            doc["explain"] = explained
         if chosen == "json":
             text = _json_text(doc)
         elif chosen == "html":
             from wattprint.report.render_html import appendix_html
 
             text = appendix_html(doc, precision)
+            if explained is not None:
+                from wattprint.report.compare import explain_project_html
+
+                head, sep, tail = text.rpartition("</body>")
+                text = head + explain_project_html(explained, precision) + sep + tail
         else:
             from wattprint.report.render_md import appendix_markdown
 
             text = appendix_markdown(doc, precision)
+            if explained is not None:
+                from wattprint.report.compare import explain_project_markdown
+
+                text = text.rstrip("\n") + "\n\n" + explain_project_markdown(explained, precision)
     except WattprintError as exc:
         handle_error(exc)
     finally:
@@ -228,14 +250,22 @@ def _print_leaderboard(board: dict[str, Any], precision: int, wide: bool) -> Non
                Column(board["metric"], "num"), Column("energy", "num"), Column("CO2e", "num"),
                Column("duration", "num"), *(Column(c["name"], "num") for c in extra),
                Column("Pareto", "id")]
+    weighted = bool(board.get("weights"))
+    if weighted:
+        columns.append(Column("utility", "num"))
     rows = [[str(r["rank"]), r["id"], r["name"] or "", fmt_num(r["metric"], p),
              fmt_qty(r["energy_kwh"], "kWh", p), fmt_qty(r["co2e_kg"], "kgCO2e", p),
              fmt_duration(r["duration_s"], p),
              *(fmt_qty(r[c["column"]], c.get("unit") or "", p) for c in extra),
-             "front" if r["pareto"] else "dominated"] for r in board["runs"]]
+             "front" if r["pareto"] else "dominated",
+             *([fmt_num(r["utility"], p)] if weighted else [])] for r in board["runs"]]
     print_table(out, f"leaderboard: {board['metric']} "
                      f"({'higher' if board['maximize'] else 'lower'} is better)",
                 columns, rows, wide=wide)
+    if weighted:
+        weights = ",".join(f"{k}={fmt_num(v, p)}" for k, v in board["weights"].items())
+        out.print(f"by utility ({weights}; costs normalised over these runs, 1 = best): "
+                  + ", ".join(board["utility_ranking"]), soft_wrap=True)
 
 
 @app.command()
@@ -246,7 +276,11 @@ def leaderboard(
         "--maximize/--minimize", help="Whether a larger metric is better.")] = True,
     cost: Annotated[str, typer.Option(
         "--cost", help="Cost dimensions, comma-separated: energy, co2e, duration, embodied, "
-                       "or a metric/tag name such as cost.")] = "energy",
+                       "or a logged cost, metric or tag name such as usd.")] = "energy",
+    weights: Annotated[str | None, typer.Option(
+        "--weights", metavar="NAME=W,...",
+        help="Also rank by a weighted utility of normalised costs, e.g. co2e=1,usd=0.2 "
+             "(the Pareto front stays the main answer).")] = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="table (default), md, html or json.")] = None,
     output: OutputOpt = None,
@@ -266,6 +300,7 @@ def leaderboard(
     Examples:
       wattprint leaderboard --project bert --metric accuracy
       wattprint leaderboard -p bert -m loss --minimize --cost energy,co2e
+      wattprint leaderboard -p bert -m accuracy --cost co2e,usd --weights co2e=1,usd=0.2
     """
     setup_logging()
     chosen = "json" if as_json else _format(fmt, output, "table",
@@ -278,7 +313,8 @@ def leaderboard(
     try:
         with _progress("accounting runs", quiet) as progress:
             board = lb.leaderboard(store, project, metric, maximize=maximize,
-                                   costs=lb.parse_costs(cost), opts=opts, progress=progress)
+                                   costs=lb.parse_costs(cost), opts=opts, progress=progress,
+                                   weights=lb.parse_weights(weights))
         if not board["runs"] and not quiet:
             err.print(f"note: no run of {'project ' + repr(project) if project else 'the store'} "
                       f"has a value of {metric!r}; log it with run.log_metric({metric!r}, value)",
@@ -350,25 +386,40 @@ def compare(
     quiet: QuietOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Split the carbon difference of two runs into exact Shapley "
+                          "contributions: energy by device kind, intensity, PUE, embodied.")
+    ] = False,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="With --explain: write the contributions' bar plot to FILE "
+                       "(.svg or .png; needs the report extra).", dir_okay=False)] = None,
 ) -> None:
     """Compare runs side by side: energy by kind, carbon, duration, metrics; diff and ratio.
 
     Examples:
       wattprint compare 6b12 9f3a
       wattprint compare 6b12 9f3a 0c77 --format md -o cmp.md
+      wattprint compare 6b12 9f3a --explain
     """
     setup_logging()
     chosen = "json" if as_json else _format(fmt, output, "table", ("table", "md", "json"))
+    if plot is not None and not explain:
+        fail("--plot draws the explanation: add --explain")
     opts = _options(region, intensity, method, pue, hourly, embodied)
     from wattprint.report.compare import compare_runs
 
     store = _store()
     try:
-        cmp = compare_runs(store, runs, opts)
+        cmp = compare_runs(store, runs, opts, explain=explain)
     except WattprintError as exc:
         handle_error(exc)
     finally:
         store.close()
+    if plot is not None:
+        from wattprint.cli.decide import write_plot
+        from wattprint.decide.explain import explain_plot
+
+        write_plot(plot, lambda f: explain_plot(cmp["explain"], f), quiet)
     if chosen == "json":
         if output is None:
             print_json(cmp)
@@ -377,8 +428,33 @@ def compare(
     elif chosen == "md":
         from wattprint.report.render_md import compare_markdown
 
-        _emit(compare_markdown(cmp, precision), output, quiet)
+        text = compare_markdown(cmp, precision)
+        if explain:
+            from wattprint.decide.explain import explain_markdown
+
+            text = text.rstrip("\n") + "\n\n## Explained\n\n" + explain_markdown(
+                cmp["explain"], precision)
+        _emit(text, output, quiet)
     else:
         if output is not None:
             fail("a table goes to the terminal; use --format md or json with -o")
         _print_compare(cmp, precision, wide)
+        if explain:
+            _print_explain(cmp["explain"], precision, wide)
+
+
+def _print_explain(doc: dict[str, Any], precision: int, wide: bool) -> None:
+    p = precision
+    rows = []
+    for c in doc["contributions"]:
+        a, b = (fmt_num(v, p) + (f" {c['unit']}" if c["unit"] else "") for v in c["values"])
+        share = "" if c["share"] is None else fmt_num(100 * c["share"], p) + " %"
+        rows.append([c["label"], a, b, fmt_qty(c["co2e_kg"], "kgCO2e", p), share])
+    rows.append(["difference", fmt_qty(doc["co2e_kg"][0], "kgCO2e", p),
+                 fmt_qty(doc["co2e_kg"][1], "kgCO2e", p),
+                 fmt_qty(doc["difference_kg"], "kgCO2e", p),
+                 "100 %" if doc["difference_kg"] else ""])
+    print_table(out, f"explained: {doc['run']} - {doc['baseline']} (exact Shapley values)",
+                [Column("factor"), Column(doc["baseline"], "num"), Column(doc["run"], "num"),
+                 Column("contribution", "num"), Column("share", "num")], rows, wide=wide,
+                sections=[len(rows) - 1])

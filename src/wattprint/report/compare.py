@@ -19,7 +19,11 @@ Quantities, in this order (rows of the ``rows`` list):
 * ``metric.<name>``: the last logged value of each metric in any run.
 
 All runs are accounted with the same options, so differences come from the
-runs, not from the accounting. Each run says which ``tool`` measured it
+runs, not from the accounting. With ``explain=True`` (two runs) the document
+also holds ``explain``: the carbon difference split into exact Shapley
+contributions of energy by device kind, grid intensity, PUE and embodied
+carbon (:mod:`wattprint.decide.explain`); :func:`explain_project` explains
+each run of a project against the project's median run. Each run says which ``tool`` measured it
 (``wattprint``, or the peer an imported run came from: comparing tools on one
 workload is what imports are for).
 """
@@ -30,7 +34,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from wattprint.accounting.account import AccountingOptions, account_run
+from wattprint.accounting.account import AccountedRun, AccountingOptions, account_run
 from wattprint.errors import ConfigError
 from wattprint.report.appendix import (
     CO2_TERMS,
@@ -75,31 +79,39 @@ def _unit(quantity: str) -> str:
     return ""
 
 
-def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | None = None
-                 ) -> dict[str, Any]:
+def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | None = None,
+                 *, explain: bool = False) -> dict[str, Any]:
     """Compare stored runs against the first (schema ``wattprint.compare/1``).
 
     Args:
         store: the run store.
         refs: two or more run ids, unique prefixes, or ``last``.
         opts: accounting options applied to every run.
+        explain: add ``explain``, the second run's carbon difference from the
+            first split into exact Shapley contributions (two runs only).
 
     Returns:
         ``{"schema", "baseline", "accounting", "runs": [{"id", "name", "project",
         "phase", "status", "started_at", "duration_s", "attribution", "region",
         "tool"}], "rows":
         [{"quantity", "unit", "values", "diff", "ratio"}]}``; ``values``,
-        ``diff`` and ``ratio`` have one entry per run, in the order given.
+        ``diff`` and ``ratio`` have one entry per run, in the order given;
+        with ``explain``, also ``"explain": {"baseline", "run",
+        "difference_kg", "co2e_kg", "contributions": [{"factor", "label",
+        "co2e_kg", "share", "values", "unit"}], "model"}``.
 
     Raises:
-        ConfigError: fewer than two runs.
+        ConfigError: fewer than two runs, or ``explain`` with more than two.
         RunNotFound: a run does not exist.
         RegionError: an unknown region.
         IntensityError: the intensity source cannot be used for some run.
     """
     if len(refs) < 2:
         raise ConfigError("compare needs at least two runs: wattprint compare RUN1 RUN2 [RUN3...]")
+    if explain and len(refs) != 2:
+        raise ConfigError("--explain splits the difference between two runs: give exactly two")
     opts = opts or AccountingOptions()
+    accounted_runs: list[AccountedRun] = []
     runs: list[dict[str, Any]] = []
     quantities: list[dict[str, float]] = []
     units: dict[str, str] = {}
@@ -107,6 +119,7 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
     kinds: list[str] = []
     for ref in refs:
         accounted = account_run(store, ref, opts)
+        accounted_runs.append(accounted)
         run, fp = accounted.run, accounted.footprint
         runs.append({"id": run.id, "name": run.name, "project": run.project, "phase": run.phase,
                      "status": run.status, "started_at": iso(run.started_at),
@@ -148,7 +161,85 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
                      "ratio": ratios})
     doc = {"schema": COMPARE_SCHEMA, "baseline": runs[0]["id"],
            "accounting": accounting_block(opts), "runs": runs, "rows": rows}
+    if explain:
+        from wattprint.decide.explain import explain_runs
+
+        doc["explain"] = explain_runs(accounted_runs[0], accounted_runs[1])
     return dict(json_safe(doc))
 
 
-__all__ = ["COMPARE_SCHEMA", "compare_runs"]
+def explain_project(store: Store, project: str, opts: AccountingOptions | None = None
+                    ) -> dict[str, Any]:
+    """Each ended run of a project explained against the project's median run.
+
+    The median run is the one whose total carbon is the median of the
+    project's ended runs (the lower of the two middle runs for an even
+    count, so it is always a real run); every other run's difference from
+    it is split into exact Shapley contributions (:mod:`wattprint.decide.explain`).
+
+    Args:
+        store: the run store.
+        project: the project.
+        opts: accounting options applied to every run.
+
+    Returns:
+        ``{"baseline": median run id, "baseline_co2e_kg", "runs": [explanation
+        per other run, as in :func:`compare_runs`' ``explain``, with ``name``]}``;
+        ``baseline`` is ``None`` for a project without ended runs.
+    """
+    from wattprint.decide.explain import explain_runs
+
+    opts = opts or AccountingOptions()
+    accounted = [account_run(store, run.id, opts) for run in store.runs(project)
+                 if run.status != "running"]
+    if not accounted:
+        return {"baseline": None, "baseline_co2e_kg": None, "runs": []}
+    ordered = sorted(accounted, key=lambda a: (a.footprint.co2e_kg["total"], a.run.started_at,
+                                               a.run.id))
+    median = ordered[(len(ordered) - 1) // 2]
+    runs = [{"name": a.run.name, **explain_runs(median, a)} for a in accounted if a is not median]
+    return dict(json_safe({"baseline": median.run.id,
+                           "baseline_co2e_kg": median.footprint.co2e_kg["total"],
+                           "runs": runs}))
+
+
+def explain_project_markdown(doc: dict[str, Any], precision: int = 3) -> str:
+    """The ``## Explained against the median run`` section of a project report (Markdown)."""
+    from wattprint.decide.explain import explain_markdown
+
+    lines = ["## Explained against the median run", ""]
+    if doc["baseline"] is None:
+        return "\n".join([*lines, "No ended run to explain.", ""])
+    lines += [f"Median run: {doc['baseline']}. Each run's carbon difference from it, split into "
+              "exact Shapley contributions of its factors.", ""]
+    for run in doc["runs"]:
+        title = run["run"] + (f" ({run['name']})" if run.get("name") else "")
+        lines += [f"### {title}", "", explain_markdown(run, precision)]
+    return "\n".join(lines) + "\n"
+
+
+def explain_project_html(doc: dict[str, Any], precision: int = 3) -> str:
+    """The same section as :func:`explain_project_markdown`, as an HTML ``<section>``."""
+    from html import escape
+
+    from wattprint.units import format_number
+
+    parts = ['<section id="explain"><h2>Explained against the median run</h2>']
+    if doc["baseline"] is None:
+        return parts[0] + "<p>No ended run to explain.</p></section>\n"
+    parts.append(f"<p>Median run: {escape(doc['baseline'])}. Each run's carbon difference "
+                 "from it, split into exact Shapley contributions of its factors.</p>")
+    for run in doc["runs"]:
+        parts.append(f"<h3>{escape(run['run'])} {escape(run.get('name') or '')}</h3>"
+                     f"<p>difference {escape(format_number(run['difference_kg'], precision))} "
+                     "kgCO2e</p><table><tr><th>factor</th><th>contribution (kgCO2e)</th></tr>")
+        parts += [f"<tr><td>{escape(c['label'])}</td><td class=\"num\">"
+                  f"{escape(format_number(c['co2e_kg'], precision))}</td></tr>"
+                  for c in run["contributions"]]
+        parts.append("</table>")
+    parts.append("</section>\n")
+    return "".join(parts)
+
+
+__all__ = ["COMPARE_SCHEMA", "compare_runs", "explain_project", "explain_project_html",
+           "explain_project_markdown"]

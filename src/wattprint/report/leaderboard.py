@@ -17,9 +17,20 @@ name          column           meaning
 ``co2e``      ``co2e_kg``      the footprint's total carbon, kgCO2e (operational + embodied)
 ``duration``  ``duration_s``   wall-clock duration, s
 ``embodied``  ``embodied_kg``  the embodied (manufacturing) share of the carbon, kgCO2e
-any other     the same name    the last logged metric of that name, else a numeric tag
-                               (e.g. ``cost`` logged as a metric or set as a tag)
+any other     the same name    a logged cost of that name (``run.log_cost("usd", 12.5)``
+                               or ``wattprint run --cost-tag usd=12.5``, stored as the
+                               tag ``cost.usd``: :mod:`wattprint.decide.costs`), else the
+                               last logged metric of that name, else a numeric tag
 ============  ===============  =========================================================
+
+The front is computed over the metric and whichever costs are chosen, so any
+subset of dimensions can be examined (``--cost co2e,usd``). ``weights``
+(``--weights co2e=1,usd=0.2``) adds a weighted utility to each run and a
+second ranking by it (``utility_ranking``): each weighted dimension is
+min-max normalised over the ranked runs, 0 the best and 1 the worst, and the
+utility is ``1 − Σ w n / Σ w`` (:func:`wattprint.report.pareto.weighted_utility`).
+The front stays the main answer: a utility ranking hides the trade-offs
+behind one choice of weights.
 
 Runs still running, runs that never logged the metric, and runs without a
 value for some cost are not ranked; they are listed under ``excluded`` with
@@ -37,9 +48,10 @@ from typing import Any
 import numpy as np
 
 from wattprint.accounting.account import AccountingOptions, account_run
+from wattprint.decide.costs import COST_TAG_PREFIX
 from wattprint.errors import ConfigError
 from wattprint.report.appendix import ProgressFn, accounting_block, json_safe, last_metrics
-from wattprint.report.pareto import pareto_front
+from wattprint.report.pareto import pareto_front, weighted_utility
 from wattprint.store import RunRecord, Store
 from wattprint.time import iso_utc as iso
 
@@ -56,7 +68,7 @@ COSTS: dict[str, tuple[str, str]] = {
     "embodied": ("embodied_kg", "kgCO2e"),
 }
 
-_FIXED = ("id", "name", "phase", "status", "started_at", "rank", "metric", "pareto",
+_FIXED = ("id", "name", "phase", "status", "started_at", "rank", "metric", "pareto", "utility",
           "energy_kwh", "co2e_kg", "duration_s", "embodied_kg")
 
 
@@ -81,7 +93,41 @@ def parse_costs(text: str | Sequence[str]) -> list[str]:
     return names
 
 
+def parse_weights(text: str | dict[str, float] | None) -> dict[str, float]:
+    """Weights from ``"co2e=1,usd=0.2"`` (or a mapping); empty for ``None``.
+
+    Raises:
+        ConfigError: an item without ``=``, or a weight that is not a finite
+            number >= 0, or weights that are all 0.
+    """
+    if text is None:
+        return {}
+    items = text.items() if isinstance(text, dict) else (
+        tuple(part.split("=", 1)) if "=" in part else (part, None)
+        for part in (p.strip() for p in text.split(",")) if part)
+    weights: dict[str, float] = {}
+    for name, value in items:
+        if value is None:
+            raise ConfigError(f"--weights {name!r} must be NAME=WEIGHT, e.g. co2e=1,usd=0.2")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ConfigError(f"--weights {name}={value!r}: the weight is not a number") from None
+        if not math.isfinite(weight) or weight < 0:
+            raise ConfigError(f"--weights {name}={value}: a weight is a finite number >= 0")
+        weights[str(name).strip()] = weight
+    if weights and not any(w > 0 for w in weights.values()):
+        raise ConfigError("--weights are all 0: give at least one positive weight")
+    return weights
+
+
 def _custom_value(name: str, metrics: dict[str, float], tags: dict[str, str]) -> float | None:
+    logged = tags.get(COST_TAG_PREFIX + name)
+    if logged is not None:
+        try:
+            return float(logged)
+        except ValueError:
+            return None
     if name in metrics:
         return metrics[name]
     if name in tags:
@@ -130,7 +176,8 @@ def _entry(store: Store, run: RunRecord, metric: str, cost_specs: list[dict[str,
 
 def leaderboard(store: Store, project: str | None, metric: str, *, maximize: bool = True,
                 costs: Sequence[str] = ("energy",), opts: AccountingOptions | None = None,
-                progress: ProgressFn | None = None) -> dict[str, Any]:
+                progress: ProgressFn | None = None,
+                weights: dict[str, float] | None = None) -> dict[str, Any]:
     """The leaderboard of a project's runs (schema ``wattprint.leaderboard/1``).
 
     Args:
@@ -141,22 +188,33 @@ def leaderboard(store: Store, project: str | None, metric: str, *, maximize: boo
         costs: cost dimensions (see the module docstring), all minimised.
         opts: accounting options for energy and carbon.
         progress: called as ``progress(done, total)`` after each run.
+        weights: cost name (or the metric's name) -> weight, for a weighted
+            utility ranking beside the front (see the module docstring).
 
     Returns:
         ``{"schema", "project", "metric", "maximize", "costs": [{"name",
         "column", "unit"}], "accounting", "runs": [{"rank", "id", "name",
         "phase", "status", "started_at", "metric", "energy_kwh", "co2e_kg",
         "duration_s", "embodied_kg", <custom costs>, "pareto"}], "front": [ids],
-        "excluded": [{"id", "name", "reason"}]}``, runs best first.
+        "excluded": [{"id", "name", "reason"}]}``, runs best first; with
+        ``weights`` also ``"weights"``, each run's ``"utility"`` and
+        ``"utility_ranking"`` (ids, highest utility first).
 
     Raises:
-        ConfigError: bad cost names.
+        ConfigError: bad cost names, or a weight for a dimension that is
+            neither a chosen cost nor the metric.
         RegionError: an unknown region.
         IntensityError: the intensity source cannot be used for some run.
     """
     names = parse_costs(costs)
     cost_specs = [{"name": n, "column": COSTS[n][0] if n in COSTS else n,
                    "unit": COSTS[n][1] if n in COSTS else ""} for n in names]
+    weights = dict(weights or {})
+    dims = [metric, *names]
+    for name in weights:
+        if name not in dims:
+            raise ConfigError(f"--weights {name}: weigh the metric or a --cost dimension "
+                              f"({', '.join(dims)}); add {name} to --cost to weigh it")
     opts = opts or AccountingOptions()
     records = store.runs(project)
     rows: list[dict[str, Any]] = []
@@ -177,6 +235,11 @@ def leaderboard(store: Store, project: str | None, metric: str, *, maximize: boo
         on_front = pareto_front(table, [maximize] + [False] * len(cost_specs))
         for r, flag in zip(rows, on_front, strict=True):
             r["pareto"] = bool(flag)
+        if weights:
+            w = [weights.get(metric, 0.0)] + [weights.get(n, 0.0) for n in names]
+            utility = weighted_utility(table, [maximize] + [False] * len(cost_specs), w)
+            for r, u in zip(rows, utility, strict=True):
+                r["utility"] = float(u)
         sign = -1.0 if maximize else 1.0
         rows.sort(key=lambda r: (sign * r["metric"], float(r[cost_specs[0]["column"]]), r["_t"],
                                  r["id"]))
@@ -196,7 +259,11 @@ def leaderboard(store: Store, project: str | None, metric: str, *, maximize: boo
         "front": [r["id"] for r in ordered if r["pareto"]],
         "excluded": excluded,
     }
+    if weights:
+        doc["weights"] = weights
+        doc["utility_ranking"] = [r["id"] for r in sorted(
+            ordered, key=lambda r: -r["utility"])]  # stable: ties keep the metric order
     return dict(json_safe(doc))
 
 
-__all__ = ["COSTS", "LEADERBOARD_SCHEMA", "leaderboard", "parse_costs"]
+__all__ = ["COSTS", "LEADERBOARD_SCHEMA", "leaderboard", "parse_costs", "parse_weights"]

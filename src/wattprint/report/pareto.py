@@ -137,4 +137,46 @@ def pareto_front(values: np.ndarray | Sequence[Sequence[float]],
     return _front_nd(points)
 
 
-__all__ = ["pareto_front"]
+def weighted_utility(values: np.ndarray | Sequence[Sequence[float]], maximize: Sequence[bool],
+                     weights: Sequence[float]) -> np.ndarray:
+    """A weighted utility in [0, 1] per point (higher is better), from normalised dimensions.
+
+    Each dimension is min-max normalised over the points and oriented so that
+    0 is the best value and 1 the worst: ``(x − min) / (max − min)`` for a
+    minimised dimension, ``(max − x) / (max − min)`` for a maximised one; a
+    dimension where every point has the same value normalises to 0 (it
+    separates nothing). The utility is ``1 − Σ w_d n_d / Σ w_d``. Min-max
+    normalisation makes weights unit-free (``co2e=1,usd=0.2``: a run's carbon
+    counts five times its dollars, each measured across the runs' own range),
+    but it depends on the set of runs: adding a run can move the others'
+    utilities. A point on the Pareto front is not always best by utility; with
+    a positive weight on every dimension, the best by utility is on the front.
+
+    Args:
+        values: ``(n_points, n_dimensions)``, every value finite.
+        maximize: per dimension, ``True`` if larger is better.
+        weights: per dimension, a finite weight >= 0 (0 leaves it out); at
+            least one positive.
+
+    Returns:
+        The utility of each point.
+
+    Raises:
+        ValueError: shapes that do not match, non-finite values, or weights
+            that are negative or all zero.
+    """
+    points = _as_minimised(np.asarray(values, dtype=np.float64), maximize)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (points.shape[1],):
+        raise ValueError(f"{w.size} weights for {points.shape[1]} dimensions")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("weights must be finite, at least 0, and not all 0")
+    if points.shape[0] == 0:
+        return np.zeros(0)
+    low, span = points.min(axis=0), np.ptp(points, axis=0)
+    normalised = np.where(span > 0, (points - low) / np.where(span > 0, span, 1.0), 0.0)
+    utility: np.ndarray = 1.0 - (normalised @ w) / w.sum()
+    return utility
+
+
+__all__ = ["pareto_front", "weighted_utility"]

@@ -36,6 +36,7 @@ class _Results:
     started_at: float | None
     ended_at: float | None
     quiet: bool
+    tags: dict[str, str]
     _store: Store | None
     _sampler: Sampler | None
     _units: dict[str, float]
@@ -112,6 +113,32 @@ class _Results:
     def device_count(self) -> int:
         """Number of devices being read."""
         return 0 if self._sampler is None else len(self._sampler.devices)
+
+    def log_cost(self, name: str, amount: float) -> None:
+        """Add ``amount`` to the run's total of cost ``name`` (``run.log_cost("usd", 12.5)``).
+
+        Costs are what the work cost besides energy and carbon (dollars,
+        annotation hours...); ``wattprint leaderboard --cost usd`` ranks and
+        builds the Pareto front with them. Each call adds to the total, which
+        is stored as the run's tag ``cost.<name>`` (:mod:`wattprint.decide.costs`).
+
+        Args:
+            name: the cost's name, naming its unit (``usd``, ``annotation_hours``).
+            amount: how much more of it was spent (finite, at least 0).
+
+        Raises:
+            ConfigError: a bad name (or one wattprint measures itself:
+                ``energy``, ``co2e``, ``duration``, ``embodied``) or amount.
+        """
+        from wattprint.decide.costs import added_cost
+
+        key, total = added_cost(self.tags, name, amount)
+        self.tags[key] = total
+        if self._store is not None and self.id is not None:
+            try:
+                self._store.set_tags(self.id, {key: total})
+            except Exception as exc:
+                self._warn_store(exc)
 
     # -- answers: energy in kWh, carbon, footprint, the one-line summary ------------------
     @property

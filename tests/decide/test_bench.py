@@ -10,6 +10,7 @@ import pytest
 
 import wattprint
 from wattprint.decide.bench import (
+    BenchResult,
     BenchRun,
     ConfigResult,
     Repetition,
@@ -24,7 +25,15 @@ from wattprint.decide.bench import (
     parse_marker,
     percentile,
 )
-from wattprint.decide.bench_report import bench_document, fmt_latency, front_flags, summary_rows
+from wattprint.decide.bench_report import (
+    bench_document,
+    bench_html,
+    bench_markdown,
+    failure_lines,
+    fmt_latency,
+    front_flags,
+    summary_rows,
+)
 from wattprint.errors import ConfigError
 from wattprint.store import Store
 from wattprint.testing.powercap import PowercapTree
@@ -172,6 +181,44 @@ def test_latency_cells_are_milliseconds_below_a_second() -> None:
     assert fmt_latency(0.01234) == "12.3 ms"
     assert fmt_latency(2.5) == "2.5 s"
     assert fmt_latency(None) == "—"
+
+
+def _measured(batch: str, energy_j: float, seconds: float, samples: float) -> ConfigResult:
+    c = ConfigResult({"batch": batch}, f"batch={batch}", run_id=f"run{batch}", energy_j=energy_j,
+                     duration_s=seconds, basis="measured",
+                     repetitions=[_rep(1, seconds, samples)])
+    derive(c)
+    return c
+
+
+def test_the_report_ranks_marks_the_front_and_lists_failures() -> None:
+    # 8 J for 100 tokens in 2 s: 80 mJ/token, 50/s; 6 J for 50 tokens in 0.5 s: 120 mJ, 100/s;
+    # 20 J for 100 tokens in 4 s: 200 mJ, 25/s (beaten by the first in both)
+    a, b, c = _measured("8", 8.0, 2.0, 100), _measured("4", 6.0, 0.5, 50), \
+        _measured("16", 20.0, 4.0, 100)
+    broken = ConfigResult({"batch": "64"}, "batch=64", run_id="run64", status="failed",
+                          exit_code=137, error="terminated by SIGKILL")
+    result = BenchResult("b1", "bench", "python infer.py --batch {batch}",
+                         {"batch": ["8", "4", "16", "64"]}, 0, 1, [c, broken, a, b])
+    doc = bench_document(result)
+    assert [(x["label"], x["rank"], x["pareto"]) for x in doc["configs"]] == [
+        ("batch=8", 1, True), ("batch=4", 2, True), ("batch=16", 3, False),
+        ("batch=64", None, None)]
+    headers, rows = summary_rows(doc)
+    assert headers == ["#", "configuration", "energy/token", "token/s", "p50", "p99", "power",
+                       "Pareto"]
+    assert rows[0] == ["1", "batch=8", "80 mJ", "50", "2 s", "2 s", "4 W", "front"]
+    assert rows[2] == ["3", "batch=16", "200 mJ", "25", "4 s", "4 s", "5 W", "·"]
+    assert failure_lines(doc) == [
+        "batch=64: failed, exit code 137 (terminated by SIGKILL), run run64"]
+    md = bench_markdown(doc)
+    assert ("| 2 | batch=4 | finished | 120 mJ/token | 100 token/s | 500 ms | 500 ms | 12 W "
+            "| 6 J | measured | front | run4 |") in md
+    assert "## Pareto front: energy per unit against throughput\n\n- batch=8\n- batch=4\n" in md
+    assert "- batch=64: failed, exit code 137 (terminated by SIGKILL), run run64" in md
+    html = bench_html(doc)
+    assert html.count("<svg") == 1 and 'id="wattprint-data"' in html
+    assert "<td>batch=16</td>" in html and "terminated by SIGKILL" in html
 
 
 # -- the fingerprint -------------------------------------------------------------------------

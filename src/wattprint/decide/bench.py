@@ -690,7 +690,7 @@ def run_configuration(target: Target, params: Mapping[str, Any], options: BenchO
     command = None if callable(target) else shlex.join(fill_command(target, params))
     tracker = Tracker(name=f"{base} {label}" if params else base, phase=options.phase,
                       tags=tags, settings=settings, context=context, command=command,
-                      leads_job=True, handle_signals=False)
+                      leads_job=True)
     tracker.start()
     env = {**env, **tracker.job_environ()}
     spans: list[tuple[float, float]] = []

@@ -305,6 +305,7 @@ def front_svg(doc: Mapping[str, Any]) -> str | None:
                   f"{y_key} ({'higher' if doc['pareto']['maximize_y'] else 'lower'} is better)",
                   fontsize=9)
     _style(ax)
+    ax.margins(x=0.15, y=0.1)  # room for the labels of the outermost points
     ax.legend(fontsize=7, frameon=False)
     return str(_svg(fig, "wattprint-bench-front"))
 

@@ -19,6 +19,9 @@ dict; nothing here asserts, the caller reads the numbers.
   time to exit, the exit code.
 * ``lightning``: a 2-epoch fit on the GPU with the wattprint callback, if the
   integration is present.
+* ``bench``: ``wattprint bench --devices 0`` over two batch sizes of a matmul
+  loop: each configuration's GPU devices, basis, energy per sample and the
+  hardware fingerprint (GPU names and driver).
 """
 
 from __future__ import annotations
@@ -298,8 +301,42 @@ def lightning() -> dict[str, Any]:
                      for run in runs]}
 
 
+BENCH_WORK = """
+import sys, torch
+batch = int(sys.argv[1])
+x = torch.randn(batch, 2048, device="cuda")
+w = torch.randn(2048, 2048, device="cuda")
+for _ in range(400):
+    x = torch.tanh(x @ w)
+torch.cuda.synchronize()
+print("WATTPRINT_UNITS", 400 * batch, "sample")
+"""
+
+
+def bench() -> dict[str, Any]:
+    """``wattprint bench --devices 0`` over two batch sizes: figures and fingerprint."""
+    if not (SRC / "wattprint" / "decide" / "bench.py").exists():
+        return {"skipped": "no wattprint.decide.bench in this tree"}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "work.py"
+        script.write_text(BENCH_WORK)
+        r = subprocess.run([sys.executable, "-m", "wattprint", "bench", "--devices", "0",
+                            "--grid", "batch=256,2048", "--warmup", "1", "--repeat", "2",
+                            "--interval", "0.1", "--json", "-q", "--", sys.executable,
+                            str(script), "{batch}"], env=_env(Path(tmp) / "home"),
+                           capture_output=True, text=True, timeout=240)
+    if r.returncode != 0:
+        return {"returncode": r.returncode, "stderr_tail": r.stderr[-800:]}
+    doc = json.loads(r.stdout)
+    return {"hardware": doc["hardware"], "configs": [
+        {"label": c["label"], "basis": c["basis"], "energy_j_per_unit": c["energy_j_per_unit"],
+         "throughput_per_s": c["throughput_per_s"], "pareto": c["pareto"],
+         "devices": [(d["kind"], d["name"], round(d["energy_j"], 1)) for d in c["devices"]]}
+        for c in doc["configs"]]}
+
+
 CHECKS = {"driver_samples": driver_samples, "shares": shares, "ranks": ranks,
-          "signals": signals, "lightning": lightning}
+          "signals": signals, "lightning": lightning, "bench": bench}
 
 
 def run_all() -> dict[str, Any]:

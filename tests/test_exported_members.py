@@ -13,7 +13,7 @@ PUBLIC = {
     "PeerLogError", "RegionError", "RunNotFound", "SensorError", "SensorPermissionError",
     "SensorUnavailable", "Store", "StoreError", "TimestampError", "Tracker", "WattprintError",
     "WriteError", "BudgetExceeded",
-    "__version__", "account_run", "estimate", "track",
+    "__version__", "account_run", "bench", "estimate", "track",
 }
 
 
@@ -32,6 +32,9 @@ def test_every_public_name_resolves_to_its_home() -> None:
     assert wattprint.estimate is estimate
     assert wattprint.EnergyMeter is EnergyMeter
     assert wattprint.Store is Store
+    from wattprint.decide.bench import bench
+
+    assert wattprint.bench is bench
 
 
 def test_every_error_is_in_the_one_tree() -> None:

@@ -11,6 +11,7 @@ The public API is what this module exports (``__all__``, pinned by a test):
 * the store: :class:`Store` (``Store(path)``; ``wattprint config`` shows the
   configured path);
 * serving: :class:`EnergyMeter` (per-request energy of an inference endpoint);
+* benchmarks: :func:`bench` (energy per unit of a function over a grid of settings);
 * the errors, all children of :class:`WattprintError` (see :mod:`wattprint.errors`).
 
 Everything else (``wattprint.sensors``, ``wattprint.sampling``, ...) is
@@ -50,6 +51,7 @@ from wattprint.run import DeviceEnergy, Tracker, track
 
 if TYPE_CHECKING:
     from wattprint.accounting.account import AccountingOptions, account_run, estimate
+    from wattprint.decide.bench import bench
     from wattprint.serve.meter import EnergyMeter
     from wattprint.store import Store
 
@@ -60,6 +62,7 @@ _LAZY = {
     "estimate": "wattprint.accounting.account",
     "EnergyMeter": "wattprint.serve.meter",
     "Store": "wattprint.store",
+    "bench": "wattprint.decide.bench",
 }
 
 __all__ = [
@@ -89,6 +92,7 @@ __all__ = [
     "WriteError",
     "__version__",
     "account_run",
+    "bench",
     "estimate",
     "track",
 ]

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("reports", "The appendix of a run, or the report of a project."),
     "leaderboard": ("reports", "Rank a project's runs by a metric and by their costs."),
     "compare": ("reports", "Compare runs side by side."),
+    "bench": ("bench", "Benchmark a command's energy per unit over a grid of settings."),
     "export": ("exchange", "Export stored runs as CSV, JSON or Parquet."),
     "import": ("exchange", "Import another tool's log as runs."),
     "breakeven": ("decide", "When replacing hardware pays back its embodied carbon, or never."),

@@ -234,31 +234,34 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         handle_error(exc)
     if measure_idle > 0 and not quiet:
         echo(idle_line(tracker, digits))
-    try:
-        child = _spawn(cmd, tracker.job_environ(), watch_epochs=epochs is not None)
-    except _SpawnError as exc:
-        tracker.stop(exit_code=exc.code, error=str(exc), status="failed")
-        fail(str(exc), exc.code)
-    if not quiet:
-        _warm_accounting()
     own_group = not sys.stdin.isatty()
-    controller: PauseController | None = None
-    if pausing is not None:
-        from wattprint.schedule.pausing import attach_pausing, say_to_stderr
-
-        controller = attach_pausing(tracker, child, pausing,
-                                    say=None if quiet else say_to_stderr)
-    watcher = None
-    if epochs is not None:
-        from wattprint.cli.epochs import BudgetStop, EpochWatcher
-
-        watcher = EpochWatcher(child, tracker.epoch_end)
-        if budget is not None and budget.action == "stop":
-            tracker.budget_stopper = BudgetStop(child, own_group, budget.grace_s, controller)
-    forwarder = _Forwarder(child, own_group, controller)
+    # Forward signals from before the command starts: one that came between the spawn
+    # and the handlers would end wattprint alone and leave the command running
+    forwarder = _Forwarder(own_group)
     previous = {s: signal.signal(s, forwarder.handle) for s in FORWARDED_SIGNALS
                 if signal.getsignal(s) != signal.SIG_IGN}  # an ignored signal stays ignored
+    controller: PauseController | None = None
+    watcher = None
     try:
+        try:
+            child = _spawn(cmd, tracker.job_environ(), watch_epochs=epochs is not None)
+        except _SpawnError as exc:
+            tracker.stop(exit_code=exc.code, error=str(exc), status="failed")
+            fail(str(exc), exc.code)
+        if pausing is not None:
+            from wattprint.schedule.pausing import attach_pausing, say_to_stderr
+
+            controller = attach_pausing(tracker, child, pausing,
+                                        say=None if quiet else say_to_stderr)
+        forwarder.attach(child, controller)
+        if not quiet:
+            _warm_accounting()
+        if epochs is not None:
+            from wattprint.cli.epochs import BudgetStop, EpochWatcher
+
+            watcher = EpochWatcher(child, tracker.epoch_end)
+            if budget is not None and budget.action == "stop":
+                tracker.budget_stopper = BudgetStop(child, own_group, budget.grace_s, controller)
         code = child.wait()
     finally:
         for s, handler in previous.items():
@@ -398,16 +401,22 @@ class _Forwarder:
     nothing in the handler takes a lock or waits.
     """
 
-    def __init__(self, child: subprocess.Popen[bytes], own_group: bool,
-                 controller: PauseController | None = None) -> None:
-        self.child = child
+    def __init__(self, own_group: bool) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
         self.own_group = own_group
-        self.controller = controller
+        self.controller: PauseController | None = None
         self.received: list[int] = []
+        self._attached = threading.Event()
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._write_fd, False)
         self._thread = threading.Thread(target=self._loop, name="wattprint-forward", daemon=True)
         self._thread.start()
+
+    def attach(self, child: subprocess.Popen[bytes],
+               controller: PauseController | None = None) -> None:
+        """The command has started: signals received so far, and later ones, go to it."""
+        self.child, self.controller = child, controller
+        self._attached.set()
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         """The signal handler: record and wake the thread."""
@@ -427,7 +436,8 @@ class _Forwarder:
                 self._forward(signum)
 
     def _forward(self, signum: int) -> None:
-        if self.child.returncode is not None:
+        self._attached.wait()
+        if self.child is None or self.child.returncode is not None:
             return
         if self.controller is not None:  # a stopped child acts on signals only once continued
             try:
@@ -444,6 +454,7 @@ class _Forwarder:
 
     def close(self) -> None:
         """Forward what is still queued, then end the thread."""
+        self._attached.set()  # a command that never started takes nothing more
         with suppress(OSError):
             os.write(self._write_fd, b"\0")
         self._thread.join(5.0)

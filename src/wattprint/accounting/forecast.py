@@ -60,6 +60,8 @@ __all__ = [
     "fit",
     "forecast",
     "forecast_window",
+    "installed_models",
+    "resolve_model",
 ]
 
 _DAY_S = DAY_S
@@ -230,8 +232,14 @@ def resolve_model(model: str | None) -> tuple[str, list[str]]:
     return model, []
 
 
+def installed_models(first: str | None = None) -> list[str]:
+    """Every installed model, ``first`` (default: the measured default) first."""
+    head = resolve_model(first)[0]
+    return [head, *(m for m in MODELS if m != head and model_available(m))]
+
+
 def forecast(history: IntensitySeries, origin_s: float, horizon_steps: int = 24, *,
-             model: str | None = None) -> Forecast:
+             model: str | None = "linear") -> Forecast:
     """Forecast ``horizon_steps`` steps from ``origin_s`` using only the history before it.
 
     Args:
@@ -239,9 +247,12 @@ def forecast(history: IntensitySeries, origin_s: float, horizon_steps: int = 24,
         origin_s: the forecast's first step starts at this time, rounded down
             to the history's grid (UTC epoch seconds).
         horizon_steps: steps to forecast (24 or 72 for hourly data; at most a week).
-        model: ``"linear"`` or ``"gbm"``; ``None`` picks the default
-            (:func:`~wattprint.accounting.forecast_models.default_model`; a
-            note says when the preferred model is not installed).
+        model: ``"linear"`` (the default here: always installed, so a
+            program's results do not depend on the extras) or ``"gbm"``;
+            ``None`` picks the measured default among those installed
+            (:func:`~wattprint.accounting.forecast_models.default_model`, what
+            the CLI, plans and pausing use; a note says when the preferred
+            model is not installed).
 
     Returns:
         The forecast with its band.
@@ -306,7 +317,8 @@ def _scores(true: np.ndarray, guess: np.ndarray) -> dict[str, float]:
 
 
 def evaluate(history: IntensitySeries, *, weeks: int = 8, horizon_steps: int = 24,
-             job_hours: float = 6.0, models: Sequence[str] | None = None) -> dict[str, Any]:
+             job_hours: float = 6.0, models: Sequence[str | None] = ("linear",)
+             ) -> dict[str, Any]:
     """Backtest the models and the baselines on held-out weeks (rolling origin).
 
     The held-out weeks are spread evenly over the last year of the history
@@ -321,27 +333,24 @@ def evaluate(history: IntensitySeries, *, weeks: int = 8, horizon_steps: int = 2
         weeks: number of held-out weeks.
         horizon_steps: steps per forecast (24 for a day ahead).
         job_hours: length of the flexible-start job, hours.
-        models: the models to backtest (default: every installed one); the
-            first is the one reported at the top level.
+        models: the models to backtest; the first is the one reported at the
+            top level. ``None`` in it stands for the measured default;
+            :func:`installed_models` lists every installed one, the default first.
 
     Returns:
         ``{"model_name", "mape", "mae", "saving", "models": {name: {...}},
         "baselines": {"persistence": {...}, "typical_year": {...}},
         "perfect_saving", ...}``: MAPE in %, MAE in gCO2e/kWh, savings as mean
         fractions of starting now. The top-level scores are those of the
-        first model (by default the default model).
+        first model.
 
     Raises:
         IntensityError: the history is too short or has missing steps, or a
             named model's library is missing.
     """
-    if models is None:
-        first, _ = default_model()
-        names = [first, *(m for m in MODELS if m != first and model_available(m))]
-    else:
-        names = [resolve_model(m)[0] for m in models]
-        if not names:
-            raise IntensityError("give at least one model to evaluate")
+    names = list(dict.fromkeys(resolve_model(m)[0] for m in models))
+    if not names:
+        raise IntensityError("give at least one model to evaluate")
     spd = steps_per_day(history.step_s)
     y = np.asarray(history.g_per_kwh, dtype=np.float64)
     if np.isnan(y).any():
@@ -417,7 +426,7 @@ MAX_HORIZON_DAYS = _WEEK_DAYS
 
 
 def forecast_window(history: IntensitySeries, start_s: float, end_s: float, *,
-                    model: str | None = None) -> tuple[IntensitySeries, Forecast]:
+                    model: str | None = "linear") -> tuple[IntensitySeries, Forecast]:
     """A forecast covering ``[start_s, end_s)`` as a series, for plans and live pausing.
 
     The horizon is the window rounded up to whole steps, at least a day and
@@ -427,7 +436,7 @@ def forecast_window(history: IntensitySeries, start_s: float, end_s: float, *,
         history: the history to forecast from (only values before ``start_s`` are read).
         start_s: the plan's or the job's start (the forecast's origin).
         end_s: the deadline.
-        model: the model (``None``: the default, see :func:`forecast`).
+        model: the model (``None``: the measured default, see :func:`forecast`).
 
     Returns:
         ``(series, forecast)``: the p50 as a series whose provenance names the

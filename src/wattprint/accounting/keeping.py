@@ -148,8 +148,9 @@ def _changed(origin: dict[str, Any]) -> str | None:
         return None if now == origin.get("sha256") else f"{path} has changed since"
     if kind == "shipped":
         name = str(origin.get("package_data", ""))
-        now = _package_sha256(name) if name else None
-        return None if now == origin.get("sha256") else f"the shipped {name} has changed since"
+        shipped_sha = _package_sha256(name) if name else None
+        same = shipped_sha == origin.get("sha256")
+        return None if same else f"the shipped {name} has changed since"
     if kind == "live":
         return None  # an API's history may have changed; only asking again would tell
     return None
@@ -206,13 +207,13 @@ def account_keeping(store: Store, ref: str, opts: AccountingOptions, home: Path 
     dataset = keeping.provenance.dataset if keeping.provenance is not None else ""
     try:
         origin = asked.origin(dataset)
-        digest = keeping.keep_merged(home, used_by=f"account {run.id}", origin=origin)
+        new_digest = keeping.keep_merged(home, used_by=f"account {run.id}", origin=origin)
     except OSError as exc:
         raise IntensityError(f"cannot keep the series this accounting used under {home}: "
                              f"{exc}") from exc
-    if digest is None:
+    if new_digest is None:
         return accounted, None
-    recorded_all[asked.key] = {"digest": digest, "origin": origin, "kept_at_s": time.time(),
+    recorded_all[asked.key] = {"digest": new_digest, "origin": origin, "kept_at_s": time.time(),
                                "method": opts.method}
     store.update_info(run.id, {INFO_KEY: recorded_all})
-    return accounted, KeptUse(asked.key, digest, False, note)
+    return accounted, KeptUse(asked.key, new_digest, False, note)

@@ -121,7 +121,7 @@ def with_kept_live(shipped: IntensitySeries, home: Path | str
     from wattprint.time import iso_utc
 
     note = (f"history extended by {len(hours)} hours of live values kept from "
-            f"{', '.join(sources)} (to {iso_utc(last)[:16]}Z)")
+            f"{', '.join(sources)} (to {str(iso_utc(last))[:16]}Z)")
     if end - n > len(hours):
         note += (f"; the other {end - n - len(hours)} hours after the shipped series take "
                  f"the same date and time (UTC) in {series_year(shipped)} (typical year)")

@@ -388,6 +388,6 @@ def _one_thread() -> Any:
     whose cores are busy with other work a fit then took minutes instead of
     seconds. One thread keeps a fit to a few seconds whatever the load.
     """
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     return threadpool_limits(limits=1, user_api="openmp")

@@ -37,8 +37,8 @@ is the 10th and 90th percentile of its residuals per step ahead.
 
 :func:`default_model` picks the model the CLI, plans and pausing use when
 none is named: the first of :data:`PREFERENCE` that is installed. The
-linear model stays first until the trees are measured better on the 6 h
-flexible-start saving over every shipped series (docs/forecast.md).
+linear model is first: over every shipped series the trees did not save
+more on the 6 h flexible start (docs/forecast.md).
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ MODELS: dict[str, tuple[str, str | None]] = {
     "gbm": ("gradient-boosted trees (scikit-learn HistGradientBoostingRegressor on calendar "
             "+ 24 h/168 h lags)", "forecast"),
 }
-#: The default model first, then the others (docs/forecast.md: the trees saved more in
-#: the two regions measured so far, but are not the default until every region is).
+#: The default model first, then the others. Over every shipped region the trees save
+#: no more on the 6 h flexible start (level on average, behind in FR and GB; docs/forecast.md).
 PREFERENCE = ("linear", "gbm")
 
 

@@ -3,22 +3,17 @@
 Planning a job and pausing one both need the intensity of the coming hours.
 A live API's forecast is best where one is configured; without one,
 wattprint forecasts from the history it has (a shipped series, a user's
-series, cached live values) with a **seasonal linear model**:
-
-* calendar terms of the target hour: hour of day (one-hot), day of week
-  (one-hot), season (sine and cosine of the day of year) and the season's
-  effect on each hour of day (solar noon is deeper in summer);
-* recent lags known at the forecast's origin: the same hour on the last day
-  before the origin (24 h ago, or 48 h for the second day ahead, ...), the
-  same hour a week before the target (168 h), the last value before the
-  origin (its weight fades with the hours ahead) and the mean of the last
-  24 h.
-
-The model is fitted by ridge-regularised least squares (numpy only: no
-extra dependency, see docs/forecast.md for why this simpler model was kept)
-on origins spread over the history before the forecast's origin. The p10-p90
-band comes from the model's residual quantiles per hour ahead. A forecast
-never reads a value at or after its origin: the history is cut there first.
+series, cached live values) with one of the models of
+:mod:`wattprint.accounting.forecast_models`: a **seasonal linear model**
+(numpy) or **gradient-boosted trees** (scikit-learn, extra ``[forecast]``),
+both on calendar terms of the target hour (hour of day, day of week,
+season) and recent lags known at the origin (the same hour 24 h and 168 h
+before, the last value, the mean of the last 24 h). Without a model named,
+:func:`~wattprint.accounting.forecast_models.default_model` picks the one
+that measured best (docs/forecast.md) among those installed. The p10-p90
+band comes from quantile fits (trees) or residual quantiles (linear). A
+forecast never reads a value at or after its origin: the history is cut
+there first.
 
 When the history ends before the origin (the shipped series are past
 years), the gap is bridged with the typical-year replay
@@ -26,7 +21,7 @@ years), the gap is bridged with the typical-year replay
 result says so: such a forecast carries the shape of the season, not the
 weather of the week.
 
-:func:`evaluate` backtests the model on held-out weeks (rolling origin, no
+:func:`evaluate` backtests every model on held-out weeks (rolling origin, no
 look-ahead) against two baselines -- *persistence* (the same hour of the last
 day known, "yesterday") and *typical year* (the value at the same date and
 time in another year of the history; with a single year, the mean of the
@@ -38,12 +33,23 @@ compared with perfect knowledge.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
+from wattprint.accounting.forecast_models import (
+    DAY_S,
+    MODELS,
+    WEEK_DAYS,
+    FittedModel,
+    default_model,
+    fit_model,
+    model_available,
+    steps_per_day,
+)
 from wattprint.accounting.series import IntensitySeries
 from wattprint.errors import IntensityError
 
@@ -54,146 +60,54 @@ __all__ = [
     "fit",
     "forecast",
     "forecast_window",
+    "installed_models",
+    "resolve_model",
 ]
 
-_DAY_S = 86400.0
-_WEEK_DAYS = 7
-#: Ridge strength relative to the mean diagonal of X'X: small, against collinearity.
-_RIDGE = 1e-4
-#: Training rows kept at most (origins thinned evenly, phases of the day mixed).
-_MAX_ROWS = 40_000
-MODEL_NAME = "seasonal linear model (calendar + 24 h/168 h lags, ridge least squares)"
+_DAY_S = DAY_S
+_WEEK_DAYS = WEEK_DAYS
+#: The linear model's description (kept for callers of the first version).
+MODEL_NAME = MODELS["linear"][0]
+#: A fitted model (see :mod:`wattprint.accounting.forecast_models`).
+ForecastModel = FittedModel
 
 
-def _steps_per_day(step_s: float) -> int:
-    spd = _DAY_S / step_s
-    if abs(spd - round(spd)) > 1e-6 or round(spd) < 1:
-        raise IntensityError(f"a forecast needs a step that divides a day, not {step_s:g} s")
-    return round(spd)
+def _cut(history: IntensitySeries, until_s: float | None) -> np.ndarray:
+    y = np.asarray(history.g_per_kwh, dtype=np.float64)
+    n = y.size
+    if until_s is not None:
+        n = min(n, math.floor((until_s - float(history.start_s[0])) / history.step_s + 1e-9))
+    y = y[: max(n, 0)]
+    if np.isnan(y).any():
+        raise IntensityError("the history has missing steps; fill them (make_series) first")
+    return y
 
 
-def _calendar(times_s: np.ndarray, spd: int) -> np.ndarray:
-    """Calendar columns of target times: hour one-hot, weekday one-hot, season, season x hour."""
-    t = np.asarray(times_s, dtype=np.float64)
-    slot = np.floor((t % _DAY_S) / (_DAY_S / spd)).astype(np.int64)
-    day = np.floor(t / _DAY_S).astype(np.int64)
-    dow = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
-    doy = (t - np.floor(t / (365.2425 * _DAY_S)) * 365.2425 * _DAY_S) / (365.2425 * _DAY_S)
-    s, c = np.sin(2 * np.pi * doy), np.cos(2 * np.pi * doy)
-    hour = np.zeros((t.size, spd))
-    hour[np.arange(t.size), slot] = 1.0
-    week = np.zeros((t.size, 7))
-    week[np.arange(t.size), dow] = 1.0
-    week = week[:, 1:]  # Monday is the reference (the hour one-hot carries the level)
-    return np.hstack([hour, week, s[:, None], c[:, None], hour * s[:, None], hour * c[:, None]])
-
-
-def _rows(y: np.ndarray, t0: float, step_s: float, spd: int, origins: np.ndarray,
-          horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Design matrix for origins (indices into ``y``; ``y[:i]`` known) and hours ahead."""
-    i = np.repeat(origins, horizon)
-    h = np.tile(np.arange(horizon), origins.size)
-    j = i + h
-    lag_day = y[j - (h // spd + 1) * spd]
-    lag_week = y[j - _WEEK_DAYS * spd]
-    last = y[i - 1]
-    csum = np.concatenate([[0.0], np.cumsum(y)])
-    mean_day = (csum[origins] - csum[origins - spd]) / spd
-    mean_day = np.repeat(mean_day, horizon)
-    fade = np.exp(-h / (spd / 4.0))
-    lags = np.column_stack([lag_day, lag_week, last * fade, mean_day, (last - mean_day) * fade])
-    x = np.hstack([_calendar(t0 + j * step_s, spd), lags])
-    return x, j
-
-
-@dataclass(frozen=True, eq=False)
-class ForecastModel:
-    """A fitted model: coefficients and residual quantiles per hour ahead.
-
-    Attributes:
-        coef: least-squares coefficients of the design columns.
-        p10_offset: 10th percentile of the residuals per hour ahead, gCO2e/kWh.
-        p90_offset: 90th percentile of the residuals per hour ahead.
-        horizon: hours (steps) ahead the model was fitted for.
-        step_s: the series step.
-        trained_until_s: end of the data it was fitted on (UTC epoch seconds).
-        rows: number of training rows.
-    """
-
-    coef: np.ndarray
-    p10_offset: np.ndarray
-    p90_offset: np.ndarray
-    horizon: int
-    step_s: float
-    trained_until_s: float
-    rows: int
-
-
-def _min_history(spd: int) -> int:
-    return (_WEEK_DAYS + 1) * spd
-
-
-def fit(history: IntensitySeries, horizon_steps: int, *, until_s: float | None = None
-        ) -> ForecastModel:
-    """Fit the seasonal model on a gap-free history (only values before ``until_s``).
+def fit(history: IntensitySeries, horizon_steps: int, *, until_s: float | None = None,
+        model: str = "linear", band: bool = True) -> FittedModel:
+    """Fit a forecast model on a gap-free history (only values before ``until_s``).
 
     Args:
         history: the history (regular, gap-free).
         horizon_steps: steps ahead to fit for (24 for a day of hourly steps), at most a week.
         until_s: use only steps that end by this time (default: the whole history).
+        model: ``"linear"`` or ``"gbm"`` (:data:`~wattprint.accounting.forecast_models.MODELS`).
+        band: also fit what the p10-p90 band needs.
 
     Returns:
         The fitted model.
 
     Raises:
         IntensityError: the history is shorter than two weeks, has missing
-            steps, or the horizon is longer than a week.
+            steps, the horizon is longer than a week, or the model's library
+            is not installed.
     """
-    spd = _steps_per_day(history.step_s)
-    if horizon_steps < 1 or horizon_steps > _WEEK_DAYS * spd:
-        raise IntensityError(f"forecast horizon must be 1 to {_WEEK_DAYS * spd} steps")
-    y = np.asarray(history.g_per_kwh, dtype=np.float64)
-    t0 = float(history.start_s[0])
-    n = y.size
-    if until_s is not None:
-        n = min(n, math.floor((until_s - t0) / history.step_s + 1e-9))
-    y = y[: max(n, 0)]
-    if np.isnan(y).any():
-        raise IntensityError("the history has missing steps; fill them (make_series) first")
-    first = _min_history(spd)
-    last = y.size - horizon_steps
-    if last - first < 7 * spd:
-        raise IntensityError(
-            f"a forecast needs at least {(first + 7 * spd + horizon_steps) / spd:.0f} days of "
-            f"history before its origin; this one has {y.size / spd:.1f}"
-        )
-    stride = max(1, math.ceil((last - first + 1) * horizon_steps / _MAX_ROWS))
-    if stride > 1 and stride % spd == 0:
-        stride += 1  # keep the phase of the day moving
-    origins = np.arange(last, first - 1, -stride)[::-1]
-    x, j = _rows(y, t0, history.step_s, spd, origins, horizon_steps)
-    target = y[j]
-    gram = x.T @ x
-    ridge = _RIDGE * float(np.trace(gram)) / gram.shape[0]
-    coef = np.linalg.solve(gram + ridge * np.eye(gram.shape[0]), x.T @ target)
-    resid = (target - x @ coef).reshape(origins.size, horizon_steps)
-    return ForecastModel(
-        coef=coef,
-        p10_offset=np.quantile(resid, 0.1, axis=0),
-        p90_offset=np.quantile(resid, 0.9, axis=0),
-        horizon=horizon_steps,
-        step_s=history.step_s,
-        trained_until_s=t0 + y.size * history.step_s,
-        rows=int(target.size),
-    )
-
-
-def _predict(model: ForecastModel, y: np.ndarray, t0: float, origin: int
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    spd = _steps_per_day(model.step_s)
-    x, _ = _rows(y, t0, model.step_s, spd, np.array([origin]), model.horizon)
-    p50 = np.maximum(x @ model.coef, 0.0)
-    return p50, np.maximum(p50 + model.p10_offset, 0.0), np.maximum(p50 + model.p90_offset, 0.0)
+    spd = steps_per_day(history.step_s)
+    if horizon_steps < 1 or horizon_steps > WEEK_DAYS * spd:
+        raise IntensityError(f"forecast horizon must be 1 to {WEEK_DAYS * spd} steps")
+    y = _cut(history, until_s)
+    return fit_model(model, y, float(history.start_s[0]), history.step_s, horizon_steps,
+                     band=band)
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,6 +128,7 @@ class Forecast:
         history: where the history came from (its provenance's source and dataset).
         history_end_s: end of the real history used.
         notes: what the user should know (a replay bridging old history).
+        model_name: the model's short name (``"linear"``, ``"gbm"``).
     """
 
     region: str
@@ -228,6 +143,16 @@ class Forecast:
     history: str
     history_end_s: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    model_name: str = "linear"
+
+    @property
+    def label(self) -> str:
+        """One line naming the forecast, for plans and pausing.
+
+        ``"forecast: gbm model on history to 2025-12-31"``.
+        """
+        return (f"forecast: {self.model_name} model on history to "
+                f"{_iso(self.history_end_s - 1)[:10]}")
 
     @property
     def start_s(self) -> np.ndarray:
@@ -253,6 +178,8 @@ class Forecast:
             "method": self.method,
             "basis": self.basis,
             "model": self.model,
+            "model_name": self.model_name,
+            "label": self.label,
             "history": self.history,
             "history_end": _iso(self.history_end_s),
             "notes": list(self.notes),
@@ -291,7 +218,28 @@ def _known_until(history: IntensitySeries, origin_s: float) -> tuple[np.ndarray,
     return y, t0, notes
 
 
-def forecast(history: IntensitySeries, origin_s: float, horizon_steps: int = 24) -> Forecast:
+def resolve_model(model: str | None) -> tuple[str, list[str]]:
+    """The model to use (``None``: the default) and the notes that choice needs.
+
+    Raises:
+        IntensityError: an unknown model, or a named one whose library is missing.
+    """
+    if model is None:
+        name, note = default_model()
+        return name, [note] if note else []
+    if not model_available(model):
+        fit_model(model, np.zeros(0), 0.0, 3600.0, 1)  # raises with the install hint
+    return model, []
+
+
+def installed_models(first: str | None = None) -> list[str]:
+    """Every installed model, ``first`` (default: the measured default) first."""
+    head = resolve_model(first)[0]
+    return [head, *(m for m in MODELS if m != head and model_available(m))]
+
+
+def forecast(history: IntensitySeries, origin_s: float, horizon_steps: int = 24, *,
+             model: str | None = "linear") -> Forecast:
     """Forecast ``horizon_steps`` steps from ``origin_s`` using only the history before it.
 
     Args:
@@ -299,29 +247,37 @@ def forecast(history: IntensitySeries, origin_s: float, horizon_steps: int = 24)
         origin_s: the forecast's first step starts at this time, rounded down
             to the history's grid (UTC epoch seconds).
         horizon_steps: steps to forecast (24 or 72 for hourly data; at most a week).
+        model: ``"linear"`` (the default here: always installed, so a
+            program's results do not depend on the extras) or ``"gbm"``;
+            ``None`` picks the measured default among those installed
+            (:func:`~wattprint.accounting.forecast_models.default_model`, what
+            the CLI, plans and pausing use; a note says when the preferred
+            model is not installed).
 
     Returns:
         The forecast with its band.
 
     Raises:
         IntensityError: too little history before the origin, missing steps,
-            or a horizon longer than a week.
+            a horizon longer than a week, or a named model's library missing.
     """
+    name, model_notes = resolve_model(model)
     t0, step = float(history.start_s[0]), history.step_s
     origin_s = t0 + math.floor((origin_s - t0) / step + 1e-9) * step
     y, t0, notes = _known_until(history, origin_s)
     past = IntensitySeries.regular(t0, step, y, region=history.region, method=history.method,
                                    provenance=history.provenance)
-    model = fit(past, horizon_steps)
+    fitted = fit(past, horizon_steps, model=name)
     origin = y.size
     padded = np.concatenate([y, np.zeros(horizon_steps)])  # targets are never read
-    p50, p10, p90 = _predict(model, padded, t0, origin)
+    p50, p10, p90 = fitted.predict(padded, t0, origin)
     p = history.provenance
     return Forecast(
         region=history.region, origin_s=origin_s, step_s=step, p50_g_per_kwh=p50,
         p10_g_per_kwh=p10, p90_g_per_kwh=p90, method=history.method, basis=p.basis,
-        model=MODEL_NAME, history=f"{p.source}: {p.dataset}",
-        history_end_s=min(history.end_s, origin_s), notes=tuple(notes),
+        model=MODELS[name][0], history=f"{p.source}: {p.dataset}",
+        history_end_s=min(history.end_s, origin_s), notes=(*model_notes, *notes),
+        model_name=name,
     )
 
 
@@ -330,7 +286,7 @@ def forecast(history: IntensitySeries, origin_s: float, horizon_steps: int = 24)
 
 def _typical_year(y: np.ndarray, t0: float, step_s: float, j: np.ndarray) -> tuple[np.ndarray, str]:
     """The typical-year baseline for target indices ``j`` (see the module docstring)."""
-    spd = _steps_per_day(step_s)
+    spd = steps_per_day(step_s)
     back = 365 * spd
     if np.all(j - back >= 0):
         return y[j - back], "replay of the same date and time one year earlier (365 days)"
@@ -361,11 +317,12 @@ def _scores(true: np.ndarray, guess: np.ndarray) -> dict[str, float]:
 
 
 def evaluate(history: IntensitySeries, *, weeks: int = 8, horizon_steps: int = 24,
-             job_hours: float = 6.0) -> dict[str, Any]:
-    """Backtest the model and the baselines on held-out weeks (rolling origin).
+             job_hours: float = 6.0, models: Sequence[str | None] = ("linear",)
+             ) -> dict[str, Any]:
+    """Backtest the models and the baselines on held-out weeks (rolling origin).
 
     The held-out weeks are spread evenly over the last year of the history
-    (after its first five weeks). For each week the model is fitted on the
+    (after its first five weeks). For each week each model is fitted on the
     history before the week; each day of the week at 00:00 UTC is an origin,
     forecast from the values before it. Each forecast also picks the start of
     a ``job_hours`` job within its horizon (flexible start); its saving
@@ -376,16 +333,25 @@ def evaluate(history: IntensitySeries, *, weeks: int = 8, horizon_steps: int = 2
         weeks: number of held-out weeks.
         horizon_steps: steps per forecast (24 for a day ahead).
         job_hours: length of the flexible-start job, hours.
+        models: the models to backtest; the first is the one reported at the
+            top level. ``None`` in it stands for the measured default;
+            :func:`installed_models` lists every installed one, the default first.
 
     Returns:
-        ``{"mape", "mae", "saving", "baselines": {"persistence": {...},
-        "typical_year": {...}}, "perfect_saving", ...}``: MAPE in %, MAE in
-        gCO2e/kWh, savings as mean fractions of starting now.
+        ``{"model_name", "mape", "mae", "saving", "models": {name: {...}},
+        "baselines": {"persistence": {...}, "typical_year": {...}},
+        "perfect_saving", ...}``: MAPE in %, MAE in gCO2e/kWh, savings as mean
+        fractions of starting now. The top-level scores are those of the
+        first model.
 
     Raises:
-        IntensityError: the history is too short or has missing steps.
+        IntensityError: the history is too short or has missing steps, or a
+            named model's library is missing.
     """
-    spd = _steps_per_day(history.step_s)
+    names = list(dict.fromkeys(resolve_model(m)[0] for m in models))
+    if not names:
+        raise IntensityError("give at least one model to evaluate")
+    spd = steps_per_day(history.step_s)
     y = np.asarray(history.g_per_kwh, dtype=np.float64)
     if np.isnan(y).any():
         raise IntensityError("the history has missing steps; fill them (make_series) first")
@@ -398,21 +364,25 @@ def evaluate(history: IntensitySeries, *, weeks: int = 8, horizon_steps: int = 2
     if last_day <= first_day:
         raise IntensityError("the history is too short to hold out weeks for a backtest")
     starts = np.linspace(first_day, last_day, weeks).round().astype(int)
-    truth, model_f, persist_f, typical_f = [], [], [], []
+    truth: list[np.ndarray] = []
+    persist_f: list[np.ndarray] = []
+    typical_f: list[np.ndarray] = []
+    model_f: dict[str, list[np.ndarray]] = {name: [] for name in names}
     typical_kind = ""
     for week_day in starts:
         week_start = day0 + week_day * spd
-        model = fit(history, horizon_steps, until_s=t0 + week_start * step)
+        fitted = [fit(history, horizon_steps, until_s=t0 + week_start * step, model=name,
+                      band=False) for name in names]
         for d in range(_WEEK_DAYS):
             o = week_start + d * spd
             j = o + np.arange(horizon_steps)
-            padded = np.concatenate([y[:o], np.zeros(horizon_steps)])
-            p50, _, _ = _predict(model, padded, t0, o)
+            padded = np.concatenate([y[:o], np.zeros(horizon_steps)])  # targets never read
+            for f in fitted:
+                model_f[f.name].append(f.predict(padded, t0, o, band=False)[0])
             h = np.arange(horizon_steps)
             persist = y[j - (h // spd + 1) * spd]
             typical, typical_kind = _typical_year(y, t0, step, j)
             truth.append(y[j])
-            model_f.append(p50)
             persist_f.append(persist)
             typical_f.append(typical)
     true = np.concatenate(truth)
@@ -427,8 +397,11 @@ def evaluate(history: IntensitySeries, *, weeks: int = 8, horizon_steps: int = 2
     result: dict[str, Any] = {
         "region": history.region,
         "basis": history.provenance.basis,
-        "model": MODEL_NAME,
-        **summary(model_f),
+        "model_name": names[0],
+        "model": MODELS[names[0]][0],
+        **summary(model_f[names[0]]),
+        "models": {name: {**summary(model_f[name]), "model": MODELS[name][0]}
+                   for name in names},
         "perfect_saving": perfect,
         "baselines": {
             "persistence": {**summary(persist_f),
@@ -452,8 +425,8 @@ def evaluate(history: IntensitySeries, *, weeks: int = 8, horizon_steps: int = 2
 MAX_HORIZON_DAYS = _WEEK_DAYS
 
 
-def forecast_window(history: IntensitySeries, start_s: float, end_s: float
-                    ) -> tuple[IntensitySeries, Forecast]:
+def forecast_window(history: IntensitySeries, start_s: float, end_s: float, *,
+                    model: str | None = "linear") -> tuple[IntensitySeries, Forecast]:
     """A forecast covering ``[start_s, end_s)`` as a series, for plans and live pausing.
 
     The horizon is the window rounded up to whole steps, at least a day and
@@ -463,6 +436,7 @@ def forecast_window(history: IntensitySeries, start_s: float, end_s: float
         history: the history to forecast from (only values before ``start_s`` are read).
         start_s: the plan's or the job's start (the forecast's origin).
         end_s: the deadline.
+        model: the model (``None``: the measured default, see :func:`forecast`).
 
     Returns:
         ``(series, forecast)``: the p50 as a series whose provenance names the
@@ -471,10 +445,10 @@ def forecast_window(history: IntensitySeries, start_s: float, end_s: float
     Raises:
         IntensityError: as :func:`forecast`.
     """
-    spd = _steps_per_day(history.step_s)
+    spd = steps_per_day(history.step_s)
     t0, step = float(history.start_s[0]), history.step_s
     origin = t0 + math.floor((start_s - t0) / step + 1e-9) * step
     steps = math.ceil((end_s - origin) / step - 1e-9)
     horizon = min(max(steps, spd), MAX_HORIZON_DAYS * spd)
-    result = forecast(history, origin, horizon)
+    result = forecast(history, origin, horizon, model=model)
     return result.as_series(history), result

@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,9 @@ class KeptSeries:
         g_per_kwh: intensity of each interval, gCO2e/kWh.
         used_by: what used them (``"account <run id>"``, ``"plan"``).
         kept_at_s: when they were kept, UTC epoch seconds.
+        origin: where the values were read (``{"kind": "file", "path",
+            "sha256"}``, ``{"kind": "shipped", "package_data", "sha256"}``,
+            ``{"kind": "live", "api"}``), ``{}`` when not recorded.
     """
 
     digest: str
@@ -81,6 +85,7 @@ class KeptSeries:
     g_per_kwh: np.ndarray
     used_by: str
     kept_at_s: float
+    origin: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """A short JSON-able description (no values)."""
@@ -96,6 +101,7 @@ class KeptSeries:
             "to_s": float(self.end_s.max()) if self.end_s.size else None,
             "used_by": self.used_by,
             "kept_at_s": self.kept_at_s,
+            "origin": dict(self.origin),
         }
 
 
@@ -113,7 +119,7 @@ def _content(region: str, method: str, provenance: Provenance, starts: np.ndarra
 
 def keep(home: Path | str, region: str, method: str, provenance: Provenance,
          starts_s: np.ndarray, ends_s: np.ndarray, g_per_kwh: np.ndarray, *,
-         used_by: str) -> str:
+         used_by: str, origin: Mapping[str, Any] | None = None) -> str:
     """Keep intensities of intervals; returns their digest (the same values keep one file).
 
     Args:
@@ -125,6 +131,8 @@ def keep(home: Path | str, region: str, method: str, provenance: Provenance,
         ends_s: interval ends.
         g_per_kwh: intensity of each interval.
         used_by: what used them, for ``series list``.
+        origin: where they were read (a file and its SHA-256, package data);
+            recorded with the first keeping, not part of the digest.
 
     Returns:
         The digest.
@@ -141,7 +149,8 @@ def keep(home: Path | str, region: str, method: str, provenance: Provenance,
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{digest}.json"
     if not path.exists():
-        record = {**content, "digest": digest, "used_by": used_by, "kept_at_s": time.time()}
+        record = {**content, "digest": digest, "used_by": used_by, "kept_at_s": time.time(),
+                  "origin": dict(origin or {})}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         tmp.replace(path)
@@ -167,6 +176,7 @@ def _read(path: Path) -> KeptSeries:
         g_per_kwh=np.array(doc["g_per_kwh"], dtype=np.float64),
         used_by=doc["used_by"],
         kept_at_s=float(doc["kept_at_s"]),
+        origin=dict(doc.get("origin") or {}),
     )
 
 
@@ -210,11 +220,12 @@ class KeepingSource:
 
     Args:
         source: the source whose answers are kept (a live client, shipped data).
+        name: the name results give the source (default: the source's).
     """
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, *, name: str | None = None) -> None:
         self.source = source
-        self.name = source.name
+        self.name = name or source.name
         self.method = source.method
         self._calls: list[tuple[str, np.ndarray, np.ndarray, IntensityValues]] = []
 
@@ -242,18 +253,45 @@ class KeepingSource:
             for region, s, e, v in self._calls
         ]
 
+    @property
+    def provenance(self) -> Provenance | None:
+        """The provenance of the first answer, ``None`` before any."""
+        return self._calls[0][3].provenance if self._calls else None
+
+    def keep_merged(self, home: Path | str, *, used_by: str,
+                    origin: Mapping[str, Any] | None = None) -> str | None:
+        """Keep everything answered so far as one series (each interval once).
+
+        A run's devices ask for their intervals one call each; one kept
+        series answers them all again. ``None`` when nothing was asked.
+        """
+        if not self._calls:
+            return None
+        region, _, _, first = self._calls[0]
+        seen: dict[tuple[float, float], float] = {}
+        for _, s, e, v in self._calls:
+            for a, b, g in zip(np.ravel(s), np.ravel(e), np.ravel(v.g_per_kwh), strict=True):
+                seen.setdefault((float(a), float(b)), float(g))
+        keys = sorted(seen)
+        return keep(home, first.provenance.region or region, self.method, first.provenance,
+                    np.array([k[0] for k in keys]), np.array([k[1] for k in keys]),
+                    np.array([seen[k] for k in keys]), used_by=used_by, origin=origin)
+
 
 class KeptIntensity:
     """Answer intervals with kept values (the same intervals give the same numbers).
 
     Args:
         kept: the kept series.
+        name: the name results give the source (default ``"kept"``).
     """
 
     name = "kept"
 
-    def __init__(self, kept: KeptSeries) -> None:
+    def __init__(self, kept: KeptSeries, *, name: str | None = None) -> None:
         self.kept = kept
+        if name:
+            self.name = name
         self.method = kept.method
         self._index = {(round(float(a), 3), round(float(b), 3)): i
                        for i, (a, b) in enumerate(zip(kept.start_s, kept.end_s, strict=True))}

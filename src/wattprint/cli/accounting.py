@@ -151,11 +151,15 @@ def account(
         "--series", help="Account with a kept series (digest from `wattprint series list`): "
                          "the same numbers as when it was kept.")] = None,
     basis: BasisOpt = "components",
+    refresh_series: Annotated[bool, typer.Option(
+        "--refresh-series", help="Read the file, shipped series or API afresh instead of the "
+                                 "series kept when this run was first accounted with it.")
+    ] = False,
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
-    """Re-account a stored run: another region, series, method or PUE; nothing stored changes.
+    """Re-account a stored run: another region, series, method or PUE; the energy is unchanged.
 
     Examples:
       wattprint account last --region FR
@@ -165,33 +169,37 @@ def account(
     """
     import dataclasses
 
-    from wattprint.accounting.account import account_run
-    from wattprint.accounting.kept import KeepingSource, KeptIntensity, load_kept
+    from wattprint.accounting.keeping import account_keeping
+    from wattprint.accounting.kept import KeptIntensity, load_kept
     from wattprint.store import Store
 
     opts = options(region, intensity, method, pue, hourly, not no_embodied, live, year, basis)
     home = settings_from().store_dir
-    keeping = None
     try:
         if series is not None:
             opts = dataclasses.replace(opts, source=KeptIntensity(load_kept(home, series)))
-        elif opts.source is not None:  # a live API: keep what it answered
-            keeping = KeepingSource(opts.source)
-            opts = dataclasses.replace(opts, source=keeping)
-        accounted = account_run(Store(settings_from().store_target), run_id, opts)
-        kept = keeping.keep(home, used_by=f"account {accounted.run.id}") if keeping else []
+        # a user file, the shipped hourly series or a live API: kept with the run
+        accounted, use = account_keeping(Store(settings_from().store_target), run_id, opts,
+                                         home, refresh=refresh_series)
     except WattprintError as exc:
         handle_error(exc)
+    kept = [use.digest] if use is not None else []
     fp = accounted.footprint.to_dict()
     if as_json:
         print_json({"id": accounted.run.id, "region": accounted.region.code,
                     "region_how": accounted.region.how, "co2e_kg": fp["co2e_kg"]["total"],
-                    "footprint": fp, "kept_series": kept})
+                    "footprint": fp, "kept_series": kept,
+                    "kept_series_reused": bool(use and use.reused),
+                    "kept_series_note": use.note if use else None})
         return
     print_footprint(fp, accounted.region.label, accounted.region.hint, precision=precision,
                     wide=wide)
-    for digest in kept:
-        out.print(f"intensity kept as series {digest[:12]} (account again with --series)")
+    if use is not None:
+        if use.note:
+            out.print(f"note: {use.note}")
+        if not use.reused:
+            out.print(f"intensity kept as series {use.digest[:12]} (wattprint series show "
+                      f"{use.digest[:12]}); accounting this run again with it uses it")
 
 
 @app.command()

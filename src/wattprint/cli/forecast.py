@@ -1,10 +1,11 @@
 """The ``forecast`` command: hourly intensity for the coming day or three, and its backtest.
 
 ``wattprint forecast REGION`` forecasts from the history wattprint has for
-the region (the shipped hourly series, or ``--intensity FILE``) with the
-seasonal model of :mod:`wattprint.accounting.forecast`, with a p10-p90 band.
-``--evaluate`` backtests it on held-out weeks against persistence and the
-typical-year replay.
+the region (the shipped hourly series and the live values kept since, or
+``--intensity FILE``) with a model of :mod:`wattprint.accounting.forecast`
+(``--model linear|gbm``; by default the one measured best among those
+installed), with a p10-p90 band. ``--evaluate`` backtests every installed
+model on held-out weeks against persistence and the typical-year replay.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from wattprint.cli.app import JsonOpt, app, fail, handle_error, out, print_json
+from wattprint.cli.app import JsonOpt, app, fail, handle_error, out, print_json, settings_from
 from wattprint.errors import WattprintError
 from wattprint.time import parse_timestamp_s
 
@@ -26,16 +27,21 @@ __all__ = ["forecast"]
 HORIZONS_H = {"24h": 24, "72h": 72}
 
 
-def _history(region: str, intensity: Path | None) -> Any:
+def _history(region: str, intensity: Path | None, live_values: bool) -> tuple[Any, list[str]]:
     if intensity is not None:
         from wattprint.accounting.seriesfile import load_series
 
         if not intensity.exists():
             fail(f"--intensity {intensity}: no such file")
-        return load_series(intensity, region=region or None)
+        return load_series(intensity, region=region or None), []
     from wattprint.schedule.signals import shipped_hourly
 
-    return shipped_hourly(region, instead="--intensity FILE")
+    shipped = shipped_hourly(region, instead="--intensity FILE")
+    if not live_values:
+        return shipped, []
+    from wattprint.accounting.forecast_history import with_kept_live
+
+    return with_kept_live(shipped, settings_from().store_dir)
 
 
 def _print_evaluation(doc: dict[str, Any]) -> None:
@@ -44,11 +50,15 @@ def _print_evaluation(doc: dict[str, Any]) -> None:
                   title_justify="left")
     for col in ("forecast", "MAPE %", "MAE g/kWh", "6 h flexible-start saving %"):
         table.add_column(col, justify="right" if col != "forecast" else "left")
-    table.add_row("model", f"{doc['mape']:.1f}", f"{doc['mae']:.1f}", f"{doc['saving'] * 100:.1f}")
+    for name, m in doc["models"].items():
+        table.add_row(f"model {name}", f"{m['mape']:.1f}", f"{m['mae']:.1f}",
+                      f"{m['saving'] * 100:.1f}")
     for name, b in doc["baselines"].items():
         table.add_row(name, f"{b['mape']:.1f}", f"{b['mae']:.1f}", f"{b['saving'] * 100:.1f}")
     table.add_row("perfect knowledge", "", "", f"{doc['perfect_saving'] * 100:.1f}")
     out.print(table)
+    for name, m in doc["models"].items():
+        out.print(f"{name}: {m['model']}")
     for name, b in doc["baselines"].items():
         out.print(f"{name}: {b['rule']}")
     out.print(f"saving: {doc['saving_rule']}")
@@ -66,6 +76,12 @@ def forecast(
     evaluate: Annotated[bool, typer.Option(
         "--evaluate", help="Backtest on held-out weeks of the history instead.")] = False,
     weeks: Annotated[int, typer.Option(help="Held-out weeks for --evaluate.")] = 8,
+    model: Annotated[str | None, typer.Option(
+        help="linear (numpy) or gbm (scikit-learn, extra [forecast]); default: gbm when "
+             "installed, else linear (docs/forecast.md).")] = None,
+    no_live_values: Annotated[bool, typer.Option(
+        "--no-live-values", help="Forecast from the shipped series only, without the live "
+                                 "values kept since.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast hourly grid intensity with a p10-p90 band, or backtest the forecast.
@@ -74,24 +90,27 @@ def forecast(
       wattprint forecast DE
       wattprint forecast GB --horizon 72h --json
       wattprint forecast FR --evaluate --json
+      wattprint forecast DE --model linear
     """
-    from wattprint.accounting import forecast as model
+    from wattprint.accounting import forecast as forecasting
 
     if horizon not in HORIZONS_H:
         fail(f"--horizon {horizon!r}: use 24h or 72h")
     if weeks < 1:
         fail(f"--weeks {weeks}: give at least 1")
     try:
-        history = _history(region, intensity)
+        history, history_notes = _history(region, intensity, not (no_live_values or evaluate))
         if evaluate:
-            doc = model.evaluate(history, weeks=weeks, horizon_steps=HORIZONS_H[horizon])
+            doc = forecasting.evaluate(history, weeks=weeks, horizon_steps=HORIZONS_H[horizon],
+                                       models=forecasting.installed_models(model))
         else:
             try:
                 origin_s = parse_timestamp_s(now) if now is not None else time.time()
             except ValueError as exc:
                 fail(f"--now: {exc}")
             steps = round(HORIZONS_H[horizon] * 3600.0 / history.step_s)
-            doc = model.forecast(history, origin_s, steps).to_json()
+            doc = forecasting.forecast(history, origin_s, steps, model=model).to_json()
+            doc["notes"] = [*history_notes, *doc["notes"]]
     except WattprintError as exc:
         handle_error(exc)
     if as_json:
@@ -108,7 +127,7 @@ def forecast(
         table.add_row(h["start"][:16].replace("T", " "), f"{h['p10']:.0f}", f"{h['p50']:.0f}",
                       f"{h['p90']:.0f}")
     out.print(table)
-    out.print(f"model: {doc['model']}")
+    out.print(f"model: {doc['model_name']}: {doc['model']}")
     out.print(f"history: {doc['history']} (to {doc['history_end']})")
     for note in doc["notes"]:
         out.print(f"note: {note}")

@@ -199,8 +199,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
     except _SpawnError as exc:
         tracker.stop(exit_code=exc.code, error=str(exc), status="failed")
         fail(str(exc), exc.code)
-    if not quiet:
-        _warm_accounting()
+    warm = None if quiet else _warm_accounting()
     own_group = not sys.stdin.isatty()
     controller: PauseController | None = None
     if pausing is not None:
@@ -219,6 +218,8 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         forwarder.close()
         if controller is not None:
             controller.stop()
+    if warm is not None:
+        warm.cancel()  # a job shorter than the delay: the summary loads what it needs itself
     exit_code, status, reason = child_outcome(code, forwarder.received)
     tracker.stop(exit_code=exit_code, status=status, error=reason)
     if not quiet:
@@ -407,8 +408,13 @@ def idle_line(tracker: Tracker, precision: int = DEFAULT_PRECISION) -> str:
     return "wattprint: idle power: " + ", ".join(parts)
 
 
-def _warm_accounting() -> None:
-    """Load the accounting code and tables while the command runs (a daemon thread)."""
+#: Seconds a job runs before the accounting loads beside it: a job shorter than this
+#: would only pay for the thread (the summary of a short job loads what it needs itself).
+WARM_DELAY_S = 1.0
+
+
+def _warm_accounting() -> threading.Timer:
+    """Load the accounting code and tables while the command runs (a daemon timer thread)."""
 
     def warm() -> None:
         try:
@@ -420,7 +426,10 @@ def _warm_accounting() -> None:
         except Exception:  # a failed warm-up only means no head start
             pass
 
-    threading.Thread(target=warm, name="wattprint-warm-accounting", daemon=True).start()
+    timer = threading.Timer(WARM_DELAY_S, warm)
+    timer.name, timer.daemon = "wattprint-warm-accounting", True
+    timer.start()
+    return timer
 
 
 def _print_carbon(tracker: Tracker, precision: int = DEFAULT_PRECISION) -> None:

@@ -44,11 +44,11 @@ from typing import Any
 import numpy as np
 
 from wattprint.accounting.account import (
-    NO_INTERVALS,
     AccountedRun,
     AccountingOptions,
     account_run,
     interval_arrays,
+    no_intervals,
 )
 from wattprint.accounting.footprint import embodied_note
 from wattprint.accounting.totals import GROUPING_ALIASES, GROUPINGS, resolve_grouping
@@ -281,7 +281,7 @@ def _device_inputs(run: RunRecord, accounted: AccountedRun, devices: list[Device
     out = []
     by_device = interval_arrays(intervals)
     for device in devices:
-        arrays = by_device.get(device.device_id, NO_INTERVALS)
+        arrays = by_device.get(device.device_id) or no_intervals()
         starts, ends = arrays.starts_s, arrays.ends_s
         whole, attributed = arrays.energy_j, arrays.attributed_j
         ci = accounted.intensities.get(device.device_id, np.zeros_like(starts))

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ from wattprint.accounting.phases import phase_footprints
 from wattprint.accounting.pue import resolve_pue
 from wattprint.accounting.series import IntensityValue, IntensityValues, Provenance
 from wattprint.catalogue.data import hardware_constants
+from wattprint.catalogue.instances import InstanceEmbodied, instance_embodied
 from wattprint.errors import HardwareError, IntensityError
 from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
 from wattprint.store import Store
@@ -81,6 +82,9 @@ class AccountingOptions:
         catalogue_overrides: overrides of hardware catalogue values.
         source: an intensity source object (overrides the above; e.g. a live client).
         year: data year of the annual tables (``None``: the newest each has).
+        instance_type: the cloud instance type the run was on (``m5.large``):
+            embodied carbon by Cloud Carbon Footprint's figure for it; ``None``
+            for the type recorded with the run, else ``[hardware] instance_type``.
     """
 
     region: str | None = None
@@ -92,6 +96,7 @@ class AccountingOptions:
     catalogue_overrides: Mapping[str, Any] = field(default_factory=dict)
     source: IntensitySource | None = None
     year: int | None = None
+    instance_type: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse a PUE outside 1-5 or a year outside the data (see docs/limits.md).
@@ -389,14 +394,20 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
         cpu_rows = [u for u in uses if u.kind in ("cpu", "psys", "node")]
         node_share = (_energy_share(store, run.id, [u.device_id for u in cpu_rows])
                       if process and cpu_rows else 1.0)
-        host_part = _host_share(devices, host, a)
-        node_share *= host_part.share
-        extra_assumptions.append(Assumption("embodied_share", host_part.share,
-                                            "fraction of the server", host_part.basis))
-        embodied = EmbodiedParams(a.lifetime_years, a.utilization, server.embodied_kg,
-                                  node_share=node_share,
-                                  source=f"{server.name}: {server.source}; lifetime and "
-                                         f"utilization: {a.sources.get('lifetime_years', '')}")
+        instance = _instance(opts, host, a, extra_assumptions)
+        if instance is not None:  # CCF's figure for the instance's whole host, GPUs included
+            embodied = hardware.instance_embodied_params(
+                instance, _run_vcpus(devices, host), node_share, extra_assumptions)
+            uses = [replace(u, embodied_kg=None) for u in uses]
+        else:
+            host_part = _host_share(devices, host, a)
+            node_share *= host_part.share
+            extra_assumptions.append(Assumption("embodied_share", host_part.share,
+                                                "fraction of the server", host_part.basis))
+            embodied = EmbodiedParams(a.lifetime_years, a.utilization, server.embodied_kg,
+                                      node_share=node_share,
+                                      source=f"{server.name}: {server.source}; lifetime and "
+                                             f"utilization: {a.sources.get('lifetime_years', '')}")
     duration = run.duration_s if run.duration_s is not None else 0.0
     duration -= _paused_s(store, run.id)
     footprint = compute_footprint(
@@ -417,6 +428,26 @@ def _float_or_none(value: Any) -> float | None:
         return None
 
 
+def _instance(opts: AccountingOptions, host: Mapping[str, Any], a: hardware.Assumptions,
+              notes: list[Assumption]) -> InstanceEmbodied | None:
+    """The run's cloud instance in CCF's tables: the option, the run's record, the config."""
+    name = opts.instance_type or host.get("instance_type") or a.instance_type
+    if not name:
+        return None
+    try:
+        return instance_embodied(str(name))
+    except HardwareError as exc:
+        notes.append(Assumption("instance_type", 0.0, "", str(exc)))
+        return None
+
+
+def _run_vcpus(devices: Sequence[DeviceRecord], host: Mapping[str, Any]) -> float | None:
+    """The vCPUs the run could use: the CPU power model's count, else the logical CPUs."""
+    modelled = [_float_or_none(d.extra.get("vcpus")) for d in devices
+                if d.kind == "cpu" and not d.measured and d.extra.get("vcpus")]
+    return modelled[0] if modelled else _float_or_none(host.get("cpu_logical"))
+
+
 def _host_share(devices: Sequence[DeviceRecord], host: Mapping[str, Any],
                 a: hardware.Assumptions) -> hardware.HostShare:
     """The share of the server a run is charged: its vCPUs of the host's.
@@ -427,9 +458,8 @@ def _host_share(devices: Sequence[DeviceRecord], host: Mapping[str, Any],
     still sees the host's logical CPUs, so those are the host's.
     """
     logical = _float_or_none(host.get("cpu_logical"))
-    modelled = [_float_or_none(d.extra.get("vcpus")) for d in devices
-                if d.kind == "cpu" and not d.measured and d.extra.get("vcpus")]
-    vcpus = modelled[0] if modelled else logical
+    modelled = any(d.kind == "cpu" and not d.measured and d.extra.get("vcpus") for d in devices)
+    vcpus = _run_vcpus(devices, host)
     if a.host_vcpus is not None or a.host_memory_gb is not None:
         source = a.sources.get("host_vcpus") or a.sources.get("host_memory_gb") or ""
         return hardware.host_share(vcpus=vcpus, host_vcpus=a.host_vcpus,
@@ -480,6 +510,7 @@ def estimate(
     config_pue: float | None = None,
     catalogue_overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    instance_type: str | None = None,
 ) -> Footprint:
     """Footprint of a job before (or without) running it: power × hours × PUE × intensity.
 
@@ -517,6 +548,10 @@ def estimate(
         config_pue: the configured PUE (settings), used when ``pue`` is ``None``.
         catalogue_overrides: overrides of hardware catalogue values (settings).
         environ: the environment for the region (default ``os.environ``).
+        instance_type: the cloud instance type of the job (``p4d.24xlarge``; default
+            ``WATTPRINT_INSTANCE_TYPE``, else ``[hardware] instance_type``); with
+            ``embodied``, its host's embodied carbon by Cloud Carbon Footprint's
+            figure, GPUs included, replaces the GPU cards and server node.
 
     Raises:
         ConfigError: inconsistent or missing inputs.
@@ -626,6 +661,13 @@ def estimate(
                         use.starts_s, use.ends_s, use.energy_j, use.share,
                         embodied_kg=per_gpu * gpus,
                         embodied_source="embodied per GPU × GPUs")
+        env = os.environ if environ is None else environ
+        instance_type = (instance_type or env.get("WATTPRINT_INSTANCE_TYPE", "").strip()
+                         or a.instance_type)
+        if instance_type:
+            instance = instance_embodied(instance_type)  # HardwareError: not in CCF's tables
+            emb = hardware.instance_embodied_params(instance, None, 1.0, assumptions)
+            use = replace(use, embodied_kg=None)
     return compute_footprint(
         [use], {"estimate": [g]}, prov, region=region_code, source_name="annual"
         if intensity_g_per_kwh is None else "given", pue=pue_choice.value,

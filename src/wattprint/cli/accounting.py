@@ -124,6 +124,13 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
                              source=source, year=year)
 
 
+InstanceTypeOpt = Annotated[str | None, typer.Option(
+    "--instance-type", help="Cloud instance type (m5.large, e2-standard-4, Standard_D4s_v3): "
+                            "embodied carbon by Cloud Carbon Footprint's figure for it "
+                            "(default: WATTPRINT_INSTANCE_TYPE, the type recorded with the run, "
+                            "[hardware] instance_type).")]
+
+
 @app.command()
 def account(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, prefix, or 'last'.")],
@@ -142,6 +149,7 @@ def account(
     series: Annotated[str | None, typer.Option(
         "--series", help="Account with a kept series (digest from `wattprint series list`): "
                          "the same numbers as when it was kept.")] = None,
+    instance_type: InstanceTypeOpt = None,
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
@@ -160,6 +168,8 @@ def account(
     from wattprint.store import Store
 
     opts = options(region, intensity, method, pue, hourly, not no_embodied, live, year)
+    if instance_type:
+        opts = dataclasses.replace(opts, instance_type=instance_type)
     home = settings_from().store_dir
     keeping = None
     try:
@@ -208,6 +218,7 @@ def estimate(
     lifetime_years: Annotated[float | None, typer.Option(help="Hardware lifetime, years.")] = None,
     utilization: Annotated[float | None, typer.Option(
         help="Hardware utilisation over its life (0-1].")] = None,
+    instance_type: InstanceTypeOpt = None,
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
@@ -231,7 +242,8 @@ def estimate(
                          embodied_node_kg=embodied_node_kg, gpus_per_node=gpus_per_node,
                          lifetime_years=lifetime_years, utilization=utilization,
                          config_region=settings.region, config_pue=settings.pue,
-                         catalogue_overrides=settings.hardware).to_dict()
+                         catalogue_overrides=settings.hardware,
+                         instance_type=instance_type).to_dict()
     except WattprintError as exc:
         handle_error(exc)
     if as_json:

@@ -143,6 +143,10 @@ class Footprint:
          "intensity": {"source", "method", "region", "mean_g_per_kwh",
                        "min_g_per_kwh", "max_g_per_kwh"},
          "pue": float, "sci": [...], "provenance": [...]}
+
+    With an interval (:func:`wattprint.accounting.uncertainty.with_interval`),
+    also ``"co2e_kg_interval": [p5, p95]`` and ``"uncertainty"`` (the method
+    and every input's range with its source).
     """
 
     energy_kwh: dict[str, float]
@@ -152,12 +156,18 @@ class Footprint:
     sci: list[dict[str, Any]] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)
     by_device: list[dict[str, Any]] = field(default_factory=list)
+    co2e_kg_interval: list[float] | None = None
+    uncertainty: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON form."""
-        return {"energy_kwh": dict(self.energy_kwh), "co2e_kg": dict(self.co2e_kg),
-                "intensity": dict(self.intensity), "pue": self.pue, "sci": list(self.sci),
-                "by_device": list(self.by_device), "provenance": list(self.provenance)}
+        """The documented JSON form (with the interval when one was computed)."""
+        out = {"energy_kwh": dict(self.energy_kwh), "co2e_kg": dict(self.co2e_kg),
+               "intensity": dict(self.intensity), "pue": self.pue, "sci": list(self.sci),
+               "by_device": list(self.by_device), "provenance": list(self.provenance)}
+        if self.co2e_kg_interval is not None:
+            out["co2e_kg_interval"] = list(self.co2e_kg_interval)
+            out["uncertainty"] = dict(self.uncertainty or {})
+        return out
 
 
 def provenance_dict(p: Provenance) -> dict[str, Any]:

@@ -54,6 +54,18 @@ def intensity_line(fp: dict[str, Any], precision: int = DEFAULT_PRECISION) -> st
             f"PUE {format_number(fp['pue'], precision)}")
 
 
+def interval_line(fp: dict[str, Any], precision: int = DEFAULT_PRECISION) -> str | None:
+    """``CO2e p5-p95: … to … kgCO2e`` when the footprint carries an interval, else ``None``."""
+    interval = fp.get("co2e_kg_interval")
+    if not interval:
+        return None
+    ranges = (fp.get("uncertainty") or {}).get("ranges", [])
+    inputs = ", ".join(dict.fromkeys(r["factor"].split(":")[0] for r in ranges)) or "none"
+    return (f"CO2e p5-p95: {format_in(interval[0], 'kgCO2e', precision)} to "
+            f"{format_in(interval[1], 'kgCO2e', precision)} (Monte Carlo over the inputs not "
+            f"measured: {inputs}; ranges in --json)")
+
+
 def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
                     to_err: bool = False, precision: int = DEFAULT_PRECISION,
                     wide: bool = False) -> None:
@@ -75,6 +87,9 @@ def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
                 [Column("term", "id"), Column("energy", "num"), Column("CO2e", "num")],
                 rows, wide=wide, sections=(len(rows) - 1,))
     console.print(line, soft_wrap=wide)
+    interval = interval_line(fp, precision)
+    if interval:
+        console.print(interval, soft_wrap=wide)
     for row in fp.get("sci", []):
         console.print(f"SCI: {format_in(row['co2e_g_per_unit'], 'g', precision)} CO2e per "
                       f"{row['unit']} ({format_number(row['count'], precision)} "
@@ -232,10 +247,11 @@ def estimate(
       wattprint estimate --gpu "RTX 5090" --gpu-power-w 575 --hours 3 --region DE
     """
     from wattprint.accounting.account import estimate as do_estimate
+    from wattprint.accounting.uncertainty import with_interval
 
     settings = settings_from()  # wattprint.toml and WATTPRINT_* like every other command
     try:
-        fp = do_estimate(gpu=gpu, gpus=gpus, hours=hours, gpu_hours=gpu_hours,
+        estimated = do_estimate(gpu=gpu, gpus=gpus, hours=hours, gpu_hours=gpu_hours,
                          gpu_power_w=gpu_power_w, power_w=power_w, region=region,
                          intensity_g_per_kwh=intensity, pue=pue, idle_kwh=idle_kwh,
                          embodied=embodied, embodied_gpu_kg=embodied_gpu_kg,
@@ -243,7 +259,8 @@ def estimate(
                          lifetime_years=lifetime_years, utilization=utilization,
                          config_region=settings.region, config_pue=settings.pue,
                          catalogue_overrides=settings.hardware,
-                         instance_type=instance_type).to_dict()
+                         instance_type=instance_type)
+        fp = with_interval(estimated).to_dict()
     except WattprintError as exc:
         handle_error(exc)
     if as_json:

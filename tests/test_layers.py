@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "wattprint"
 LAYERS: dict[str, int] = {
     "errors": 0, "units": 0, "time": 0, "records": 0, "config": 0, "catalogue": 0,
     "data": 0, "hostinfo": 0, "procfs": 0, "signals": 0, "httpclient": 0, "_version": 0,
-    "validate": 0, "atomic": 0, "extras": 0,
+    "validate": 0, "atomic": 0, "extras": 0, "cloudmeta": 0,
     "sensors": 1,
     "sampling": 2, "attribution": 2, "distributed": 2,
     "store": 3, "accounting": 3,

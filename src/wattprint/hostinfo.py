@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wattprint import cloudmeta
+
 #: packages whose versions matter for reproducing an ML run
 KEY_PACKAGES = ("torch", "tensorflow", "jax", "transformers", "lightning", "pytorch-lightning",
                 "numpy", "scikit-learn", "optuna", "flwr", "accelerate", "deepspeed",
@@ -239,7 +241,13 @@ def memory_gb() -> float | None:
 
 
 def collect(gpu_names: list[str] | None = None) -> dict[str, Any]:
-    """Host and software facts for a run's record (cheap: no subprocess, no psutil)."""
+    """Host and software facts for a run's record (cheap: no subprocess, no psutil).
+
+    ``instance_type`` is the cloud instance type (:func:`wattprint.cloudmeta.instance_type`):
+    ``WATTPRINT_INSTANCE_TYPE``, else the cloud's metadata service when
+    ``WATTPRINT_CLOUD_METADATA`` is on (a short network call; the tracker
+    collects these facts in a background thread).
+    """
     return {
         "cpu_model": cpu_model(),
         "cpu_logical": os.cpu_count(),
@@ -254,4 +262,6 @@ def collect(gpu_names: list[str] | None = None) -> dict[str, Any]:
         # can cost seconds of CPU in a large repository, on every tracked run
         "git": git_commit(check_dirty=False),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        # embodied carbon by instance type; the metadata services only when asked
+        "instance_type": cloudmeta.instance_type(),
     }

@@ -31,11 +31,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from wattprint import validate
 from wattprint.accounting import hardware
@@ -43,10 +41,10 @@ from wattprint.accounting.footprint import (
     Assumption,
     DeviceUse,
     EmbodiedParams,
+    Floats,
     Footprint,
     compute_footprint,
 )
-from wattprint.accounting.hourly import HourlyIntensity, SeriesIntensity
 from wattprint.accounting.intensity import (
     AnnualIntensity,
     IntensitySource,
@@ -57,12 +55,15 @@ from wattprint.accounting.location import ResolvedRegion, resolve_region
 from wattprint.accounting.phases import phase_footprints
 from wattprint.accounting.pue import resolve_pue
 from wattprint.accounting.series import IntensityValue, IntensityValues, Provenance
-from wattprint.accounting.seriesfile import load_series
 from wattprint.catalogue.data import hardware_constants
+from wattprint.catalogue.instances import InstanceEmbodied, instance_embodied
 from wattprint.errors import HardwareError, IntensityError
 from wattprint.records import DeviceRecord, IntervalRecord, RunRecord
 from wattprint.store import Store
 from wattprint.units import H_PER_YEAR
+
+if TYPE_CHECKING:  # numpy loads only when a run is accounted as arrays (not a short run's summary)
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ class AccountingOptions:
         basis: ``components`` (CPU, DRAM, GPU... as measured or modelled; the
             default) or ``node`` (the node's wall power from its BMC, which
             contains them; only for a run measured by a BMC). Never both.
+        instance_type: the cloud instance type the run was on (``m5.large``):
+            embodied carbon by Cloud Carbon Footprint's figure for it; ``None``
+            for the type recorded with the run, else ``[hardware] instance_type``.
     """
 
     region: str | None = None
@@ -120,6 +124,7 @@ class AccountingOptions:
     source: IntensitySource | None = None
     year: int | None = None
     basis: str = "components"
+    instance_type: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse a PUE outside 1-5 or a year outside the data (see docs/limits.md).
@@ -155,7 +160,7 @@ class AccountedRun:
     region: ResolvedRegion
     footprint: Footprint
     uses: list[DeviceUse] = field(default_factory=list)
-    intensities: dict[str, np.ndarray] = field(default_factory=dict)
+    intensities: dict[str, Floats] = field(default_factory=dict)
     embodied: EmbodiedParams | None = None
     embodied_hours: float = 0.0
     phases: list[dict[str, Any]] = field(default_factory=list)
@@ -182,9 +187,14 @@ def _source(opts: AccountingOptions) -> tuple[IntensitySource, str]:
     if opts.source is not None:
         return opts.source, opts.source.name
     if opts.intensity_file is not None:
+        from wattprint.accounting.hourly import SeriesIntensity
+        from wattprint.accounting.seriesfile import load_series
+
         series = load_series(opts.intensity_file, method=opts.method)
         return SeriesIntensity(series), f"series {opts.intensity_file.name}"
     if opts.hourly:
+        from wattprint.accounting.hourly import HourlyIntensity
+
         return HourlyIntensity(replay_year=True,
                                fallback=AnnualIntensity(method=opts.method,
                                                         year=opts.year)), "hourly"
@@ -226,6 +236,8 @@ class _CoveredOrAnnual:
     name = "series"
 
     def __init__(self, series: Any, replay_year: bool, fallback: AnnualIntensity) -> None:
+        from wattprint.accounting.hourly import SeriesIntensity
+
         self.series = SeriesIntensity(series, replay_year=replay_year)
         self.method = series.method
         self.replay_year = replay_year
@@ -233,6 +245,8 @@ class _CoveredOrAnnual:
 
     def intensities(self, region: str, starts_s: np.ndarray, ends_s: np.ndarray
                     ) -> IntensityValues:
+        import numpy as np
+
         starts, ends = np.asarray(starts_s, np.float64), np.asarray(ends_s, np.float64)
         series = self.series.series
         inside = ((starts >= float(series.start_s[0])) & (ends <= series.end_s)
@@ -251,6 +265,8 @@ class _CoveredOrAnnual:
         return IntensityValues(values, provenance)
 
     def intensity(self, region: str, start_s: float, end_s: float) -> IntensityValue:
+        import numpy as np
+
         return single_value(self.intensities(region, np.array([start_s]), np.array([end_s])))
 
 
@@ -306,6 +322,8 @@ def interval_arrays(intervals: Sequence[IntervalRecord]) -> dict[str, IntervalAr
     rows: dict[str, list[IntervalRecord]] = {}
     for record in intervals:
         rows.setdefault(record.device_id, []).append(record)
+    import numpy as np
+
     out = {}
     for device_id, recs in rows.items():
         table = np.array([(r.t_start, r.t_end, r.energy_j, r.attributed_j) for r in recs],
@@ -314,8 +332,31 @@ def interval_arrays(intervals: Sequence[IntervalRecord]) -> dict[str, IntervalAr
     return out
 
 
-#: a device with no stored interval
-NO_INTERVALS = IntervalArrays(*(np.zeros(0) for _ in range(4)))
+def no_intervals() -> IntervalArrays:
+    """The arrays of a device with no stored interval."""
+    import numpy as np
+
+    return IntervalArrays(*(np.zeros(0) for _ in range(4)))
+
+
+#: Runs with at most this many intervals, accounted with one annual intensity, are summed
+#: in plain Python: the summary ``wattprint run`` prints then needs no numpy (whose import
+#: costs more than such a run's whole accounting). Above it, numpy is the faster.
+PLAIN_MAX_INTERVALS = 20_000
+
+
+def _plain_uses(intervals: Sequence[IntervalRecord], process: bool
+                ) -> dict[str, tuple[list[float], list[float], list[float], list[float]]]:
+    """Device id -> (starts, ends, counted energy, share) as lists, in stored order."""
+    out: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {}
+    for r in intervals:
+        starts, ends, counted, share = out.setdefault(r.device_id, ([], [], [], []))
+        starts.append(r.t_start)
+        ends.append(r.t_end)
+        counted.append(r.attributed_j if process else r.energy_j)
+        share.append((r.attributed_j / r.energy_j if r.energy_j > 0 else 1.0) if process
+                     else 1.0)
+    return out
 
 
 def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -> AccountedRun:
@@ -333,22 +374,38 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     cat = _catalogue(opts)
     all_devices = store.devices(run.id)
     devices = _on_basis(all_devices, opts.basis, run.id)
-    by_device = interval_arrays([i for i in store.intervals(run.id) if not i.paused])
+    kept = [i for i in store.intervals(run.id) if not i.paused]
     measured_idle = store.idle(run.id)
     host = run.info.get("host", {})
     process = run.attribution == "process"
     uses: list[DeviceUse] = []
-    intensities: dict[str, np.ndarray] = {}
+    intensities: dict[str, Floats] = {}
     provenance: Provenance | None = None
+    plain = type(source) is AnnualIntensity and len(kept) <= PLAIN_MAX_INTERVALS
+    lists = _plain_uses(kept, process) if plain else {}
+    by_device = {} if plain else interval_arrays(kept)
     for device in devices:
-        arrays = by_device.get(device.device_id, NO_INTERVALS)
+        idle_w, idle_src = _idle_for(device, measured_idle, cat, host)
+        emb_kg, emb_src = _embodied_for(device, cat)
+        if plain:
+            starts_l, ends_l, counted_l, share_l = lists.get(device.device_id, ([], [], [], []))
+            value = source.intensity(region.code, run.started_at, run.ended_at or run.started_at)
+            provenance = value.provenance
+            intensities[device.device_id] = [value.g_per_kwh] * len(starts_l)
+            whole_j = sum(r.energy_j for r in kept if r.device_id == device.device_id)
+            emb_share = sum(counted_l) / whole_j if process and whole_j > 0 else 1.0
+            uses.append(DeviceUse(device.device_id, device.kind, device.name, device.measured,
+                                  device.model or device.source, starts_l, ends_l, counted_l,
+                                  share_l, idle_w, idle_src, emb_kg, emb_src, emb_share))
+            continue
+        import numpy as np  # a long run, or an intensity that varies in time
+
+        arrays = by_device.get(device.device_id) or no_intervals()
         starts, ends = arrays.starts_s, arrays.ends_s
         whole, attributed = arrays.energy_j, arrays.attributed_j
         counted = attributed if process else whole
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(whole > 0, attributed / whole, 1.0) if process else np.ones_like(whole)
-        idle_w, idle_src = _idle_for(device, measured_idle, cat, host)
-        emb_kg, emb_src = _embodied_for(device, cat)
         emb_share = float(attributed.sum() / whole.sum()) if process and whole.sum() > 0 else 1.0
         values = source.intensities(region.code, starts, ends)
         provenance = values.provenance
@@ -374,14 +431,20 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
         cpu_rows = [u for u in uses if u.kind in ("cpu", "psys", "node")]
         node_share = (_energy_share(store, run.id, [u.device_id for u in cpu_rows])
                       if process and cpu_rows else 1.0)
-        host_part = _host_share(all_devices, host, a)
-        node_share *= host_part.share
-        extra_assumptions.append(Assumption("embodied_share", host_part.share,
-                                            "fraction of the server", host_part.basis))
-        embodied = EmbodiedParams(a.lifetime_years, a.utilization, server.embodied_kg,
-                                  node_share=node_share,
-                                  source=f"{server.name}: {server.source}; lifetime and "
-                                         f"utilization: {a.sources.get('lifetime_years', '')}")
+        instance = _instance(opts, host, a, extra_assumptions)
+        if instance is not None:  # CCF's figure for the instance's whole host, GPUs included
+            embodied = hardware.instance_embodied_params(
+                instance, _run_vcpus(all_devices, host), node_share, extra_assumptions)
+            uses = [replace(u, embodied_kg=None) for u in uses]
+        else:
+            host_part = _host_share(all_devices, host, a)
+            node_share *= host_part.share
+            extra_assumptions.append(Assumption("embodied_share", host_part.share,
+                                                "fraction of the server", host_part.basis))
+            embodied = EmbodiedParams(a.lifetime_years, a.utilization, server.embodied_kg,
+                                      node_share=node_share,
+                                      source=f"{server.name}: {server.source}; lifetime and "
+                                             f"utilization: {a.sources.get('lifetime_years', '')}")
     duration = run.duration_s if run.duration_s is not None else 0.0
     duration -= _paused_s(store, run.id)
     footprint = compute_footprint(
@@ -402,6 +465,26 @@ def _float_or_none(value: Any) -> float | None:
         return None
 
 
+def _instance(opts: AccountingOptions, host: Mapping[str, Any], a: hardware.Assumptions,
+              notes: list[Assumption]) -> InstanceEmbodied | None:
+    """The run's cloud instance in CCF's tables: the option, the run's record, the config."""
+    name = opts.instance_type or host.get("instance_type") or a.instance_type
+    if not name:
+        return None
+    try:
+        return instance_embodied(str(name))
+    except HardwareError as exc:
+        notes.append(Assumption("instance_type", 0.0, "", str(exc)))
+        return None
+
+
+def _run_vcpus(devices: Sequence[DeviceRecord], host: Mapping[str, Any]) -> float | None:
+    """The vCPUs the run could use: the CPU power model's count, else the logical CPUs."""
+    modelled = [_float_or_none(d.extra.get("vcpus")) for d in devices
+                if d.kind == "cpu" and not d.measured and d.extra.get("vcpus")]
+    return modelled[0] if modelled else _float_or_none(host.get("cpu_logical"))
+
+
 def _host_share(devices: Sequence[DeviceRecord], host: Mapping[str, Any],
                 a: hardware.Assumptions) -> hardware.HostShare:
     """The share of the server a run is charged: its vCPUs of the host's.
@@ -412,9 +495,8 @@ def _host_share(devices: Sequence[DeviceRecord], host: Mapping[str, Any],
     still sees the host's logical CPUs, so those are the host's.
     """
     logical = _float_or_none(host.get("cpu_logical"))
-    modelled = [_float_or_none(d.extra.get("vcpus")) for d in devices
-                if d.kind == "cpu" and not d.measured and d.extra.get("vcpus")]
-    vcpus = modelled[0] if modelled else logical
+    modelled = any(d.kind == "cpu" and not d.measured and d.extra.get("vcpus") for d in devices)
+    vcpus = _run_vcpus(devices, host)
     if a.host_vcpus is not None or a.host_memory_gb is not None:
         source = a.sources.get("host_vcpus") or a.sources.get("host_memory_gb") or ""
         return hardware.host_share(vcpus=vcpus, host_vcpus=a.host_vcpus,
@@ -465,6 +547,7 @@ def estimate(
     config_pue: float | None = None,
     catalogue_overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    instance_type: str | None = None,
 ) -> Footprint:
     """Footprint of a job before (or without) running it: power × hours × PUE × intensity.
 
@@ -502,6 +585,10 @@ def estimate(
         config_pue: the configured PUE (settings), used when ``pue`` is ``None``.
         catalogue_overrides: overrides of hardware catalogue values (settings).
         environ: the environment for the region (default ``os.environ``).
+        instance_type: the cloud instance type of the job (``p4d.24xlarge``; default
+            ``WATTPRINT_INSTANCE_TYPE``, else ``[hardware] instance_type``); with
+            ``embodied``, its host's embodied carbon by Cloud Carbon Footprint's
+            figure, GPUs included, replaces the GPU cards and server node.
 
     Raises:
         ConfigError: inconsistent or missing inputs.
@@ -591,8 +678,7 @@ def estimate(
     seconds = hours * 3600.0
     use = DeviceUse("estimate", "gpu" if gpu or gpu_power_w else "node",
                     spec.name if spec else (gpu or "job"), False, "estimate (power × hours)",
-                    np.array([0.0]), np.array([seconds]), np.array([energy_kwh * 3.6e6]),
-                    np.array([1.0]))
+                    [0.0], [seconds], [energy_kwh * 3.6e6], [1.0])
     emb = None
     if embodied:
         per_gpu = embodied_gpu_kg if embodied_gpu_kg is not None else (
@@ -612,8 +698,15 @@ def estimate(
                         use.starts_s, use.ends_s, use.energy_j, use.share,
                         embodied_kg=per_gpu * gpus,
                         embodied_source="embodied per GPU × GPUs")
+        env = os.environ if environ is None else environ
+        instance_type = (instance_type or env.get("WATTPRINT_INSTANCE_TYPE", "").strip()
+                         or a.instance_type)
+        if instance_type:
+            instance = instance_embodied(instance_type)  # HardwareError: not in CCF's tables
+            emb = hardware.instance_embodied_params(instance, None, 1.0, assumptions)
+            use = replace(use, embodied_kg=None)
     return compute_footprint(
-        [use], {"estimate": np.array([g])}, prov, region=region_code, source_name="annual"
+        [use], {"estimate": [g]}, prov, region=region_code, source_name="annual"
         if intensity_g_per_kwh is None else "given", pue=pue_choice.value,
         pue_source=pue_choice.source, duration_s=seconds, embodied=emb, units=units,
         extra_idle_kwh=idle_kwh, extra_assumptions=assumptions,

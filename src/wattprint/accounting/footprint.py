@@ -35,14 +35,20 @@ reads as an error).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from wattprint.accounting.series import Provenance
 from wattprint.units import H_PER_YEAR, J_PER_KWH
+
+if TYPE_CHECKING:  # numpy loads only when arrays are accounted (not for a short run's summary)
+    import numpy as np
+
+#: Per-interval values: a numpy array, or a plain sequence for a short run accounted
+#: with one intensity (the summary ``wattprint run`` prints, which must not wait for numpy).
+Floats: TypeAlias = "np.ndarray | Sequence[float]"
 
 
 @dataclass(frozen=True)
@@ -89,10 +95,10 @@ class DeviceUse:
     name: str
     measured: bool
     energy_source: str
-    starts_s: np.ndarray
-    ends_s: np.ndarray
-    energy_j: np.ndarray
-    share: np.ndarray
+    starts_s: Floats
+    ends_s: Floats
+    energy_j: Floats
+    share: Floats
     idle_w: float | None = None
     idle_source: str = ""
     embodied_kg: float | None = None
@@ -137,6 +143,10 @@ class Footprint:
          "intensity": {"source", "method", "region", "mean_g_per_kwh",
                        "min_g_per_kwh", "max_g_per_kwh"},
          "pue": float, "sci": [...], "provenance": [...]}
+
+    With an interval (:func:`wattprint.accounting.uncertainty.with_interval`),
+    also ``"co2e_kg_interval": [p5, p95]`` and ``"uncertainty"`` (the method
+    and every input's range with its source).
     """
 
     energy_kwh: dict[str, float]
@@ -146,12 +156,18 @@ class Footprint:
     sci: list[dict[str, Any]] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)
     by_device: list[dict[str, Any]] = field(default_factory=list)
+    co2e_kg_interval: list[float] | None = None
+    uncertainty: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON form."""
-        return {"energy_kwh": dict(self.energy_kwh), "co2e_kg": dict(self.co2e_kg),
-                "intensity": dict(self.intensity), "pue": self.pue, "sci": list(self.sci),
-                "by_device": list(self.by_device), "provenance": list(self.provenance)}
+        """The documented JSON form (with the interval when one was computed)."""
+        out = {"energy_kwh": dict(self.energy_kwh), "co2e_kg": dict(self.co2e_kg),
+               "intensity": dict(self.intensity), "pue": self.pue, "sci": list(self.sci),
+               "by_device": list(self.by_device), "provenance": list(self.provenance)}
+        if self.co2e_kg_interval is not None:
+            out["co2e_kg_interval"] = list(self.co2e_kg_interval)
+            out["uncertainty"] = dict(self.uncertainty or {})
+        return out
 
 
 def provenance_dict(p: Provenance) -> dict[str, Any]:
@@ -192,9 +208,90 @@ def sci_rows(operational_kg: float, embodied_kg: float, energy_kwh: float,
     return rows
 
 
+class DeviceSums(NamedTuple):
+    """One device's intervals summed (see the module docstring for the formulas).
+
+    Attributes:
+        energy_j: energy counted (under the attribution rule), J.
+        dynamic_j: its dynamic part, J.
+        idle_j: its idle part, J.
+        dynamic_kg: operational carbon of the dynamic part (before PUE), kg.
+        idle_kg: operational carbon of the idle part (before PUE), kg.
+        intervals: number of intervals.
+        min_g_per_kwh: lowest intensity applied (``inf`` without intervals).
+        max_g_per_kwh: highest intensity applied (``-inf`` without intervals).
+        time_weighted: sum of intensity × interval duration, g/kWh·s.
+        time_s: sum of interval durations, s.
+    """
+
+    energy_j: float
+    dynamic_j: float
+    idle_j: float
+    dynamic_kg: float
+    idle_kg: float
+    intervals: int
+    min_g_per_kwh: float
+    max_g_per_kwh: float
+    time_weighted: float
+    time_s: float
+
+
+def device_sums(use: DeviceUse, intensity_g_per_kwh: Floats) -> DeviceSums:
+    """Sum one device's idle, dynamic and operational carbon over its intervals.
+
+    Plain sequences are summed in Python (``math.fsum``), so a short run's
+    summary needs no numpy; arrays are summed by numpy. Both follow the same
+    formulas: ``idle_i = min(P_idle × Δt_i × s_i, E_i)``, ``dyn_i = E_i − idle_i``,
+    carbon = kWh × ``I_i``.
+    """
+    if isinstance(intensity_g_per_kwh, (list, tuple)) and isinstance(use.energy_j, (list, tuple)):
+        return _plain_sums(use, intensity_g_per_kwh)
+    import numpy as np
+
+    ci = np.asarray(intensity_g_per_kwh, dtype=np.float64)
+    starts, ends = np.asarray(use.starts_s, np.float64), np.asarray(use.ends_s, np.float64)
+    energy = np.asarray(use.energy_j, dtype=np.float64)
+    dt = ends - starts
+    if use.idle_w is not None:
+        idle_j = np.minimum(use.idle_w * dt * np.asarray(use.share, np.float64), energy)
+    else:
+        idle_j = np.zeros_like(energy)
+    dyn_j = energy - idle_j
+    empty = ci.size == 0
+    return DeviceSums(
+        energy_j=float(energy.sum()), dynamic_j=float(dyn_j.sum()), idle_j=float(idle_j.sum()),
+        dynamic_kg=float((dyn_j / J_PER_KWH * ci).sum()) / 1000.0,
+        idle_kg=float((idle_j / J_PER_KWH * ci).sum()) / 1000.0,
+        intervals=int(ci.size),
+        min_g_per_kwh=float("inf") if empty else float(ci.min()),
+        max_g_per_kwh=float("-inf") if empty else float(ci.max()),
+        time_weighted=0.0 if empty else float((ci * dt).sum()),
+        time_s=0.0 if empty else float(dt.sum()))
+
+
+def _plain_sums(use: DeviceUse, ci: Sequence[float]) -> DeviceSums:
+    energy = [float(e) for e in use.energy_j]
+    dt = [float(e) - float(s) for s, e in zip(use.starts_s, use.ends_s, strict=True)]
+    if use.idle_w is not None:
+        idle_w = use.idle_w
+        idle_j = [min(idle_w * d * float(s), e) for d, s, e in zip(dt, use.share, energy,
+                                                                    strict=True)]
+    else:
+        idle_j = [0.0] * len(energy)
+    dyn_j = [e - i for e, i in zip(energy, idle_j, strict=True)]
+    return DeviceSums(
+        energy_j=math.fsum(energy), dynamic_j=math.fsum(dyn_j), idle_j=math.fsum(idle_j),
+        dynamic_kg=math.fsum(d / J_PER_KWH * c for d, c in zip(dyn_j, ci, strict=True)) / 1000.0,
+        idle_kg=math.fsum(i / J_PER_KWH * c for i, c in zip(idle_j, ci, strict=True)) / 1000.0,
+        intervals=len(ci), min_g_per_kwh=min(ci, default=float("inf")),
+        max_g_per_kwh=max(ci, default=float("-inf")),
+        time_weighted=math.fsum(c * d for c, d in zip(ci, dt, strict=True)),
+        time_s=math.fsum(dt))
+
+
 def compute_footprint(
     uses: Sequence[DeviceUse],
-    intensity_g_per_kwh: Mapping[str, np.ndarray],
+    intensity_g_per_kwh: Mapping[str, Floats],
     intensity_provenance: Provenance,
     *,
     region: str,
@@ -231,29 +328,22 @@ def compute_footprint(
     assumptions: list[Assumption] = list(extra_assumptions)
     by_device: list[dict[str, Any]] = []
     for use in uses:
-        ci = np.asarray(intensity_g_per_kwh[use.device_id], dtype=np.float64)
-        dt = use.ends_s - use.starts_s
-        energy = use.energy_j
+        sums = device_sums(use, intensity_g_per_kwh[use.device_id])
         if use.idle_w is not None:
-            idle_j = np.minimum(use.idle_w * dt * use.share, energy)
             assumptions.append(Assumption("idle_power", use.idle_w, "W", use.idle_source,
                                           use.device_id))
-        else:
-            idle_j = np.zeros_like(energy)
-        dyn_j = energy - idle_j
-        d_kwh, i_kwh = float(dyn_j.sum()) / J_PER_KWH, float(idle_j.sum()) / J_PER_KWH
-        d_kg = float((dyn_j / J_PER_KWH * ci).sum()) / 1000.0
-        i_kg = float((idle_j / J_PER_KWH * ci).sum()) / 1000.0
+        d_kwh, i_kwh = sums.dynamic_j / J_PER_KWH, sums.idle_j / J_PER_KWH
+        d_kg, i_kg = sums.dynamic_kg, sums.idle_kg
         dyn_kwh += d_kwh
         idle_kwh += i_kwh
         dyn_kg += d_kg
         idle_kg += i_kg
-        if ci.size:
-            lo, hi = min(lo, float(ci.min())), max(hi, float(ci.max()))
-            time_weighted += float((ci * dt).sum())
-            time_total += float(dt.sum())
+        if sums.intervals:
+            lo, hi = min(lo, sums.min_g_per_kwh), max(hi, sums.max_g_per_kwh)
+            time_weighted += sums.time_weighted
+            time_total += sums.time_s
         assumptions.append(Assumption(
-            "energy", float(energy.sum()), "J",
+            "energy", sums.energy_j, "J",
             ("measured" if use.measured else "estimated") + f" by {use.energy_source}",
             use.device_id))
         by_device.append({"id": use.device_id, "kind": use.kind, "name": use.name,

@@ -23,10 +23,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from wattprint.accounting.footprint import Assumption, EmbodiedParams
 from wattprint.catalogue import lookup
 from wattprint.catalogue.cpus import CpuSpec
 from wattprint.catalogue.embodied import Assumptions, ServerSpec
 from wattprint.catalogue.gpus import GpuSpec
+from wattprint.catalogue.instances import CCF_LIFESPAN_YEARS, CCF_SOURCE, InstanceEmbodied
 from wattprint.catalogue.names import normalise_gpu_name
 from wattprint.errors import ConfigError
 from wattprint.units import H_PER_YEAR
@@ -123,6 +125,36 @@ def host_share(*, vcpus: float | None, host_vcpus: float | None,
         return HostShare(1.0, "whole server: the host's size is not known (set "
                               "[hardware] host_vcpus for a VM)")
     return HostShare(1.0, "whole server: the run could use all of it")
+
+
+def instance_embodied_params(instance: InstanceEmbodied, run_vcpus: float | None,
+                             node_share: float, notes: list[Assumption]) -> EmbodiedParams:
+    """Embodied amortisation by cloud instance type, Cloud Carbon Footprint's method.
+
+    The instance's whole host (``host_embodied_kg``, GPUs included) is charged
+    per hour over CCF's 4-year life (no utilisation factor: CCF has none),
+    times the instance's vCPU share of the host and ``node_share`` (the run's
+    share under process attribution)::
+
+        embodied_kg = host_kg / (4 × 8,760 h) × hours × vcpus / host_vcpus × node_share
+
+    Args:
+        instance: the instance type's CCF figures.
+        run_vcpus: the run's own vCPUs, used when the table has none for the type.
+        node_share: the run's share of the instance (1 under machine attribution).
+        notes: the footprint's assumptions; the share and its basis are added.
+
+    Returns:
+        The amortisation parameters (one node: the host).
+    """
+    share, basis = instance.share(run_vcpus)
+    label = f"by instance type (CCF): {instance.provider} {instance.instance_type}"
+    notes.append(Assumption("embodied_share", share, "fraction of the server",
+                            f"{label}: {basis}"))
+    return EmbodiedParams(CCF_LIFESPAN_YEARS, 1.0, instance.host_embodied_kg,
+                          node_share=node_share * share,
+                          source=f"{label}: whole host {instance.host_embodied_kg:g} kgCO2e, GPUs "
+                                 f"included; {CCF_SOURCE}")
 
 
 class Catalogue(lookup.Catalogue):

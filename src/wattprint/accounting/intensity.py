@@ -53,16 +53,16 @@ where no marginal factor exists the average is returned with
 
 from __future__ import annotations
 
+import csv
 import difflib
-import functools
+import io
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 from wattprint.accounting.series import (
     IntensitySeries,
@@ -73,6 +73,9 @@ from wattprint.accounting.series import (
 )
 from wattprint.catalogue.data import csv_rows
 from wattprint.errors import IntensityError, RegionError
+
+if TYPE_CHECKING:  # numpy loads when arrays are first needed
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -211,8 +214,9 @@ DATASETS = {
 }
 
 
-@dataclass(frozen=True)
-class _Value:
+class _Value(NamedTuple):
+    # a named tuple, not a dataclass: the country table makes some 6,000 of them at
+    # every CLI start that prints a footprint, and a tuple is built three times faster
     year: int | None
     g_per_kwh: float
     basis: str
@@ -226,8 +230,19 @@ class _Region:
     kind: str
     dataset: str
     country: str | None
-    values: tuple[_Value, ...]  # oldest first
+    parsed: tuple[_Value, ...]  # oldest first; empty until first use when ``raw`` is given
     aliases: tuple[str, ...] = ()
+    # (year, gCO2e/kWh) as text: a country's 36 years are parsed when it is first used,
+    # not the 6,000 rows of every country at each CLI start
+    raw: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def values(self) -> tuple[_Value, ...]:
+        if not self.parsed and self.raw:
+            values = sorted((_Value(int(y), float(g), "lifecycle") for y, g in self.raw),
+                            key=lambda v: v.year or 0)
+            object.__setattr__(self, "parsed", tuple(values))  # a cache; same result each time
+        return self.parsed
 
     def newest(self) -> _Value:
         return self.values[-1]
@@ -291,30 +306,38 @@ BA_ZONES = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _catalogue() -> _Catalogue:
-    cat = _Catalogue({}, {}, {}, {})
-    # 1. countries and the world (OWID / Ember).
-    for iso2, rows in _grouped(_rows("countries_owid_ember.csv"), "iso2").items():
+def _add_countries(cat: _Catalogue) -> None:
+    """1. countries and the world (OWID / Ember)."""
+    rows_by_iso2: dict[str, list[list[str]]] = {}
+    reader = csv.reader(io.StringIO(_data_text("countries_owid_ember.csv")))
+    header = next(reader)
+    col = {name: i for i, name in enumerate(header)}
+    i_iso2, i_iso3, i_name = col["iso2"], col["iso3"], col["name"]
+    i_year, i_g = col["year"], col["g_per_kwh"]
+    for row in reader:
+        if row:
+            rows_by_iso2.setdefault(row[i_iso2], []).append(row)
+    for iso2, rows in rows_by_iso2.items():
         first = rows[0]
-        values = tuple(
-            _Value(int(r["year"]), float(r["g_per_kwh"]), "lifecycle")
-            for r in sorted(rows, key=lambda r: int(r["year"]))
-        )
+        raw = tuple((r[i_year], r[i_g]) for r in rows)
         kind = "world" if iso2 == WORLD else "country"
-        aliases = (first["iso3"], first["name"]) + (("UK",) if iso2 == "GB" else ())
+        aliases = (first[i_iso3], first[i_name]) + (("UK",) if iso2 == "GB" else ())
         cat.add(
             _Region(
                 iso2,
-                first["name"],
+                first[i_name],
                 kind,
                 "owid",
                 iso2 if kind == "country" else None,
-                values,
+                (),
                 aliases,
+                raw,
             )
         )
-    # 2. sub-national (codecarbon).
+
+
+def _add_subnational(cat: _Catalogue) -> None:
+    """2. sub-national (codecarbon)."""
     for r in _rows("subnational_codecarbon.csv"):
         code = r["code"]
         note = f"{r['source_file']}: {r['note']}"
@@ -323,7 +346,10 @@ def _catalogue() -> _Catalogue:
         cat.add(
             _Region(code, r["name"], "subnational", "codecarbon", r["country"], (value,), aliases)
         )
-    # 3. cloud regions: Google's own GCP data first, then CCF for the rest.
+
+
+def _add_cloud(cat: _Catalogue) -> None:
+    """3. cloud regions: Google's own GCP data first, then CCF for the rest."""
     countries = {
         (r["provider"], r["region"]): r["country"]
         for r in _rows("cloud_locations_green_algorithms.csv")
@@ -352,7 +378,10 @@ def _catalogue() -> _Catalogue:
         country = r["country"] or countries.get((provider, r["code"]))
         name = f"{providers[provider]} {r['region']} ({r['location']})"
         cat.add(_Region(f"{provider}:{r['code']}", name, "cloud", "ccf", country or None, (value,)))
-    # 4. Electricity Maps zones (ODbL); em:<zone> always reaches them.
+
+
+def _add_zones(cat: _Catalogue) -> None:
+    """4. Electricity Maps zones (ODbL); em:<zone> always reaches them."""
     ba_of_zone = {zone: ba for ba, zone in BA_ZONES.items()}
     for zone, rows in _grouped(_rows("electricitymaps_yearly.csv"), "zone").items():
         values = tuple(
@@ -369,10 +398,33 @@ def _catalogue() -> _Catalogue:
         if zone in cat.regions:
             entry = replace(entry, code=_EM_PREFIX + zone, aliases=())
         cat.add(entry)
-    # Marginal operating-margin factors (CC BY-SA).
+
+
+def _add_marginal(cat: _Catalogue) -> None:
+    """Marginal operating-margin factors (CC BY-SA)."""
     for r in _rows("marginal_unfccc_ifi_2021.csv"):
         cat.marginal[r["iso2"]] = (float(r["operating_margin_g_per_kwh"]), r["country"])
-    return cat
+
+
+#: The tables in lookup order. They are read one at a time, only as far as a lookup
+#: needs: a country (or the world default) is found in the first, so the summary of a
+#: run reads one table of the seven (the CLI prints it after every job).
+_STAGES = (_add_countries, _add_subnational, _add_cloud, _add_zones, _add_marginal)
+_LOCK = threading.RLock()
+_BUILT = _Catalogue({}, {}, {}, {})
+_stages_done = 0
+
+
+def _catalogue(stages: int = len(_STAGES)) -> _Catalogue:
+    """The region catalogue with at least its first ``stages`` tables read (all by default)."""
+    global _stages_done
+    if _stages_done >= stages:
+        return _BUILT
+    with _LOCK:  # the CLI warms the tables in a thread while the job runs
+        while _stages_done < stages:
+            _STAGES[_stages_done](_BUILT)
+            _stages_done += 1
+    return _BUILT
 
 
 def _suggestions(code: str, n: int = 5) -> list[str]:
@@ -409,14 +461,17 @@ def canonical_region(code: str) -> str:
         RegionError: no shipped table knows the code; the message suggests the
             nearest known codes.
     """
-    found = _catalogue().aliases.get(_key(code))
-    if found is None:
-        raise _unknown_region(code)
-    return found
+    key = _key(code)
+    for stages in range(1, len(_STAGES) + 1):  # stop at the first table that knows it
+        found = _catalogue(stages).aliases.get(key)
+        if found is not None:
+            return found
+    raise _unknown_region(code)
 
 
 def _region(code: str) -> _Region:
-    return _catalogue().regions[canonical_region(code)]
+    code = canonical_region(code)  # reads the tables as far as the one that has it
+    return _BUILT.regions[code]
 
 
 def _provenance(region: _Region, value: _Value, *, fallback: str | None = None) -> Provenance:
@@ -511,6 +566,8 @@ def _marginal(reg: _Region, average: _Value, year: int | None) -> IntensityValue
 
 
 def interval_arrays(starts_s: np.ndarray, ends_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     starts = np.asarray(starts_s, dtype=np.float64)
     ends = np.asarray(ends_s, dtype=np.float64)
     if starts.shape != ends.shape:
@@ -553,6 +610,8 @@ class AnnualIntensity:
             RegionError: unknown region (with suggestions).
             IntensityError: starts and ends differ in shape.
         """
+        import numpy as np
+
         starts, _ = interval_arrays(starts_s, ends_s)
         value = annual_intensity(region, method=self.method, year=self.year)
         return IntensityValues(np.full(starts.shape, value.g_per_kwh), value.provenance)

@@ -25,12 +25,13 @@ before PUE, like the run's ``energy_j``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from wattprint.accounting.footprint import DeviceUse
+from wattprint.accounting.footprint import DeviceUse, Floats
 from wattprint.units import J_PER_KWH
+
+if TYPE_CHECKING:  # numpy loads when arrays are first needed
+    import numpy as np
 
 
 def overlap_energy_j(starts_s: np.ndarray, ends_s: np.ndarray, energy_j: np.ndarray,
@@ -48,6 +49,8 @@ def overlap_energy_j(starts_s: np.ndarray, ends_s: np.ndarray, energy_j: np.ndar
         Per interval, the energy inside the span (split in proportion to time),
         J. A zero-length interval counts whole when its instant lies inside the span.
     """
+    import numpy as np
+
     duration = ends_s - starts_s
     overlap = np.clip(np.minimum(ends_s, span_end_s) - np.maximum(starts_s, span_start_s),
                       0.0, None)
@@ -58,7 +61,7 @@ def overlap_energy_j(starts_s: np.ndarray, ends_s: np.ndarray, energy_j: np.ndar
 
 
 def phase_footprints(phases: Sequence[Mapping[str, Any]], uses: Sequence[DeviceUse],
-                     intensities: Mapping[str, np.ndarray], pue: float,
+                     intensities: Mapping[str, Floats], pue: float,
                      run_end_s: float | None = None) -> list[dict[str, Any]]:
     """The energy and operational carbon of each phase of a run.
 
@@ -75,7 +78,11 @@ def phase_footprints(phases: Sequence[Mapping[str, Any]], uses: Sequence[DeviceU
         ``energy_j`` (under the run's attribution, before PUE), ``energy_kwh``
         and ``co2e_kg`` (operational: energy × intensity of each interval × PUE).
     """
-    last_end = max((float(u.ends_s.max()) for u in uses if u.ends_s.size), default=None)
+    if not phases:
+        return []
+    import numpy as np
+
+    last_end = max((float(np.max(u.ends_s)) for u in uses if len(u.ends_s)), default=None)
     out = []
     for phase in phases:
         start = float(phase["t_start"])
@@ -85,7 +92,9 @@ def phase_footprints(phases: Sequence[Mapping[str, Any]], uses: Sequence[DeviceU
                                                      else start))
         energy_j = co2e_g = 0.0
         for use in uses:
-            part = overlap_energy_j(use.starts_s, use.ends_s, use.energy_j, start, end)
+            part = overlap_energy_j(np.asarray(use.starts_s, np.float64),
+                                    np.asarray(use.ends_s, np.float64),
+                                    np.asarray(use.energy_j, np.float64), start, end)
             ci = np.asarray(intensities.get(use.device_id, np.zeros_like(part)),
                             dtype=np.float64)
             energy_j += float(part.sum())

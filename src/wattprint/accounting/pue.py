@@ -20,7 +20,7 @@ import csv
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 from wattprint.errors import ConfigError
 
@@ -36,7 +36,13 @@ class PueChoice:
 @lru_cache(maxsize=1)
 def provider_defaults() -> dict[str, tuple[float, str]]:
     """Provider key -> (PUE, source) from the shipped table."""
-    text = (resources.files("wattprint") / "data" / "pue_defaults.csv").read_text("utf-8")
+    local = Path(__file__).resolve().parent.parent / "data" / "pue_defaults.csv"
+    if local.is_file():  # the usual install: a plain file (importlib.resources costs ~10 ms)
+        text = local.read_text("utf-8")
+    else:
+        from importlib import resources
+
+        text = (resources.files("wattprint") / "data" / "pue_defaults.csv").read_text("utf-8")
     return {
         row["provider"]: (float(row["pue"]), f"{row['dataset']}; {row['source_url']}")
         for row in csv.DictReader(io.StringIO(text))

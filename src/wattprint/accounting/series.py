@@ -43,11 +43,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from wattprint.errors import IntensityError
+
+if TYPE_CHECKING:  # numpy loads when arrays are first needed
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ class IntensityValues:
 
 
 def _frozen_f64(values: Any) -> np.ndarray:
+    import numpy as np
+
     array = np.array(values, dtype=np.float64)
     array.setflags(write=False)
     return array
@@ -168,6 +171,8 @@ class IntensitySeries:
     provenance: Provenance
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         start = _frozen_f64(self.start_s)
         values = _frozen_f64(self.g_per_kwh)
         object.__setattr__(self, "start_s", start)
@@ -220,6 +225,8 @@ class IntensitySeries:
         Raises:
             IntensityError: as the constructor.
         """
+        import numpy as np
+
         values = np.asarray(g_per_kwh, dtype=np.float64)
         if provenance is None:
             provenance = Provenance("given in code", "arrays", None, method, "unknown", "", "",
@@ -248,6 +255,8 @@ def _regular_grid(times_s: np.ndarray, values: np.ndarray) -> tuple[float, float
     Returns ``(start_s, step_s, values_on_grid, filled)``; ``values`` may hold NaN
     for missing values.
     """
+    import numpy as np
+
     if len(times_s) < 2:
         raise IntensityError("a series needs at least two timestamps to know its step")
     diffs = np.sort(np.diff(times_s))
@@ -301,6 +310,8 @@ def make_series(
         IntensityError: fewer than two timestamps, duplicate timestamps, no
             values, or negative values.
     """
+    import numpy as np
+
     times = np.asarray(times_s, dtype=np.float64)
     values = np.asarray(g_per_kwh, dtype=np.float64)
     if times.shape != values.shape or times.ndim != 1:
@@ -348,6 +359,8 @@ def series_intensity(
             an interval lies (partly) outside the series, or the series has
             missing steps.
     """
+    import numpy as np
+
     starts = np.asarray(starts_s, dtype=np.float64)
     ends = np.asarray(ends_s, dtype=np.float64)
     if starts.shape != ends.shape:

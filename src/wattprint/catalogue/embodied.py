@@ -64,6 +64,10 @@ class Assumptions:
             the user knows it (``[hardware] host_vcpus``); no default is
             published, so ``None``.
         host_memory_gb: memory of that host, GB, likewise.
+        instance_type: the cloud instance type the runs are on (``[hardware]
+            instance_type``, e.g. ``m5.large``): embodied carbon is then charged
+            by Cloud Carbon Footprint's figure for it
+            (:mod:`wattprint.catalogue.instances`).
     """
 
     lifetime_years: float
@@ -77,6 +81,7 @@ class Assumptions:
     sources: Mapping[str, str] = field(default_factory=dict)
     host_vcpus: float | None = None
     host_memory_gb: float | None = None
+    instance_type: str | None = None
 
 
 #: Assumptions field -> key in the shipped ``constants.json``.

@@ -265,6 +265,11 @@ class Catalogue:
                 changes[key] = _number(value, key, strict=False, maximum=1.0)
             elif key == "gpus_per_server":
                 changes[key] = int(_number(value, key, integer=True))
+            elif key == "instance_type":
+                if not isinstance(value, str) or not value.strip():
+                    raise ConfigError("hardware override 'instance_type': give a cloud instance "
+                                      "type such as \"m5.large\"")
+                changes[key] = value.strip()
             else:
                 changes[key] = _number(value, key, strict=key == "lifetime_years")
             sources[key] = label

@@ -54,6 +54,18 @@ def intensity_line(fp: dict[str, Any], precision: int = DEFAULT_PRECISION) -> st
             f"PUE {format_number(fp['pue'], precision)}")
 
 
+def interval_line(fp: dict[str, Any], precision: int = DEFAULT_PRECISION) -> str | None:
+    """``CO2e p5-p95: … to … kgCO2e`` when the footprint carries an interval, else ``None``."""
+    interval = fp.get("co2e_kg_interval")
+    if not interval:
+        return None
+    ranges = (fp.get("uncertainty") or {}).get("ranges", [])
+    inputs = ", ".join(dict.fromkeys(r["factor"].split(":")[0] for r in ranges)) or "none"
+    return (f"CO2e p5-p95: {format_in(interval[0], 'kgCO2e', precision)} to "
+            f"{format_in(interval[1], 'kgCO2e', precision)} (Monte Carlo over the inputs not "
+            f"measured: {inputs}; ranges in --json)")
+
+
 def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
                     to_err: bool = False, precision: int = DEFAULT_PRECISION,
                     wide: bool = False) -> None:
@@ -75,6 +87,9 @@ def print_footprint(fp: dict[str, Any], region_label: str, hint: str | None, *,
                 [Column("term", "id"), Column("energy", "num"), Column("CO2e", "num")],
                 rows, wide=wide, sections=(len(rows) - 1,))
     console.print(line, soft_wrap=wide)
+    interval = interval_line(fp, precision)
+    if interval:
+        console.print(interval, soft_wrap=wide)
     for row in fp.get("sci", []):
         console.print(f"SCI: {format_in(row['co2e_g_per_unit'], 'g', precision)} CO2e per "
                       f"{row['unit']} ({format_number(row['count'], precision)} "
@@ -132,6 +147,13 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
                              source=source, year=year, basis=basis)
 
 
+InstanceTypeOpt = Annotated[str | None, typer.Option(
+    "--instance-type", help="Cloud instance type (m5.large, e2-standard-4, Standard_D4s_v3): "
+                            "embodied carbon by Cloud Carbon Footprint's figure for it "
+                            "(default: WATTPRINT_INSTANCE_TYPE, the type recorded with the run, "
+                            "[hardware] instance_type).")]
+
+
 @app.command()
 def account(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, prefix, or 'last'.")],
@@ -155,6 +177,7 @@ def account(
         "--refresh-series", help="Read the file, shipped series or API afresh instead of the "
                                  "series kept when this run was first accounted with it.")
     ] = False,
+    instance_type: InstanceTypeOpt = None,
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
@@ -174,6 +197,8 @@ def account(
     from wattprint.store import Store
 
     opts = options(region, intensity, method, pue, hourly, not no_embodied, live, year, basis)
+    if instance_type:
+        opts = dataclasses.replace(opts, instance_type=instance_type)
     home = settings_from().store_dir
     try:
         if series is not None:
@@ -226,6 +251,7 @@ def estimate(
     lifetime_years: Annotated[float | None, typer.Option(help="Hardware lifetime, years.")] = None,
     utilization: Annotated[float | None, typer.Option(
         help="Hardware utilisation over its life (0-1].")] = None,
+    instance_type: InstanceTypeOpt = None,
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
@@ -239,17 +265,20 @@ def estimate(
       wattprint estimate --gpu "RTX 5090" --gpu-power-w 575 --hours 3 --region DE
     """
     from wattprint.accounting.account import estimate as do_estimate
+    from wattprint.accounting.uncertainty import with_interval
 
     settings = settings_from()  # wattprint.toml and WATTPRINT_* like every other command
     try:
-        fp = do_estimate(gpu=gpu, gpus=gpus, hours=hours, gpu_hours=gpu_hours,
+        estimated = do_estimate(gpu=gpu, gpus=gpus, hours=hours, gpu_hours=gpu_hours,
                          gpu_power_w=gpu_power_w, power_w=power_w, region=region,
                          intensity_g_per_kwh=intensity, pue=pue, idle_kwh=idle_kwh,
                          embodied=embodied, embodied_gpu_kg=embodied_gpu_kg,
                          embodied_node_kg=embodied_node_kg, gpus_per_node=gpus_per_node,
                          lifetime_years=lifetime_years, utilization=utilization,
                          config_region=settings.region, config_pue=settings.pue,
-                         catalogue_overrides=settings.hardware).to_dict()
+                         catalogue_overrides=settings.hardware,
+                         instance_type=instance_type)
+        fp = with_interval(estimated).to_dict()
     except WattprintError as exc:
         handle_error(exc)
     if as_json:

@@ -264,9 +264,10 @@ def show(
         accounted = account_run(store, doc["id"], options(basis=basis))
     except WattprintError as exc:
         handle_error(exc)
+    from wattprint.accounting.uncertainty import with_interval
     from wattprint.report.importers.common import peer_figures
 
-    footprint = accounted.footprint.to_dict()
+    footprint = with_interval(accounted.footprint).to_dict()
     # an imported run's own tool's figures, as it logged them (null for wattprint's runs)
     doc["peer"] = peer_figures(accounted.run.info)
     doc["co2e_kg"] = footprint["co2e_kg"]["total"]

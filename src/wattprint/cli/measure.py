@@ -242,6 +242,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
                 if signal.getsignal(s) != signal.SIG_IGN}  # an ignored signal stays ignored
     controller: PauseController | None = None
     watcher = None
+    warm = None
     try:
         try:
             child = _spawn(cmd, tracker.job_environ(), watch_epochs=epochs is not None)
@@ -254,8 +255,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
             controller = attach_pausing(tracker, child, pausing,
                                         say=None if quiet else say_to_stderr)
         forwarder.attach(child, controller)
-        if not quiet:
-            _warm_accounting()
+        warm = None if quiet else _warm_accounting()
         if epochs is not None:
             from wattprint.cli.epochs import BudgetStop, EpochWatcher
 
@@ -271,6 +271,8 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
             watcher.close()
         if controller is not None:
             controller.stop()
+    if warm is not None:
+        warm.cancel()  # a job shorter than the delay: the summary loads what it needs itself
     exit_code, status, reason = child_outcome(code, forwarder.received)
     stopper = tracker.budget_stopper
     if stopper is not None and getattr(stopper, "reason", None):
@@ -501,8 +503,13 @@ def idle_line(tracker: Tracker, precision: int = DEFAULT_PRECISION) -> str:
     return "wattprint: idle power: " + ", ".join(parts)
 
 
-def _warm_accounting() -> None:
-    """Load the accounting code and tables while the command runs (a daemon thread)."""
+#: Seconds a job runs before the accounting loads beside it: a job shorter than this
+#: would only pay for the thread (the summary of a short job loads what it needs itself).
+WARM_DELAY_S = 1.0
+
+
+def _warm_accounting() -> threading.Timer:
+    """Load the accounting code and tables while the command runs (a daemon timer thread)."""
 
     def warm() -> None:
         try:
@@ -514,7 +521,10 @@ def _warm_accounting() -> None:
         except Exception:  # a failed warm-up only means no head start
             pass
 
-    threading.Thread(target=warm, name="wattprint-warm-accounting", daemon=True).start()
+    timer = threading.Timer(WARM_DELAY_S, warm)
+    timer.name, timer.daemon = "wattprint-warm-accounting", True
+    timer.start()
+    return timer
 
 
 def _print_carbon(tracker: Tracker, precision: int = DEFAULT_PRECISION) -> None:

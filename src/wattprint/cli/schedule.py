@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from wattprint import validate
 from wattprint.cli.app import (
@@ -39,11 +38,13 @@ from wattprint.cli.app import (
     print_json,
     settings_from,
 )
+from wattprint.cli.tables import Column, PrecisionOpt, WideOpt, print_table
 from wattprint.errors import ConfigError, RegionError, WattprintError
 from wattprint.schedule.profile import run_profile_w
 from wattprint.store import IntervalRecord, RunRecord, Store
 from wattprint.time import parse_duration_s, parse_timestamp_s
 from wattprint.units import (
+    DEFAULT_PRECISION,
     S_PER_H,
     format_intensity,
     format_mass_g,
@@ -222,33 +223,18 @@ def _run_span_s(intervals: list[IntervalRecord]) -> float:
 # --------------------------------------------------------------------------- whatif
 
 
-def _rows_table(result: WhatIfResult, title: str) -> Table:
-    from rich import box
-
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, justify in (
-        ("region", "left"),
-        ("strategy", "left"),
-        ("win h", "right"),
-        ("job h", "right"),
-        ("mean%", "right"),
-        ("med.%", "right"),
-        ("p90%", "right"),
-        ("pauses", "right"),
-    ):
-        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in result.rows:
-        table.add_row(
-            row["region"],
-            row["strategy"],
-            format_number(row["window_h"]),
-            format_number(row["duration_h"]),
-            format_number(row["mean_reduction"] * 100),
-            format_number(row["median_reduction"] * 100),
-            format_number(row["p90_reduction"] * 100),
-            format_number(row["mean_pauses"]),
-        )
-    return table
+def _print_rows(result: WhatIfResult, title: str, precision: int, wide: bool) -> None:
+    rows = [[row["region"], row["strategy"],
+             format_number(row["window_h"], precision),
+             format_number(row["duration_h"], precision),
+             format_number(row["mean_reduction"] * 100, precision),
+             format_number(row["median_reduction"] * 100, precision),
+             format_number(row["p90_reduction"] * 100, precision),
+             format_number(row["mean_pauses"], precision)] for row in result.rows]
+    print_table(out, title,
+                [Column("region", "id"), Column("strategy", "id"), Column("win h", "num"),
+                 Column("job h", "num"), Column("mean%", "num"), Column("med.%", "num"),
+                 Column("p90%", "num"), Column("pauses", "num")], rows, wide=wide)
 
 
 @app.command()
@@ -302,6 +288,8 @@ def whatif(
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Also write the mean and p90 reductions as an SVG plot to FILE.")] = None,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """What a job would have emitted with a flexible start, pausing, a threshold or elsewhere.
 
@@ -416,19 +404,20 @@ def whatif(
         else f"{_hours(float(result.inputs['duration_s']))} job"
         + (f" at {power_w:g} W" if power_w is not None else "")
     )
-    out.print(_rows_table(result, f"what-if: {what}; carbon reduction against starting at once"))
+    _print_rows(result, f"what-if: {what}; carbon reduction against starting at once",
+                precision, wide)
     if any(row["strategy"] == "region" for row in result.rows):
         out.print(f"region rows: against {result.inputs['baseline_region']} at the same times")
     thresholds = result.inputs.get("threshold_g_per_kwh") or {}
     if thresholds:
-        shown = ", ".join(f"{r} {format_intensity(v)}" for r, v in thresholds.items())
-        out.print(f"threshold ({result.inputs['threshold_rule']}): {shown}")
+        shown = ", ".join(f"{r} {format_intensity(v, precision)}" for r, v in thresholds.items())
+        out.print(f"threshold ({result.inputs['threshold_rule']}): {shown}", soft_wrap=wide)
     for name, info in result.to_json()["provenance"].items():
         provenance = info.get("provenance") or {}
         source = provenance.get("source") if isinstance(provenance, dict) else provenance
         basis = provenance.get("basis") if isinstance(provenance, dict) else None
         out.print(f"data {name}: {source or 'unknown source'} ({info.get('method') or '?'}"
-                  f"{', ' + basis if basis else ''})")
+                  f"{', ' + basis if basis else ''})", soft_wrap=wide)
     for note in result.inputs.get("notes", []):
         err.print(f"note: {note}")
 
@@ -489,44 +478,48 @@ def _plan_doc(result: Plan, now_rule: str, replay: bool) -> dict[str, Any]:
     return doc
 
 
-def _print_plan(result: Plan, now_rule: str, power_given: bool) -> None:
+def _print_plan(result: Plan, now_rule: str, power_given: bool,
+                precision: int = DEFAULT_PRECISION, wide: bool = False) -> None:
+    def say(text: str) -> None:  # --wide: one line each, however long
+        out.print(text, soft_wrap=wide)
+
     now = result.now_s
-    out.print(
+    say(
         f"plan for a {_hours(result.duration_s)} job in {result.region or 'the series region'}, "
         f"to finish by {_iso(result.deadline_s)} (in {_hours(result.deadline_s - now)})"
     )
-    out.print(f"now: {_iso(now)} ({now_rule})")
+    say(f"now: {_iso(now)} ({now_rule})")
     grams = power_given
-    start_now = f"{format_mass_g(result.start_now_co2e_g)} CO2e" if grams else "the baseline (give "
-    start_now += "" if grams else "--power-w for grams; the fractions do not depend on it)"
-    out.print(f"start now: {start_now}")
+    start_now = (f"{format_mass_g(result.start_now_co2e_g, precision)} CO2e" if grams else
+                 "the baseline (give --power-w for grams; the fractions do not depend on it)")
+    say(f"start now: {start_now}")
     wait = result.start_s - now
     when = "now" if wait <= 0 else f"in {_hours(wait)}"
-    saving = f"{format_percent(result.flexible_saving_fraction)} less"
+    saving = f"{format_percent(result.flexible_saving_fraction, precision)} less"
     if grams:
-        saving += f", {format_mass_g(result.flexible_start_co2e_g)} CO2e"
-    out.print(
+        saving += f", {format_mass_g(result.flexible_start_co2e_g, precision)} CO2e"
+    say(
         f"flexible start: start {_iso(max(result.start_s, now))} ({when}), end "
         f"{_iso(result.end_s)}: {saving}"
     )
     segments = ", ".join(f"{_iso(a)}-{_iso(b)[11:]}" for a, b in result.segments_s)
-    saving = f"{format_percent(result.pause_resume_saving_fraction)} less"
+    saving = f"{format_percent(result.pause_resume_saving_fraction, precision)} less"
     if grams:
-        saving += f", {format_mass_g(result.pause_resume_co2e_g)} CO2e"
-    out.print(f"pause and resume: run {segments} ({result.pauses} pauses): {saving}")
+        saving += f", {format_mass_g(result.pause_resume_co2e_g, precision)} CO2e"
+    say(f"pause and resume: run {segments} ({result.pauses} pauses): {saving}")
     source = result.data_source.get("provenance")
     label = source.get("source") if isinstance(source, dict) else source
     age = result.data_age_s
     age_text = (
         f"reaches {_hours(-age)} ahead" if age < 0 else f"ended {age / 86_400.0:.0f} days ago"
     )
-    out.print(
+    say(
         f"data: {label or 'unknown source'} ({result.data_source.get('method') or '?'}"
         f"{', ' + source['basis'] if isinstance(source, dict) and source.get('basis') else ''}), "
         f"{_iso(result.data_start_s)} to {_iso(result.data_end_s)}, {age_text}"
     )
     for note in result.notes:
-        out.print(f"note: {note}")
+        say(f"note: {note}")
 
 
 @app.command()
@@ -559,6 +552,8 @@ def plan(
     ] = None,
     method: MethodOpt = "average",
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
+    precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """When to run a job before a deadline: the best start, or the best slots if it can pause.
 
@@ -611,5 +606,5 @@ def plan(
     if as_json:
         print_json({**_plan_doc(result, now_rule, replayed is not None), "kept_series": kept})
         return
-    _print_plan(result, now_rule, power_w is not None)
+    _print_plan(result, now_rule, power_w is not None, precision, wide)
     out.print(f"intensity kept as series {kept[:12]} (wattprint series show {kept[:12]})")

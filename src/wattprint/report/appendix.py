@@ -44,14 +44,15 @@ from typing import Any
 import numpy as np
 
 from wattprint.accounting.account import (
-    NO_INTERVALS,
     AccountedRun,
     AccountingOptions,
     account_run,
     interval_arrays,
+    no_intervals,
 )
 from wattprint.accounting.footprint import embodied_note
 from wattprint.accounting.totals import GROUPING_ALIASES, GROUPINGS, resolve_grouping
+from wattprint.accounting.uncertainty import with_interval
 from wattprint.errors import ConfigError
 from wattprint.report.runview import device_rows, node_power_summary, share_rule_rows
 from wattprint.store import DeviceRecord, IntervalRecord, RunRecord, Store
@@ -281,7 +282,7 @@ def _device_inputs(run: RunRecord, accounted: AccountedRun, devices: list[Device
     out = []
     by_device = interval_arrays(intervals)
     for device in devices:
-        arrays = by_device.get(device.device_id, NO_INTERVALS)
+        arrays = by_device.get(device.device_id) or no_intervals()
         starts, ends = arrays.starts_s, arrays.ends_s
         whole, attributed = arrays.energy_j, arrays.attributed_j
         ci = accounted.intensities.get(device.device_id, np.zeros_like(starts))
@@ -393,6 +394,28 @@ def _notes(run: RunRecord, accounted: AccountedRun, energy: Mapping[str, Any],
 # ---------------------------------------------------------------------------- builders
 
 
+def uncertainty_text(fp: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str | None:
+    """The footprint's p5-p95 interval in words, or ``None`` without one."""
+    interval = fp.get("co2e_kg_interval")
+    if not interval:
+        return None
+    u = fp.get("uncertainty") or {}
+    widened = (" (widened to include the central value, which skewed inputs put outside the "
+               "percentiles)" if u.get("widened_to_central") else "")
+    return (f"The total's 5th to 95th percentile is {fmt_qty(interval[0], 'kgCO2e', precision)} "
+            f"to {fmt_qty(interval[1], 'kgCO2e', precision)}{widened}: Monte Carlo, "
+            f"{u.get('draws', 0):,} draws with seed {u.get('seed')}, over the ranges of the "
+            "inputs that were not measured (below); a measured device's energy has none.")
+
+
+def uncertainty_rows(fp: Mapping[str, Any], precision: int = DEFAULT_PRECISION
+                     ) -> list[tuple[str, str, str, str, str]]:
+    """Rows of the inputs' ranges: input, shape, low, high (factors on the value), source."""
+    ranges = (fp.get("uncertainty") or {}).get("ranges", [])
+    return [(r["factor"], r["shape"], fmt_num(r["low"], precision),
+             fmt_num(r["high"], precision), r["source"]) for r in ranges]
+
+
 def run_appendix(store: Store, ref: str, opts: AccountingOptions | None = None
                  ) -> dict[str, Any]:
     """The appendix document of one stored run (schema ``wattprint.appendix.run/1``).
@@ -414,7 +437,7 @@ def run_appendix(store: Store, ref: str, opts: AccountingOptions | None = None
     opts = opts or AccountingOptions()
     accounted = account_run(store, ref, opts)
     run = accounted.run
-    fp = accounted.footprint
+    fp = with_interval(accounted.footprint)
     devices = store.devices(run.id)
     intervals = [i for i in store.intervals(run.id) if not i.paused]
     gaps = store.gaps(run.id)

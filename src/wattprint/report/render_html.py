@@ -35,6 +35,8 @@ from wattprint.report.appendix import (
     prediction_table,
     project_provenance_rows,
     provenance_rows,
+    uncertainty_rows,
+    uncertainty_text,
 )
 from wattprint.units import DEFAULT_PRECISION
 
@@ -302,6 +304,11 @@ def run_html(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> str:
     b.append(f'<p class="muted">Infrastructure is energy × (PUE − 1) with PUE '
              f"{fmt_num(fp['pue'], p)}; embodied is manufacturing carbon amortised per "
              "device-hour.</p>\n")
+    sure = uncertainty_text(fp, p)
+    if sure:
+        b.append(f"<h2>Uncertainty</h2>\n<p>{escape(sure)}</p>\n")
+        b.append(html_table(("input", "shape", "low ×", "high ×", "source"),
+                            uncertainty_rows(fp, p), numeric="llrrl", precision=p))
     b.append("<h2>Grid intensity</h2>\n")
     b.append(_kv([("region", acc.get("region_label") or intensity["region"]),
                   ("source", intensity["source"]), ("method", intensity["method"]),

@@ -32,6 +32,8 @@ from wattprint.report.appendix import (
     prediction_table,
     project_provenance_rows,
     provenance_rows,
+    uncertainty_rows,
+    uncertainty_text,
 )
 from wattprint.units import DEFAULT_PRECISION
 
@@ -192,6 +194,11 @@ def run_markdown(doc: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> 
         "lrr", p))
     parts.append(f"\nInfrastructure is energy × (PUE − 1) with PUE {fmt_num(fp['pue'], p)}; "
                  "embodied is manufacturing carbon amortised per device-hour.\n")
+    sure = uncertainty_text(fp, p)
+    if sure:
+        parts.append("\n## Uncertainty\n\n" + sure + "\n\n")
+        parts.append(table(("input", "shape", "low ×", "high ×", "source"),
+                           uncertainty_rows(fp, p), "llrrl", p))
     parts.append("\n## Grid intensity\n\n")
     parts.append(_kv([("region", acc.get("region_label") or intensity["region"]),
                       ("source", intensity["source"]), ("method", intensity["method"]),

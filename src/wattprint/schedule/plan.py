@@ -42,6 +42,7 @@ from wattprint.schedule.whatif import (
     series_provenance,
     validate_series,
 )
+from wattprint.time import iso_utc
 from wattprint.units import J_PER_KWH
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,14 @@ def _segments(
     return tuple(runs)
 
 
+def _when(t_s: float) -> str:
+    """A time in a message: ISO 8601 UTC (epoch seconds mean nothing to a reader)."""
+    try:
+        return iso_utc(t_s) or str(t_s)
+    except (OverflowError, OSError, ValueError):  # beyond what a datetime can hold
+        return str(t_s)
+
+
 def plan(
     series: IntensitySeries,
     duration_s: float,
@@ -206,7 +215,8 @@ def plan(
     now = time.time() if now_s is None else float(now_s)
     if not math.isfinite(deadline_s) or deadline_s <= now:
         raise ConfigError(
-            f"deadline {deadline_s} is not after now ({now}); give a deadline in the future"
+            f"deadline {_when(deadline_s)} is not after now ({_when(now)}); give a deadline "
+            "in the future"
         )
     p = job_profile_w(
         step_s,
@@ -222,7 +232,7 @@ def plan(
     i0 = math.floor((now - first) / step_s + _GRID_TOLERANCE)
     if i0 < 0 or i0 >= n:
         raise IntensityError(
-            f"the series covers {first} to {data_end} (UTC epoch s), not now ({now}); "
+            f"the series covers {_when(first)} to {_when(data_end)}, not now ({_when(now)}); "
             "fetch a series (forecast) that covers now"
         )
     i_end = math.floor((deadline_s - first) / step_s + _GRID_TOLERANCE)
@@ -230,11 +240,11 @@ def plan(
     if i_end - i0 < d:
         raise ConfigError(
             f"the deadline leaves {max(i_end - i0, 0)} slots of {step_s:g} s but the job needs "
-            f"{d}; move the deadline to at least {first + (i0 + d) * step_s} (UTC epoch s)"
+            f"{d}; move the deadline to at least {_when(first + (i0 + d) * step_s)}"
         )
     if i_end > n:
         notes.append(
-            f"the series ends at {data_end} (UTC epoch s), before the deadline; "
+            f"the series ends at {_when(data_end)}, before the deadline; "
             "planned within the data"
         )
         logger.warning("plan: intensity data ends before the deadline; planning within the data")
@@ -248,7 +258,7 @@ def plan(
     if np.isnan(ci).any():
         gap = first + (i0 + int(np.flatnonzero(np.isnan(ci))[0])) * step_s
         raise IntensityDataError(
-            f"the series has no value for the slot starting {gap} (UTC epoch s); "
+            f"the series has no value for the slot starting {_when(gap)}; "
             "fill the gap or use another source"
         )
     w = ci.size - d

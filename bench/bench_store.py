@@ -38,7 +38,6 @@ import threading
 import time
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
@@ -98,41 +97,81 @@ def write_job(target: str, nodes: int, ranks: int, seconds: int) -> dict[str, fl
             "max_ms": 1000 * latencies[-1]}
 
 
-def _job_query(store: Store) -> list[Any]:
-    return store._read(
-        "SELECT r.host, r.id, i.device_id, SUM(i.energy_j), SUM(i.attributed_j),"
-        " SUM(i.t_end - i.t_start), COUNT(*) FROM intervals i JOIN runs r ON r.id = i.run_id"
-        " WHERE r.project = ? AND i.paused = 0 GROUP BY r.host, r.id, i.device_id"
-        " ORDER BY r.host, r.id, i.device_id", ("bigjob",))
+JOB_ID = "slurm:4242.0"
 
 
-def show_job(target: str, nodes: int, ranks: int, total: int) -> dict[str, float]:
-    """Load one job of ``total`` intervals; time its by-node/rank/device totals (best of 5)."""
+def load_job(target: str, nodes: int, ranks: int, total: int) -> tuple[float, int]:
+    """Store one finished job of about ``total`` intervals; returns (seconds, intervals).
+
+    Rank 0 of each node measures the node's 4 devices and its GPU, every other rank its
+    GPU: ``nodes x (ranks + 4)`` series of 1 s intervals at 300 W (GPU) and 50 W (node).
+    """
+    from wattprint.distributed import Launch
+    from wattprint.records import DeviceRecord
+
     store = Store(target)
-    per_rank = total // (nodes * ranks)
+    per_series = total // (nodes * (ranks + len(NODE_DEVICES)))
+    t0 = 1_700_000_000.0
     start = time.perf_counter()
     for n in range(nodes):
         for r in range(ranks):
             rid = f"big-n{n}-r{r}"
             store.create_run(project="bigjob", phase="training", attribution="machine",
-                             interval_s=1.0, started_at=1_700_000_000.0, run_id=rid)
-            with store.transaction():
-                store._conn.execute("UPDATE runs SET host = ? WHERE id = ?", (f"node{n}", rid))
-            for chunk in range(0, per_rank, 20_000):
+                             interval_s=1.0, started_at=t0, run_id=rid, region="FR")
+            store.set_job(rid, Launch(job_id=JOB_ID, launcher="slurm", node=f"node{n}",
+                                      rank=n * ranks + r, local_rank=r,
+                                      world_size=nodes * ranks))
+            devices = [f"nvml:{r}"] + (list(NODE_DEVICES) if r == 0 else [])
+            store.add_devices(rid, [DeviceRecord(d, "gpu" if d.startswith("nvml") else "cpu",
+                                                 d, d.split(":")[0], True, True, None,
+                                                 "whole-device") for d in devices])
+            for chunk in range(0, per_series, 20_000):
                 store.append_intervals(rid, [
-                    IntervalRecord(f"nvml:{r}", 1.7e9 + s, 1.7e9 + s + 1, 300.0, 300.0)
-                    for s in range(chunk, min(per_rank, chunk + 20_000))])
-    load_s = time.perf_counter() - start
+                    IntervalRecord(d, t0 + s, t0 + s + 1, 300.0 if d.startswith("nvml")
+                                   else 50.0, 0.0)
+                    for s in range(chunk, min(per_series, chunk + 20_000)) for d in devices])
+            store.finish_run(rid, status="finished", ended_at=t0 + per_series, exit_code=0)
+    store.close()
+    return time.perf_counter() - start, per_series * nodes * (ranks + len(NODE_DEVICES))
+
+
+def show_job(target: str, nodes: int, ranks: int, total: int) -> dict[str, float]:
+    """Load one job of ``total`` intervals; time ``show JOB --json`` on it (best of 5).
+
+    Timed twice: the document in this process (:func:`~wattprint.report.jobview.job_document`,
+    the store already open) and the command as a user runs it (a new process each time,
+    interpreter start included). Both are checked against the loaded totals.
+    """
+    import json
+    import subprocess
+
+    from wattprint.report.jobview import job_document
+
+    load_s, intervals = load_job(target, nodes, ranks, total)
+    per_series = intervals // (nodes * (ranks + len(NODE_DEVICES)))
+    expected_j = per_series * nodes * (ranks * 300.0 + len(NODE_DEVICES) * 50.0)
+    store = Store(target)
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        rows = _job_query(store)
+        doc = job_document(store, JOB_ID)
         times.append(time.perf_counter() - t0)
-    if len(rows) != nodes * ranks or sum(r[6] for r in rows) != per_rank * nodes * ranks:
-        raise SystemExit("the job query returned the wrong totals")
+        if doc["energy_j"] != expected_j or len(doc["by_device"]) != nodes * (
+                ranks + len(NODE_DEVICES)):
+            raise SystemExit("the job document has the wrong totals")
     store.close()
-    return {"intervals": per_rank * nodes * ranks, "load_s": load_s, "query_s": min(times),
-            "query_median_s": statistics.median(times)}
+    env = dict(os.environ, WATTPRINT_STORE=target, PYTHONPATH=str(REPO / "src"))
+    cli = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "wattprint", "show", JOB_ID, "--json"],
+                              env=env, capture_output=True, text=True, check=True)
+        cli.append(time.perf_counter() - t0)
+        if json.loads(done.stdout)["energy_j"] != expected_j:
+            raise SystemExit("show JOB --json printed the wrong totals")
+    return {"intervals": intervals, "load_s": load_s, "query_s": min(times),
+            "query_median_s": statistics.median(times), "cli_s": min(cli),
+            "cli_median_s": statistics.median(cli)}
 
 
 def machine() -> str:

@@ -126,7 +126,8 @@ def options(region: str | None = None, intensity: Path | None = None, method: st
 
 @app.command()
 def account(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, prefix, or 'last'.")],
+    run_id: Annotated[str, typer.Argument(
+        metavar="RUN|JOB", help="Run id, prefix, or 'last'; or a job id, or job:ID.")],
     region: RegionOpt = None,
     intensity: IntensityFileOpt = None,
     method: MethodOpt = "average",
@@ -152,6 +153,7 @@ def account(
       wattprint account last --region FR
       wattprint account last --region DE --hourly --pue 1.2
       wattprint account 6b12 --intensity grid.csv --method marginal
+      wattprint account slurm:4242.0 --pue 1.3
     """
     import dataclasses
 
@@ -168,7 +170,14 @@ def account(
         elif opts.source is not None:  # a live API: keep what it answered
             keeping = KeepingSource(opts.source)
             opts = dataclasses.replace(opts, source=keeping)
-        accounted = account_run(Store(settings_from().store_target), run_id, opts)
+        store = Store(settings_from().store_target)
+        from wattprint.report.jobview import resolve_target
+
+        what, ident = resolve_target(store, run_id)
+        if what == "job":
+            _account_job(store, ident, opts, as_json, precision, wide)
+            return
+        accounted = account_run(store, ident, opts)
         kept = keeping.keep(home, used_by=f"account {accounted.run.id}") if keeping else []
     except WattprintError as exc:
         handle_error(exc)
@@ -182,6 +191,29 @@ def account(
                     wide=wide)
     for digest in kept:
         out.print(f"intensity kept as series {digest[:12]} (account again with --series)")
+
+
+def _account_job(store: Any, job_id: str, opts: Any, as_json: bool, precision: int,
+                 wide: bool) -> None:
+    """Print a job re-accounted: each node in its own region, the terms summed."""
+    from wattprint.report.jobview import job_document
+
+    doc = job_document(store, job_id, opts)
+    nodes = [{"node": d["node"], "regions": d["regions"], "energy_j": d["energy_j"],
+              "co2e_kg": d["co2e_kg"]} for d in doc["by_node"]]
+    if as_json:
+        print_json({"job_id": job_id, "status": doc["status"], "partial": doc["partial"],
+                    "co2e_kg": doc["co2e_kg"], "footprint": doc["footprint"],
+                    "by_node": nodes, "accounted": doc["accounted"]})
+        return
+    fp = doc["footprint"]
+    print_table(out, f"job {job_id} ({doc['status']}): carbon by term",
+                [Column("term"), Column("energy", "num"), Column("CO2e", "num")],
+                footprint_rows(fp, precision), wide=wide)
+    print_table(out, "by node (each in its own region)",
+                [Column("node", "id"), Column("region", "id"), Column("CO2e", "num")],
+                [[d["node"], ",".join(d["regions"]) or "—",
+                  format_in(d["co2e_kg"], "kgCO2e", precision)] for d in nodes], wide=wide)
 
 
 @app.command()

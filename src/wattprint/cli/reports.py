@@ -119,7 +119,8 @@ def _store() -> Store:
 @app.command()
 def report(
     run_id: Annotated[str | None, typer.Argument(
-        metavar="[RUN]", help="Run id, unique prefix, or 'last' (or use --project).")] = None,
+        metavar="[RUN|JOB]", help="Run id, unique prefix, or 'last'; or a job id, or "
+                                  "job:ID (or use --project).")] = None,
     project: ProjectOpt = None,
     by: Annotated[str, typer.Option(
         "--by", help="Group a project by stage (the runs' life-cycle stage; 'phase' is an "
@@ -139,6 +140,8 @@ def report(
         "--mlflow-run", metavar="ID",
         help="Attach the run's appendix (HTML and JSON) and footprint to this MLflow run "
              "(tracking URI from MLFLOW_TRACKING_URI).")] = None,
+    rank: Annotated[int | None, typer.Option(
+        help="For a job: show this rank's metrics and units (default rank 0).")] = None,
 ) -> None:
     """The standard appendix of a run, or the life-cycle report of a project.
 
@@ -152,6 +155,7 @@ def report(
       wattprint report --project bert --by stage -o bert.md
       wattprint report --project bert --by name -o bert.md
       wattprint report last --mlflow-run 3f2a9c...
+      wattprint report slurm:4242.0 --format html -o job.html
     """
     setup_logging()
     if (run_id is None) == (project is None):
@@ -167,6 +171,9 @@ def report(
 
     store = _store()
     try:
+        if run_id is not None and _job_report(store, run_id, opts, rank, chosen, precision,
+                                              output, quiet):
+            return
         if run_id is not None:
             doc = appendix.run_appendix(store, run_id, opts)
         else:
@@ -197,6 +204,23 @@ def report(
     finally:
         store.close()
     _emit(text, output, quiet)
+
+
+def _job_report(store: Store, ref: str, opts: AccountingOptions, rank: int | None, fmt: str,
+                precision: int, output: Path | None, quiet: bool) -> bool:
+    """Render the appendix of the job ``ref`` names; ``False`` when it names a run."""
+    from wattprint.report.jobview import resolve_target
+
+    what, ident = resolve_target(store, ref)
+    if what != "job":
+        return False
+    from wattprint.report import jobreport
+
+    doc = jobreport.job_appendix(store, ident, opts, metrics_rank=rank)
+    text = (_json_text(doc) if fmt == "json" else jobreport.job_html(doc, precision)
+            if fmt == "html" else jobreport.job_markdown(doc, precision))
+    _emit(text, output, quiet)
+    return True
 
 
 def _attach_to_mlflow(run_id: str, mlflow_run: str, quiet: bool) -> None:

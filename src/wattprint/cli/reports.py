@@ -119,7 +119,7 @@ def _store() -> Store:
 @app.command()
 def report(
     run_id: Annotated[str | None, typer.Argument(
-        metavar="[RUN|JOB]", help="Run id, unique prefix, or 'last'; or a job id, or "
+        metavar="[RUN]", help="Run id, unique prefix, or 'last'; or a job id, or "
                                   "job:ID (or use --project).")] = None,
     project: ProjectOpt = None,
     by: Annotated[str, typer.Option(
@@ -283,6 +283,8 @@ def leaderboard(
 ) -> None:
     """Rank a project's runs by a task metric and mark the Pareto front over metric and costs.
 
+    The runs of a distributed job are one entry: its rank 0's metric, its summed costs.
+
     Examples:
       wattprint leaderboard --project bert --metric accuracy
       wattprint leaderboard -p bert -m loss --minimize --cost energy,co2e
@@ -356,7 +358,8 @@ def _print_compare(cmp: dict[str, Any], precision: int, wide: bool) -> None:
 @app.command()
 def compare(
     runs: Annotated[list[str], typer.Argument(
-        metavar="RUN1 RUN2 [RUN3...]", help="Runs to compare; the first is the baseline.")],
+        metavar="RUN1 RUN2 [RUN3...]", help="Runs (or jobs: a job id, or job:ID) to compare; "
+                                             "the first is the baseline.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="table (default), md or json.")] = None,
@@ -376,6 +379,7 @@ def compare(
     Examples:
       wattprint compare 6b12 9f3a
       wattprint compare 6b12 9f3a 0c77 --format md -o cmp.md
+      wattprint compare 6b12 slurm:4242.0
     """
     setup_logging()
     chosen = "json" if as_json else _format(fmt, output, "table", ("table", "md", "json"))

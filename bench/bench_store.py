@@ -160,12 +160,15 @@ def show_job(target: str, nodes: int, ranks: int, total: int) -> dict[str, float
                 ranks + len(NODE_DEVICES)):
             raise SystemExit("the job document has the wrong totals")
     store.close()
-    env = dict(os.environ, WATTPRINT_STORE=target, PYTHONPATH=str(REPO / "src"))
+    url = target if target.startswith("postgresql:") else f"sqlite:///{target}"
+    env = dict(os.environ, WATTPRINT_STORE=url, PYTHONPATH=str(REPO / "src"))
     cli = []
     for _ in range(5):
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "wattprint", "show", JOB_ID, "--json"],
-                              env=env, capture_output=True, text=True, check=True)
+                              env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"show JOB --json failed: {done.stderr}")
         cli.append(time.perf_counter() - t0)
         if json.loads(done.stdout)["energy_j"] != expected_j:
             raise SystemExit("show JOB --json printed the wrong totals")

@@ -23,7 +23,7 @@ CHILD = Path(__file__).parent / "helpers" / "tracked_child.py"
 
 def test_schema_version_and_wal(tmp_path: Path) -> None:
     store = Store(tmp_path / "w.db")
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     mode = sqlite3.connect(tmp_path / "w.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 

@@ -15,11 +15,11 @@ writers replay the job's 600 seconds as fast as the store takes them, so
 the result is the store's capacity, to compare with the job's real rate
 (96 intervals per second for the default job).
 
-Then one job of ``--job-intervals`` intervals is loaded and the query
-behind ``show JOB --json`` is timed: the job's energy by node, rank and
-device. (Jobs are linked by a job id column that a separate change adds;
-here the job is the runs of one project, a node is the run's host and a
-rank is one run, which is the same query shape.)
+Then one finished job of ``--job-intervals`` intervals (``nodes x ranks``
+runs linked by their job columns, each rank's GPU and each node's 4 devices
+at 1 s) is loaded and ``show JOB --json`` is timed on it: its document in
+this process (the store open; the energy sums and the accounting of every
+measuring run), and the command as a user runs it (a new process each time).
 
 PostgreSQL is a throwaway server started here (``initdb``/``pg_ctl``, fsync
 and synchronous commit on, as a real server would run), unless ``--url``
@@ -38,7 +38,6 @@ import threading
 import time
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
@@ -98,41 +97,84 @@ def write_job(target: str, nodes: int, ranks: int, seconds: int) -> dict[str, fl
             "max_ms": 1000 * latencies[-1]}
 
 
-def _job_query(store: Store) -> list[Any]:
-    return store._read(
-        "SELECT r.host, r.id, i.device_id, SUM(i.energy_j), SUM(i.attributed_j),"
-        " SUM(i.t_end - i.t_start), COUNT(*) FROM intervals i JOIN runs r ON r.id = i.run_id"
-        " WHERE r.project = ? AND i.paused = 0 GROUP BY r.host, r.id, i.device_id"
-        " ORDER BY r.host, r.id, i.device_id", ("bigjob",))
+JOB_ID = "slurm:4242.0"
 
 
-def show_job(target: str, nodes: int, ranks: int, total: int) -> dict[str, float]:
-    """Load one job of ``total`` intervals; time its by-node/rank/device totals (best of 5)."""
+def load_job(target: str, nodes: int, ranks: int, total: int) -> tuple[float, int]:
+    """Store one finished job of about ``total`` intervals; returns (seconds, intervals).
+
+    Rank 0 of each node measures the node's 4 devices and its GPU, every other rank its
+    GPU: ``nodes x (ranks + 4)`` series of 1 s intervals at 300 W (GPU) and 50 W (node).
+    """
+    from wattprint.distributed import Launch
+    from wattprint.records import DeviceRecord
+
     store = Store(target)
-    per_rank = total // (nodes * ranks)
+    per_series = total // (nodes * (ranks + len(NODE_DEVICES)))
+    t0 = 1_700_000_000.0
     start = time.perf_counter()
     for n in range(nodes):
         for r in range(ranks):
             rid = f"big-n{n}-r{r}"
             store.create_run(project="bigjob", phase="training", attribution="machine",
-                             interval_s=1.0, started_at=1_700_000_000.0, run_id=rid)
-            with store.transaction():
-                store._conn.execute("UPDATE runs SET host = ? WHERE id = ?", (f"node{n}", rid))
-            for chunk in range(0, per_rank, 20_000):
+                             interval_s=1.0, started_at=t0, run_id=rid, region="FR")
+            store.set_job(rid, Launch(job_id=JOB_ID, launcher="slurm", node=f"node{n}",
+                                      rank=n * ranks + r, local_rank=r,
+                                      world_size=nodes * ranks))
+            devices = [f"nvml:{r}"] + (list(NODE_DEVICES) if r == 0 else [])
+            store.add_devices(rid, [DeviceRecord(d, "gpu" if d.startswith("nvml") else "cpu",
+                                                 d, d.split(":")[0], True, True, None,
+                                                 "whole-device") for d in devices])
+            for chunk in range(0, per_series, 20_000):
                 store.append_intervals(rid, [
-                    IntervalRecord(f"nvml:{r}", 1.7e9 + s, 1.7e9 + s + 1, 300.0, 300.0)
-                    for s in range(chunk, min(per_rank, chunk + 20_000))])
-    load_s = time.perf_counter() - start
+                    IntervalRecord(d, t0 + s, t0 + s + 1, 300.0 if d.startswith("nvml")
+                                   else 50.0, 0.0)
+                    for s in range(chunk, min(per_series, chunk + 20_000)) for d in devices])
+            store.finish_run(rid, status="finished", ended_at=t0 + per_series, exit_code=0)
+    store.close()
+    return time.perf_counter() - start, per_series * nodes * (ranks + len(NODE_DEVICES))
+
+
+def show_job(target: str, nodes: int, ranks: int, total: int) -> dict[str, float]:
+    """Load one job of ``total`` intervals; time ``show JOB --json`` on it (best of 5).
+
+    Timed twice: the document in this process (:func:`~wattprint.report.jobview.job_document`,
+    the store already open) and the command as a user runs it (a new process each time,
+    interpreter start included). Both are checked against the loaded totals.
+    """
+    import json
+    import subprocess
+
+    from wattprint.report.jobview import job_document
+
+    load_s, intervals = load_job(target, nodes, ranks, total)
+    per_series = intervals // (nodes * (ranks + len(NODE_DEVICES)))
+    expected_j = per_series * nodes * (ranks * 300.0 + len(NODE_DEVICES) * 50.0)
+    store = Store(target)
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        rows = _job_query(store)
+        doc = job_document(store, JOB_ID)
         times.append(time.perf_counter() - t0)
-    if len(rows) != nodes * ranks or sum(r[6] for r in rows) != per_rank * nodes * ranks:
-        raise SystemExit("the job query returned the wrong totals")
+        if doc["energy_j"] != expected_j or len(doc["by_device"]) != nodes * (
+                ranks + len(NODE_DEVICES)):
+            raise SystemExit("the job document has the wrong totals")
     store.close()
-    return {"intervals": per_rank * nodes * ranks, "load_s": load_s, "query_s": min(times),
-            "query_median_s": statistics.median(times)}
+    url = target if target.startswith("postgresql:") else f"sqlite:///{target}"
+    env = dict(os.environ, WATTPRINT_STORE=url, PYTHONPATH=str(REPO / "src"))
+    cli = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "wattprint", "show", JOB_ID, "--json"],
+                              env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"show JOB --json failed: {done.stderr}")
+        cli.append(time.perf_counter() - t0)
+        if json.loads(done.stdout)["energy_j"] != expected_j:
+            raise SystemExit("show JOB --json printed the wrong totals")
+    return {"intervals": intervals, "load_s": load_s, "query_s": min(times),
+            "query_median_s": statistics.median(times), "cli_s": min(cli),
+            "cli_median_s": statistics.median(cli)}
 
 
 def machine() -> str:
@@ -185,13 +227,16 @@ def main() -> None:
           f"({job_rate} intervals/s in real time); {args.nodes} processes x {args.ranks} "
           "writer threads, each with its own connection, replaying as fast as the store takes.\n")
     print("| store | intervals | wall | intervals/s | headroom over real time | write p50 |"
-          " write p99 | write max | job totals query (1 job) | load |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          " write p99 | write max | show JOB --json document (1 job) | show JOB --json command"
+          " | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, (w, s) in results.items():
         print(f"| {name} | {w['intervals']:,.0f} | {w['wall_s']:.1f} s | {w['per_s']:,.0f} | "
               f"{w['per_s'] / job_rate:,.0f}x | {w['p50_ms']:.1f} ms | {w['p99_ms']:.1f} ms | "
               f"{w['max_ms']:.0f} ms | {s['query_s'] * 1000:.0f} ms for {s['intervals']:,.0f} "
-              f"intervals (median {s['query_median_s'] * 1000:.0f} ms) | {s['load_s']:.0f} s |")
+              f"intervals (median {s['query_median_s'] * 1000:.0f} ms) | "
+              f"{s['cli_s'] * 1000:.0f} ms (median {s['cli_median_s'] * 1000:.0f} ms) | "
+              f"{s['load_s']:.0f} s |")
     print(f"\nMachine: {machine()}")
 
 

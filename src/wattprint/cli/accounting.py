@@ -156,7 +156,8 @@ InstanceTypeOpt = Annotated[str | None, typer.Option(
 
 @app.command()
 def account(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, prefix, or 'last'.")],
+    run_id: Annotated[str, typer.Argument(
+        metavar="RUN|JOB", help="Run id, prefix, or 'last'; or a job id, or job:ID.")],
     region: RegionOpt = None,
     intensity: IntensityFileOpt = None,
     method: MethodOpt = "average",
@@ -189,6 +190,7 @@ def account(
       wattprint account last --basis node
       wattprint account last --region DE --hourly --pue 1.2
       wattprint account 6b12 --intensity grid.csv --method marginal
+      wattprint account slurm:4242.0 --pue 1.3
     """
     import dataclasses
 
@@ -203,9 +205,15 @@ def account(
     try:
         if series is not None:
             opts = dataclasses.replace(opts, source=KeptIntensity(load_kept(home, series)))
+        store = Store(settings_from().store_target)
+        from wattprint.report.jobview import resolve_target
+
+        what, ident = resolve_target(store, run_id)
+        if what == "job":
+            _account_job(store, ident, opts, as_json, precision, wide)
+            return
         # a user file, the shipped hourly series or a live API: kept with the run
-        accounted, use = account_keeping(Store(settings_from().store_target), run_id, opts,
-                                         home, refresh=refresh_series)
+        accounted, use = account_keeping(store, ident, opts, home, refresh=refresh_series)
     except WattprintError as exc:
         handle_error(exc)
     kept = [use.digest] if use is not None else []
@@ -225,6 +233,29 @@ def account(
         if not use.reused:
             out.print(f"intensity kept as series {use.digest[:12]} (wattprint series show "
                       f"{use.digest[:12]}); accounting this run again with it uses it")
+
+
+def _account_job(store: Any, job_id: str, opts: Any, as_json: bool, precision: int,
+                 wide: bool) -> None:
+    """Print a job re-accounted: each node in its own region, the terms summed."""
+    from wattprint.report.jobview import job_document
+
+    doc = job_document(store, job_id, opts)
+    nodes = [{"node": d["node"], "regions": d["regions"], "energy_j": d["energy_j"],
+              "co2e_kg": d["co2e_kg"]} for d in doc["by_node"]]
+    if as_json:
+        print_json({"job_id": job_id, "status": doc["status"], "partial": doc["partial"],
+                    "co2e_kg": doc["co2e_kg"], "footprint": doc["footprint"],
+                    "by_node": nodes, "accounted": doc["accounted"]})
+        return
+    fp = doc["footprint"]
+    print_table(out, f"job {job_id} ({doc['status']}): carbon by term",
+                [Column("term"), Column("energy", "num"), Column("CO2e", "num")],
+                footprint_rows(fp, precision), wide=wide)
+    print_table(out, "by node (each in its own region)",
+                [Column("node", "id"), Column("region", "id"), Column("CO2e", "num")],
+                [[d["node"], ",".join(d["regions"]) or "—",
+                  format_in(d["co2e_kg"], "kgCO2e", precision)] for d in nodes], wide=wide)
 
 
 @app.command()

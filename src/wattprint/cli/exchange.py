@@ -69,17 +69,22 @@ def export(
         "--output", "-o", help="Write to FILE (default: stdout; parquet needs a file).")
     ] = None,
     quiet: QuietOpt = False,
+    job: Annotated[str | None, typer.Option(
+        "--job", metavar="JOB", help="Only the runs of this distributed job (its id, a "
+                                     "unique prefix, or 'last').")] = None,
 ) -> None:
-    """Export stored runs (all, or one project's) as CSV, JSON or Parquet.
+    """Export stored runs (all, one project's, or one job's) as CSV, JSON or Parquet.
 
     Energy is device energy in kWh; carbon (kg CO2e) is accounted on export.
     --codecarbon writes the columns of codecarbon's emissions.csv so existing
-    dashboards read it.
+    dashboards read it. Runs of distributed jobs carry job_id, job_node and
+    job_rank columns.
 
     Examples:
       wattprint export -o runs.csv
       wattprint export --project bert --format json -o bert.json
       wattprint export --codecarbon -o emissions.csv
+      wattprint export --job slurm:4242.0 -o job.csv
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:
@@ -96,8 +101,13 @@ def export(
     try:
         store = Store(settings.store_target)
         require_project(store, project)
+        job_id = None
+        if job is not None:
+            from wattprint.store.jobs import resolve_job
+
+            job_id = resolve_job(store, job)
         with _progress("exporting runs", quiet) as tick:
-            runs = collect_runs(store, project, progress=tick)
+            runs = collect_runs(store, project, progress=tick, job=job_id)
         data: str | bytes
         if codecarbon:
             data = render_codecarbon_csv(runs)
@@ -122,6 +132,7 @@ def export(
     if not quiet:
         where = f" to {output}" if output is not None else ""
         scope = f" of project {project!r}" if project else ""
+        scope += f" of job {job_id}" if job_id else ""
         kind = "codecarbon CSV" if codecarbon else fmt
         err.print(f"exported {len(runs)} run(s){scope} as {kind}{where}")
 

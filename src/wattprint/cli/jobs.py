@@ -39,7 +39,7 @@ def jobs_cmd(
     settings = settings_from()
     docs: list[dict[str, Any]] = []
     try:
-        store = Store(settings.db_path)
+        store = Store(settings.store_target)
         for job in jobs(store, limit=limit):
             doc = job_document(store, job.job_id, options())
             docs.append({k: doc[k] for k in ("job_id", "status", "launcher", "nodes", "ranks",
@@ -55,7 +55,7 @@ def jobs_cmd(
              "—" if d["wall_s"] is None else format_duration_s(d["wall_s"], precision),
              format_energy_j(d["energy_j"], precision),
              format_mass_kg(d["co2e_kg"], precision)] for d in docs]
-    print_table(out, f"jobs in {settings.db_path}",
+    print_table(out, f"jobs in {store.where}",
                 [Column("job", "id"), Column("status"), Column("nodes", "num"),
                  Column("ranks", "num"), Column("started (UTC)", "id"), Column("wall", "num"),
                  Column("energy", "num"), Column("CO2e", "num")], rows, wide=wide)

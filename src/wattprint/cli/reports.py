@@ -120,7 +120,8 @@ def _store() -> Store:
 @app.command()
 def report(
     run_id: Annotated[str | None, typer.Argument(
-        metavar="[RUN]", help="Run id, unique prefix, or 'last' (or use --project).")] = None,
+        metavar="[RUN]", help="Run id, unique prefix, or 'last'; or a job id, or "
+                                  "job:ID (or use --project).")] = None,
     project: ProjectOpt = None,
     by: Annotated[str, typer.Option(
         "--by", help="Group a project by stage (the runs' life-cycle stage; 'phase' is an "
@@ -146,6 +147,8 @@ def report(
     explain: Annotated[bool, typer.Option(
         "--explain", help="With --project: split each run's carbon difference from the "
                           "project's median run into exact Shapley contributions.")] = False,
+    rank: Annotated[int | None, typer.Option(
+        help="For a job: show this rank's metrics and units (default rank 0).")] = None,
 ) -> None:
     """The standard appendix of a run, or the life-cycle report of a project.
 
@@ -160,6 +163,7 @@ def report(
       wattprint report --project bert --by name -o bert.md
       wattprint report last --mlflow-run 3f2a9c...
       wattprint report --project bert --explain -o bert.md
+      wattprint report slurm:4242.0 --format html -o job.html
     """
     setup_logging()
     if (run_id is None) == (project is None):
@@ -178,6 +182,9 @@ def report(
 
     store = _store()
     try:
+        if run_id is not None and _job_report(store, run_id, opts, rank, chosen, precision,
+                                              output, quiet):
+            return
         if run_id is not None:
             doc = appendix.run_appendix(store, run_id, opts)
         else:
@@ -223,6 +230,23 @@ def report(
     finally:
         store.close()
     _emit(text, output, quiet)
+
+
+def _job_report(store: Store, ref: str, opts: AccountingOptions, rank: int | None, fmt: str,
+                precision: int, output: Path | None, quiet: bool) -> bool:
+    """Render the appendix of the job ``ref`` names; ``False`` when it names a run."""
+    from wattprint.report.jobview import resolve_target
+
+    what, ident = resolve_target(store, ref)
+    if what != "job":
+        return False
+    from wattprint.report import jobreport
+
+    doc = jobreport.job_appendix(store, ident, opts, metrics_rank=rank)
+    text = (_json_text(doc) if fmt == "json" else jobreport.job_html(doc, precision)
+            if fmt == "html" else jobreport.job_markdown(doc, precision))
+    _emit(text, output, quiet)
+    return True
 
 
 def _attach_to_mlflow(run_id: str, mlflow_run: str, quiet: bool) -> None:
@@ -296,6 +320,8 @@ def leaderboard(
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """Rank a project's runs by a task metric and mark the Pareto front over metric and costs.
+
+    The runs of a distributed job are one entry: its rank 0's metric, its summed costs.
 
     Examples:
       wattprint leaderboard --project bert --metric accuracy
@@ -372,7 +398,8 @@ def _print_compare(cmp: dict[str, Any], precision: int, wide: bool) -> None:
 @app.command()
 def compare(
     runs: Annotated[list[str], typer.Argument(
-        metavar="RUN1 RUN2 [RUN3...]", help="Runs to compare; the first is the baseline.")],
+        metavar="RUN1 RUN2 [RUN3...]", help="Runs (or jobs: a job id, or job:ID) to compare; "
+                                             "the first is the baseline.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="table (default), md or json.")] = None,
@@ -400,6 +427,7 @@ def compare(
       wattprint compare 6b12 9f3a
       wattprint compare 6b12 9f3a 0c77 --format md -o cmp.md
       wattprint compare 6b12 9f3a --explain
+      wattprint compare 6b12 slurm:4242.0
     """
     setup_logging()
     chosen = "json" if as_json else _format(fmt, output, "table", ("table", "md", "json"))

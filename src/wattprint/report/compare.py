@@ -85,7 +85,8 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
 
     Args:
         store: the run store.
-        refs: two or more run ids, unique prefixes, or ``last``.
+        refs: two or more run ids, unique prefixes, or ``last``; or jobs (a job id, or
+            ``job:ID``), each compared as one entry (``"job": true``).
         opts: accounting options applied to every run.
         explain: add ``explain``, the second run's carbon difference from the
             first split into exact Shapley contributions (two runs only).
@@ -118,6 +119,13 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
     metric_names: list[str] = []
     kinds: list[str] = []
     for ref in refs:
+        job = _job_quantities(store, ref, opts)  # a job compares as one entry
+        if job is not None:
+            runs.append(job[0])
+            quantities.append(job[1])
+            kinds += [k for k in job[2] if k not in kinds]
+            metric_names += [m for m in job[3] if m not in metric_names]
+            continue
         accounted = account_run(store, ref, opts)
         accounted_runs.append(accounted)
         run, fp = accounted.run, accounted.footprint
@@ -166,6 +174,38 @@ def compare_runs(store: Store, refs: Sequence[str], opts: AccountingOptions | No
 
         doc["explain"] = explain_runs(accounted_runs[0], accounted_runs[1])
     return dict(json_safe(doc))
+
+
+def _job_quantities(store: Store, ref: str, opts: AccountingOptions
+                    ) -> tuple[dict[str, Any], dict[str, float], list[str], list[str]] | None:
+    """A job's column (entry, values, device kinds, metric names), or ``None`` for a run.
+
+    A job is named as :func:`~wattprint.report.jobview.resolve_target` says.
+    """
+    from wattprint.report.jobview import job_row, resolve_target
+
+    what, job_id = resolve_target(store, ref)
+    if what != "job":
+        return None
+    row = job_row(store, job_id, opts)
+    entry = {"id": job_id, "name": row["name"], "project": row["project"],
+             "phase": row["phase"], "status": row["status"], "started_at": row["started_at"],
+             "duration_s": row["duration_s"], "attribution": "machine",
+             "region": row["region"], "tool": "wattprint", "job": True}
+    values: dict[str, float] = {}
+    if row["duration_s"] is not None:
+        values["duration_s"] = row["duration_s"]
+    for kind, kwh in row["device_kwh"].items():
+        values[f"device_kwh.{kind}"] = kwh
+    for term in ENERGY_TERMS:
+        values[f"energy_kwh.{term}"] = row["energy_kwh"][term]
+    for term in CO2_TERMS:
+        values[f"co2e_kg.{term}"] = row["co2e_kg"][term]
+    if row["intensity_g_per_kwh"] is not None:
+        values["intensity_g_per_kwh"] = row["intensity_g_per_kwh"]
+    for m, v in row["metrics"].items():
+        values[f"metric.{m}"] = v
+    return entry, values, list(row["device_kwh"]), list(row["metrics"])
 
 
 def explain_project(store: Store, project: str, opts: AccountingOptions | None = None

@@ -73,6 +73,7 @@ __all__ = [
     "CarbonFigures",
     "DeviceExport",
     "ExportError",
+    "JobLink",
     "RunExport",
     "carbon_figures",
     "collect_runs",
@@ -110,7 +111,10 @@ _DEVICE_COLUMNS = ("run_id", "project", "name", "phase", "status", "tool", "star
                    "ended_at", "duration_s", "device_id", "kind", "device_name", "source",
                    "measured", "model", "share_rule", "energy_kwh", "attributed_energy_kwh",
                    "mean_power_w")
-_TEXT_COLUMNS = frozenset({"id", "run_id", "project", "name", "phase", "status", "tool",
+#: the job columns, after ``host``, present when any exported run belongs to a job
+_JOB_COLUMNS = ("job_id", "job_node", "job_rank")
+_TEXT_COLUMNS = frozenset({"job_id", "job_node",
+                           "id", "run_id", "project", "name", "phase", "status", "tool",
                            "started_at", "ended_at", "attribution", "basis", "region", "host",
                            "device_id", "kind", "device_name", "source", "model", "share_rule"})
 
@@ -149,6 +153,15 @@ class DeviceExport:
 
 
 @dataclass(frozen=True)
+class JobLink:
+    """The distributed job a run belongs to (``job_id``, ``job_node``, ``job_rank`` columns)."""
+
+    job_id: str
+    node: str | None
+    rank: int | None
+
+
+@dataclass(frozen=True)
 class RunExport:
     """What an export holds for one run.
 
@@ -158,6 +171,7 @@ class RunExport:
         metrics: the last logged value of each metric.
         units: functional units counted.
         carbon: its carbon, or ``None`` when it could not be accounted.
+        job: the job it belongs to, or ``None``.
     """
 
     run: RunRecord
@@ -165,6 +179,7 @@ class RunExport:
     metrics: dict[str, float] = field(default_factory=dict)
     units: dict[str, float] = field(default_factory=dict)
     carbon: CarbonFigures | None = None
+    job: JobLink | None = None
 
     def counted_j(self, device: DeviceExport) -> float:
         """A device's energy under the run's attribution rule (joules)."""
@@ -251,12 +266,14 @@ def collect_runs(
     *,
     carbon: Callable[[Store, RunRecord], CarbonFigures | None] | None = carbon_figures,
     progress: Callable[[int, int], None] | None = None,
+    job: str | None = None,
 ) -> list[RunExport]:
     """Read the runs to export from the store, oldest first.
 
     Args:
         store: the run store.
         project: only this project's runs (default: every run).
+        job: only the runs of this job (a resolved job id).
         carbon: how to get a run's carbon (default :func:`carbon_figures`);
             ``None`` leaves the carbon columns empty.
         progress: called with ``(done, total)`` after each run.
@@ -264,7 +281,10 @@ def collect_runs(
     Returns:
         One :class:`RunExport` per run, in order of start time.
     """
-    runs = list(reversed(store.runs(project)))
+    links = {str(r[0]): JobLink(str(r[1]), r[2], r[3]) for r in store._read(
+        "SELECT id, job_id, job_node, job_rank FROM runs WHERE job_id IS NOT NULL", ())}
+    runs = [r for r in reversed(store.runs(project))
+            if job is None or (r.id in links and links[r.id].job_id == job)]
     out: list[RunExport] = []
     for n, run in enumerate(runs, start=1):
         devices = tuple(
@@ -276,7 +296,7 @@ def collect_runs(
         out.append(RunExport(
             run=run, devices=devices, metrics=_last_metrics(store.metrics(run.id)),
             units=store.units(run.id),
-            carbon=carbon(store, run) if carbon is not None else None,
+            carbon=carbon(store, run) if carbon is not None else None, job=links.get(run.id),
         ))
         if progress is not None:
             progress(n, len(runs))
@@ -303,7 +323,8 @@ def run_table(runs: Sequence[RunExport]) -> tuple[list[str], list[dict[str, Any]
     (ISO 8601 UTC), ``duration_s, attribution, energy_kwh``, then
     ``energy_<kind>_kwh`` for each device kind present in any run, then
     ``basis, co2e_kg, co2e_operational_kg, co2e_embodied_kg, pue,
-    peer_energy_kwh, peer_co2e_kg, region, host``, then ``metric:<name>`` (last
+    peer_energy_kwh, peer_co2e_kg, region, host``, then, when any run belongs to a
+    distributed job, ``job_id, job_node, job_rank``, then ``metric:<name>`` (last
     value) and ``unit:<name>`` (count) for each name present, sorted. A value a
     run lacks is ``None``.
 
@@ -316,7 +337,8 @@ def run_table(runs: Sequence[RunExport]) -> tuple[list[str], list[dict[str, Any]
     kinds = _kind_order(k for r in runs for k in r.energy_by_kind_j)
     metrics = sorted({m for r in runs for m in r.metrics})
     units = sorted({u for r in runs for u in r.units})
-    columns = [*_RUN_HEAD, *(f"energy_{k}_kwh" for k in kinds), *_RUN_TAIL,
+    job_columns = _JOB_COLUMNS if any(r.job for r in runs) else ()
+    columns = [*_RUN_HEAD, *(f"energy_{k}_kwh" for k in kinds), *_RUN_TAIL, *job_columns,
                *(f"metric:{m}" for m in metrics), *(f"unit:{u}" for u in units)]
     rows = []
     for r in runs:
@@ -341,6 +363,10 @@ def run_table(runs: Sequence[RunExport]) -> tuple[list[str], list[dict[str, Any]
             "peer_co2e_kg": _opt_float(run.info.get("peer_co2e_kg")),
             "region": run.region, "host": run.host,
         })
+        if job_columns:
+            row.update({"job_id": r.job.job_id if r.job else None,
+                        "job_node": r.job.node if r.job else None,
+                        "job_rank": r.job.rank if r.job else None})
         for m in metrics:
             row[f"metric:{m}"] = r.metrics.get(m)
         for u in units:
@@ -434,6 +460,8 @@ def _document(r: RunExport) -> dict[str, Any]:
         "region": run.region, "host": run.host, "command": run.command,
         "exit_code": run.exit_code, "metrics": dict(sorted(r.metrics.items())),
         "units": dict(sorted(r.units.items())), "peer": r.peer or None,
+        **({"job": {"id": r.job.job_id, "node": r.job.node, "rank": r.job.rank}}
+           if r.job else {}),
         "devices": [
             {"id": d.id, "kind": d.kind, "name": d.name, "source": d.source,
              "measured": d.measured, "model": d.model, "share_rule": d.share_rule,
@@ -455,7 +483,8 @@ def render_json(runs: Sequence[RunExport]) -> str:
     ``peer`` (what an imported run's own tool reported, else ``null``) and
     ``devices`` (``id, kind, name, source, measured, model, share_rule,
     energy_kwh, attributed_energy_kwh, mean_power_w``). Keys are always
-    present; unknown values are ``null``.
+    present; unknown values are ``null``. A run of a distributed job also
+    has ``job`` (``id, node, rank``).
 
     Args:
         runs: the collected runs.

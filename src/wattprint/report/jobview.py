@@ -5,23 +5,85 @@ measured once); carbon is each measuring run accounted on its own (its
 node's region, its hours) and summed, so nodes in different places are each
 accounted where they are. Metrics and units are rank 0's (or the lowest
 rank that logged any) unless another rank is asked for.
+
+**Naming a job where a run is expected.** Commands that take a run
+(``show``, ``report``, ``account``, ``compare``, ``export --job``) take a job
+too; :func:`resolve_target` decides which one an argument names:
+
+1. ``job:<id>`` is always a job (an exact id, a unique prefix, or
+   ``job:last`` for the newest job);
+2. an argument that is exactly a stored job id (``slurm:4242.0``,
+   ``torchelastic:...``, ``run:<run id>``) is that job;
+3. otherwise it is a run (an id, a unique prefix, or ``last``), as always;
+4. and, when no run matches, a unique prefix of a job id.
+
+A job is **final** once none of its ranks runs: its status is then
+``finished``, ``failed`` or ``partial`` (a node whose runs ended without
+stopping; what it measured is kept and counted) and its end is the last
+end of its runs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from wattprint.errors import RunNotFound
 from wattprint.store import Store
-from wattprint.store.jobs import job_members, job_totals, summary
+from wattprint.store.jobs import job_members, job_totals, resolve_job, summary
 from wattprint.time import iso_utc
 from wattprint.units import j_to_kwh
 
-__all__ = ["job_document"]
+if TYPE_CHECKING:
+    from wattprint.accounting.account import AccountingOptions
+
+__all__ = ["JOB_PREFIX", "JOB_SCHEMA", "is_job_id", "job_document", "job_links", "job_row",
+           "resolve_target"]
+
+#: the prefix that makes an argument a job, whatever runs there are
+JOB_PREFIX = "job:"
+#: schema identifier of the job appendix (``report JOB --format json``)
+JOB_SCHEMA = "wattprint.appendix.job/1"
+
+_ENERGY_TERMS = ("dynamic", "idle", "infrastructure", "total")
+_CO2_TERMS = ("dynamic", "idle", "infrastructure", "embodied", "total")
 
 
-def job_document(store: Store, job_id: str, options: Any = None,
+def is_job_id(store: Store, ref: str) -> bool:
+    """Whether ``ref`` is exactly the id of a stored job."""
+    return store._read_one("SELECT 1 FROM runs WHERE job_id = ? LIMIT 1", (ref,)) is not None
+
+
+def resolve_target(store: Store, ref: str) -> tuple[str, str]:
+    """What a RUN|JOB argument names: ``("job", job_id)`` or ``("run", run_id)``.
+
+    See the module docstring for the order.
+
+    Raises:
+        RunNotFound: neither a run nor a job matches, or a prefix is ambiguous.
+    """
+    if ref.startswith(JOB_PREFIX):
+        return "job", resolve_job(store, ref)
+    if is_job_id(store, ref):
+        return "job", ref
+    try:
+        return "run", store.resolve_id(ref)
+    except RunNotFound as not_a_run:
+        if ref == "last":
+            raise
+        try:
+            return "job", resolve_job(store, ref)
+        except RunNotFound:
+            raise not_a_run from None
+
+
+def _terms(fp: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+    return ({t: float(fp["energy_kwh"][t]) for t in _ENERGY_TERMS},
+            {t: float(fp["co2e_kg"][t]) for t in _CO2_TERMS})
+
+
+def job_document(store: Store, job_id: str, options: AccountingOptions | None = None,
                  metrics_rank: int | None = None) -> dict[str, Any]:
-    """Everything ``show JOB --json`` prints.
+    """Everything ``show JOB --json`` prints, and what ``report JOB`` renders.
 
     Args:
         store: the store.
@@ -29,28 +91,56 @@ def job_document(store: Store, job_id: str, options: Any = None,
         options: :class:`~wattprint.accounting.account.AccountingOptions`.
         metrics_rank: whose metrics and units to show (default rank 0).
 
+    Returns:
+        The job's ``job_id, status, final, partial, launcher, nodes, ranks,
+        runs, started_at, ended_at, wall_s, energy_j, energy_kwh,
+        attributed_j, co2e_kg, footprint`` (energy and carbon terms summed
+        over the measuring runs), ``dead_nodes``, ``by_node`` (each with its
+        ``regions``), ``by_rank``, ``by_device``, ``accounted`` (one entry per
+        measuring run: its node, rank, region and terms), ``metrics_from_rank``,
+        ``metrics`` and ``units``.
+
     Raises:
         RunNotFound: no such job.
     """
     from wattprint.accounting.account import account_run
 
-    head = summary(store, job_id)
     members = job_members(store, job_id)
     rows = job_totals(store, job_id)
+    head = summary(store, job_id, members, rows)
+    by_id = {m.run_id: m for m in members}
     measuring = sorted({str(r["run_id"]) for r in rows})
     co2e: dict[str, float] = {}
     region: dict[str, str] = {}
+    accounted_runs: list[dict[str, Any]] = []
+    energy_kwh = dict.fromkeys(_ENERGY_TERMS, 0.0)
+    co2e_kg = dict.fromkeys(_CO2_TERMS, 0.0)
     for rid in measuring:
         accounted = account_run(store, rid, options)
-        co2e[rid] = float(accounted.footprint.to_dict()["co2e_kg"]["total"])
+        fp = accounted.footprint.to_dict()
+        e_terms, c_terms = _terms(fp)
+        for t in _ENERGY_TERMS:
+            energy_kwh[t] += e_terms[t]
+        for t in _CO2_TERMS:
+            co2e_kg[t] += c_terms[t]
+        co2e[rid] = c_terms["total"]
         region[rid] = accounted.region.code
+        member = by_id[rid]
+        accounted_runs.append({
+            "run_id": rid, "node": member.node or "?", "rank": member.rank,
+            "region": accounted.region.code, "region_how": accounted.region.how,
+            "intensity_g_per_kwh": fp["intensity"]["mean_g_per_kwh"],
+            "intensity_source": fp["intensity"]["source"],
+            "intensity_method": fp["intensity"]["method"],
+            "pue": fp["pue"], "energy_kwh": e_terms, "co2e_kg": c_terms})
     by_node: dict[str, dict[str, Any]] = {}
     by_rank: dict[tuple[str, int | None], dict[str, Any]] = {}
     by_device: dict[tuple[str, str], dict[str, Any]] = {}
     for m in members:
         node = m.node or "?"
         by_node.setdefault(node, {"node": node, "regions": [], "energy_j": 0.0, "co2e_kg": 0.0,
-                                  "ranks": [], "runs": 0})
+                                  "ranks": [], "runs": 0,
+                                  "dead": node in head.dead_nodes})
         by_node[node]["runs"] += 1
         if m.rank is not None:
             by_node[node]["ranks"].append(m.rank)
@@ -77,17 +167,67 @@ def job_document(store: Store, job_id: str, options: Any = None,
         m for m in ranked if store.metrics(m.run_id) or store.units(m.run_id)][:1]
     source = chosen[0] if chosen else None
     return {
-        "job_id": job_id, "status": head.status, "launcher": head.launcher,
+        "job_id": job_id, "status": head.status, "final": head.status != "running",
+        "partial": head.status == "partial", "launcher": head.launcher,
         "nodes": head.nodes, "ranks": head.ranks, "runs": head.runs,
         "started_at": iso_utc(head.started_at),
         "ended_at": iso_utc(head.ended_at) if head.ended_at is not None else None,
         "wall_s": head.wall_s, "energy_j": head.energy_j, "energy_kwh": j_to_kwh(head.energy_j),
         "attributed_j": head.attributed_j, "co2e_kg": sum(co2e.values()),
+        "footprint": {"energy_kwh": energy_kwh, "co2e_kg": co2e_kg},
         "dead_nodes": head.dead_nodes,
         "by_node": sorted(by_node.values(), key=lambda d: d["node"]),
         "by_rank": sorted(by_rank.values(), key=lambda d: (d["rank"] is None, d["rank"] or 0)),
         "by_device": sorted(by_device.values(), key=lambda d: (d["node"], d["device_id"])),
+        "accounted": accounted_runs,
         "metrics_from_rank": source.rank if source else None,
         "metrics": store.metrics(source.run_id) if source else [],
         "units": store.units(source.run_id) if source else {},
     }
+
+
+def job_links(store: Store, run_ids: list[str] | None = None) -> dict[str, str]:
+    """The job of each run that belongs to one (``run id -> job id``), of ``run_ids`` or all."""
+    rows = store._read("SELECT id, job_id FROM runs WHERE job_id IS NOT NULL", ())
+    wanted = None if run_ids is None else set(run_ids)
+    return {str(r[0]): str(r[1]) for r in rows if wanted is None or r[0] in wanted}
+
+
+def job_row(store: Store, job_id: str, options: AccountingOptions | None = None
+            ) -> dict[str, Any]:
+    """A job as one entry among runs (``leaderboard``, ``compare``).
+
+    Returns:
+        ``id`` (the job id), ``name`` and ``phase`` (of its lowest rank's run),
+        ``project``, ``status``, ``started_at`` (ISO), ``t`` (epoch seconds),
+        ``duration_s`` (the wall span), ``energy_kwh`` and ``co2e_kg`` (the
+        summed footprint's terms), ``device_kwh`` (device energy by kind,
+        before PUE), ``intensity_g_per_kwh`` (operational carbon over IT
+        energy), ``region`` (the nodes' regions, comma-separated),
+        ``metrics`` (the last value of each metric of the metrics rank) and
+        ``tags`` (that rank's run's tags).
+    """
+    doc = job_document(store, job_id, options)
+    members = job_members(store, job_id)
+    ranked = sorted(members, key=lambda m: (m.rank is None, m.rank or 0, m.started_at))
+    lead = store.run(ranked[0].run_id)
+    source = next((m for m in ranked if m.rank == doc["metrics_from_rank"]), ranked[0])
+    last: dict[str, float] = {}
+    for m in doc["metrics"]:
+        last[str(m["name"])] = float(m["value"])
+    device_kwh: dict[str, float] = {}
+    for d in doc["by_device"]:
+        kind = str(d["kind"] or "other")
+        device_kwh[kind] = device_kwh.get(kind, 0.0) + j_to_kwh(d["energy_j"])
+    fp = doc["footprint"]
+    operational_kg = fp["co2e_kg"]["total"] - fp["co2e_kg"]["embodied"]
+    it_kwh = fp["energy_kwh"]["total"] - fp["energy_kwh"]["infrastructure"]
+    regions = sorted({r for n in doc["by_node"] for r in n["regions"]})
+    started = min(m.started_at for m in members)
+    return {"id": job_id, "name": lead.name, "project": lead.project, "phase": lead.phase,
+            "status": doc["status"], "started_at": doc["started_at"], "t": started,
+            "duration_s": doc["wall_s"], "energy_kwh": fp["energy_kwh"],
+            "co2e_kg": fp["co2e_kg"], "device_kwh": device_kwh,
+            "intensity_g_per_kwh": (operational_kg * 1000.0 / it_kwh if it_kwh > 0 else None),
+            "region": ",".join(regions) or None, "metrics": last,
+            "tags": store.tags(source.run_id)}

@@ -32,6 +32,10 @@ utility is ``1 − Σ w n / Σ w`` (:func:`wattprint.report.pareto.weighted_util
 The front stays the main answer: a utility ranking hides the trade-offs
 behind one choice of weights.
 
+The runs of a distributed job are one entry, under the job's id (``"job":
+true``): the metric of its metrics rank (rank 0 unless only another logged
+one), its costs summed over its runs, its wall span as duration.
+
 Runs still running, runs that never logged the metric, and runs without a
 value for some cost are not ranked; they are listed under ``excluded`` with
 the reason. Ranks are competition ranks on the metric (equal metrics share a
@@ -174,6 +178,41 @@ def _entry(store: Store, run: RunRecord, metric: str, cost_specs: list[dict[str,
     return row, ""
 
 
+def _job_links(store: Store, run_ids: list[str]) -> dict[str, str]:
+    from wattprint.report.jobview import job_links
+
+    return job_links(store, run_ids)
+
+
+def _job_entry(store: Store, job_id: str, metric: str, cost_specs: list[dict[str, str]],
+               opts: AccountingOptions) -> tuple[dict[str, Any] | None, str]:
+    """A job's leaderboard row (its metrics rank's metric, its summed costs), or why not."""
+    from wattprint.report.jobview import job_row
+
+    job = job_row(store, job_id, opts)
+    if job["status"] == "running":
+        return None, "job still running"
+    value = job["metrics"].get(metric)
+    if value is None or not math.isfinite(value):
+        return None, f"no value of metric {metric!r} logged by the job's metrics rank"
+    row: dict[str, Any] = {
+        "id": job_id, "name": job["name"], "phase": job["phase"], "status": job["status"],
+        "started_at": job["started_at"], "_t": job["t"], "metric": value,
+        "energy_kwh": job["energy_kwh"]["total"], "co2e_kg": job["co2e_kg"]["total"],
+        "duration_s": job["duration_s"], "embodied_kg": job["co2e_kg"]["embodied"],
+        "job": True}
+    missing = []
+    for spec in cost_specs:
+        if spec["name"] not in COSTS:
+            row[spec["column"]] = _custom_value(spec["name"], job["metrics"], job["tags"])
+        v = row[spec["column"]]
+        if v is None or not math.isfinite(float(v)):
+            missing.append(spec["name"])
+    if missing:
+        return None, f"no value for cost {', '.join(missing)}"
+    return row, ""
+
+
 def leaderboard(store: Store, project: str | None, metric: str, *, maximize: bool = True,
                 costs: Sequence[str] = ("energy",), opts: AccountingOptions | None = None,
                 progress: ProgressFn | None = None,
@@ -221,12 +260,21 @@ def leaderboard(store: Store, project: str | None, metric: str, *, maximize: boo
     excluded: list[dict[str, Any]] = []
     if progress is not None:
         progress(0, len(records))
+    jobs = _job_links(store, [r.id for r in records])  # a job's runs are one entry
+    seen: set[str] = set()
     for done, run in enumerate(records, start=1):
-        row, reason = _entry(store, run, metric, cost_specs, opts)
+        row = None
+        if run.id in jobs and jobs[run.id] not in seen:
+            seen.add(jobs[run.id])
+            row, reason = _job_entry(store, jobs[run.id], metric, cost_specs, opts)
+            if row is None:
+                excluded.append({"id": jobs[run.id], "name": run.name, "reason": reason})
+        elif run.id not in jobs:
+            row, reason = _entry(store, run, metric, cost_specs, opts)
+            if row is None:
+                excluded.append({"id": run.id, "name": run.name, "reason": reason})
         if row is not None:
             rows.append(row)
-        else:
-            excluded.append({"id": run.id, "name": run.name, "reason": reason})
         if progress is not None:
             progress(done, len(records))
     if rows:

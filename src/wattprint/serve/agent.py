@@ -284,13 +284,18 @@ class Agent:
             return merged
 
         proc_root = str(self._proc_root)
+        self._runs = RunsReader(self.settings.db_path)
+        from wattprint.serve.jobs import JobLabels
+        from wattprint.store.base import hostname
+
+        job_of = JobLabels(self._proc_root, tracked=functools.partial(
+            self._runs.running_jobs, hostname()))
         self.monitor = NodeMonitor(
             devices, region=region, intensity=self._intensity, proc_root=self._proc_root,
             process_ttl_s=self._ttl_s, busy_s=functools.partial(machine_busy_s, proc_root),
             gpu_breakdown=gpu_breakdown if breakdowns else None,
             list_processes=functools.partial(read_processes, proc_root),
-            top_processes=self._top_processes, pid_label=self._pid_label)
-        self._runs = RunsReader(self.settings.db_path)
+            top_processes=self._top_processes, pid_label=self._pid_label, job_of=job_of)
         app = build_app(AgentAPI(
             monitor=self.monitor,
             registry=registry_for(self.monitor, _version()),

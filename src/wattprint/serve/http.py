@@ -285,7 +285,11 @@ def build_app(api: AgentAPI) -> ASGIApp:
         _route("/v1/runs", runs, token),
         _route("/{path:path}", not_found, None),
     ]
-    return _ReadOnly(Starlette(routes=routes))
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        # a path no route pattern matches at all (a newline in it: `.*` stops there)
+        return _error(404, "no such endpoint; see the agent's openapi.yaml")
+
+    return _ReadOnly(Starlette(routes=routes, exception_handlers={404: unrouted}))
 
 
 # --------------------------------------------------------------------------- the server

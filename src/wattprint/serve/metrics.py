@@ -5,7 +5,11 @@ handle the reset when it restarts). Per-process series are bounded: at most
 the top N process groups (name and container), one ``kernel`` and one
 ``other`` series (:mod:`wattprint.serve.series`), so that pid churn cannot
 blow up the series count; the ``pid`` label is there only when asked for.
-The JSON API lists every process. docs/agent.md has the table of metrics.
+The JSON API lists every process. Per-job series are bounded the same way
+and labelled ``job_id`` (not ``job``, which Prometheus sets on every scraped
+series to the scrape job's name: a target's own ``job`` label would be renamed
+``exported_job`` unless the scrape config sets ``honor_labels``). docs/agent.md
+has the table of metrics.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ _INTENSITY_BASE_HELP = (
 _CGROUP_ENERGY_HELP = (
     "Energy charged to the processes of each cgroup (container), CPU and GPU shares "
     "together.")
+_JOB_ENERGY_HELP = (
+    "Energy charged to the processes of each distributed job on this node (CPU and GPU "
+    "shares, as for processes); job_id as `wattprint jobs` names it (slurm:<job>.<step>, "
+    "...), series=\"other\" for jobs beyond the agent's bound. Sum a job over nodes with "
+    "sum by (job_id).")
 _UNATTRIBUTED_HELP = (
     "Energy of the CPU-side devices and GPUs charged to no listed process (idle, kernel, "
     "short-lived work, GPUs without per-process accounting, energy before the first "
@@ -106,6 +115,16 @@ class NodeCollector(Collector):
             c_energy.add_metric(values, c["energy_j"])
             c_co2e.add_metric(values, c["co2e_g"])
         yield from (c_energy, c_co2e)
+
+        j_energy = CounterMetricFamily(
+            "wattprint_job_energy_joules", _JOB_ENERGY_HELP, labels=["job_id", "series"])
+        j_co2e = CounterMetricFamily(
+            "wattprint_job_co2e_grams",
+            "Operational carbon of the energy of each job series.", labels=["job_id", "series"])
+        for j in m.job_series():
+            j_energy.add_metric([j["job_id"], j["series"]], j["energy_j"])
+            j_co2e.add_metric([j["job_id"], j["series"]], j["co2e_g"])
+        yield from (j_energy, j_co2e)
 
         un_j, _ = m.unattributed()
         unattributed = CounterMetricFamily("wattprint_unattributed_energy_joules",

@@ -35,6 +35,10 @@ What it counts
       ``/proc/<pid>/cgroup``; a cgroup's energy is the sum of its processes'
       (CPU and GPU side). The container id is the 64-hex-digit id in the
       cgroup path (Docker, containerd/CRI, CRI-O and Podman all put it there).
+    * **jobs** -- each process's distributed job is asked once, when it is
+      first listed (``job_of``, :class:`wattprint.serve.jobs.JobLabels`);
+      a job's energy is the sum of its processes' (CPU and GPU side), kept
+      in bounded series (:class:`~wattprint.serve.series.JobSeries`).
 
 Processes are identified by pid and start time (pids are reused). Their
 names are the kernel's ``comm`` only (:class:`~wattprint.procfs.ProcStat`),
@@ -63,7 +67,7 @@ from wattprint.procfs import read_proc_stat, stat_fields
 from wattprint.sampling import Gap
 from wattprint.sensors.base import DeviceInfo
 from wattprint.sensors.cgroup import own_cgroups
-from wattprint.serve.series import GroupKey, ProcessSeries
+from wattprint.serve.series import GroupKey, JobSeries, ProcessSeries
 from wattprint.store import IntervalRecord
 from wattprint.units import J_PER_KWH
 
@@ -201,6 +205,7 @@ class _Process:
     last_seen: float
     kernel: bool = False
     alive: bool = True
+    job: str | None = None
     energy_j: float = 0.0
     co2e_g: float = 0.0
     cpu_used_s: float = 0.0
@@ -248,6 +253,9 @@ class NodeMonitor:
         top_processes: process groups with a series of their own
             (:mod:`wattprint.serve.series`); the rest are ``kernel`` and ``other``.
         pid_label: group processes by pid too (a series per process).
+        job_of: the distributed job of a process by pid, or ``None``
+            (:class:`~wattprint.serve.jobs.JobLabels`); without it, no job series.
+        top_jobs: jobs with a series of their own; the rest are ``other``.
 
     Raises:
         RegionError: the intensity source does not know ``region``.
@@ -268,6 +276,8 @@ class NodeMonitor:
         list_processes: Callable[[], Mapping[int, ProcessSample]] = read_processes,
         top_processes: int = 20,
         pid_label: bool = False,
+        job_of: Callable[[int], str | None] | None = None,
+        top_jobs: int = 20,
     ) -> None:
         self.region = region
         self._gpu_breakdown = gpu_breakdown
@@ -285,6 +295,8 @@ class NodeMonitor:
         self._cgroups: dict[str, _Cgroup] = {}
         self.pid_label = pid_label
         self._series = ProcessSeries(top_processes, idle_s=process_ttl_s)
+        self._job_of = job_of
+        self._jobs = JobSeries(top_jobs, idle_s=process_ttl_s)
         self._now = wall()
         self._pending_j = 0.0
         self._pending_g = 0.0
@@ -363,8 +375,14 @@ class NodeMonitor:
                 old = known.get(pid)
                 if old is None or abs(old.create_time - sample.started_at) > 0.01:
                     new_cgroups[pid] = None
+        new_jobs: dict[int, str | None] = {}
         for pid in new_cgroups:  # file reads outside the lock
             new_cgroups[pid] = _cgroup_of(self._proc_root, pid)
+            if self._job_of is not None:
+                try:
+                    new_jobs[pid] = self._job_of(pid)
+                except Exception:  # a job label is optional; energy is still charged
+                    log.debug("job of pid %d not found", pid, exc_info=True)
         breakdown: Mapping[str, Mapping[int, float]] = {}
         if self._gpu_breakdown is not None:
             try:
@@ -373,9 +391,10 @@ class NodeMonitor:
                 log.debug("GPU process breakdown failed", exc_info=True)
         with self._lock:
             self._now = now
-            self._apply_listing(now, busy, seen, new_cgroups, first)
+            self._apply_listing(now, busy, seen, new_cgroups, first, new_jobs)
             self._share_gpu_energy(breakdown, first)
             self._series.end_listing(now)
+            self._jobs.end_listing(now)
 
     def _charge(self, proc: _Process, energy_j: float, co2e_g: float) -> None:
         proc.energy_j += energy_j
@@ -383,6 +402,8 @@ class NodeMonitor:
         key = None if proc.kernel else GroupKey(
             proc.name, proc.container_id or "", proc.pid if self.pid_label else None)
         self._series.charge(key, energy_j, co2e_g, self._now)
+        if proc.job is not None:
+            self._jobs.charge_job(proc.job, energy_j, co2e_g, self._now)
         if proc.cgroup is not None and proc.cgroup in self._cgroups:
             cg = self._cgroups[proc.cgroup]
             cg.energy_j += energy_j
@@ -413,7 +434,8 @@ class NodeMonitor:
         self._pending_gpu = {}
 
     def _apply_listing(self, now: float, busy: float, seen: Mapping[int, ProcessSample],
-                       new_cgroups: dict[int, str | None], first: bool) -> None:
+                       new_cgroups: dict[int, str | None], first: bool,
+                       new_jobs: Mapping[int, str | None] | None = None) -> None:
         prev_listing = self._prev_listing
         deltas: dict[int, float] = {}
         for pid, (created, name, cpu_s, kernel) in seen.items():
@@ -424,7 +446,7 @@ class NodeMonitor:
                 cgroup = new_cgroups.get(pid)
                 proc = _Process(pid, created, name, cgroup,
                                 container_id(cgroup) if cgroup else None, cpu_s, now, now,
-                                kernel)
+                                kernel, job=(new_jobs or {}).get(pid))
                 self._processes[pid] = proc
                 # born since the last listing: all its CPU time is in this window
                 if prev_listing is not None and created >= prev_listing:
@@ -528,6 +550,16 @@ class NodeMonitor:
         """The bounded per-process series (:meth:`ProcessSeries.snapshot`)."""
         with self._lock:
             return self._series.snapshot()
+
+    def job_series(self) -> list[dict[str, Any]]:
+        """The bounded per-job series (:meth:`JobSeries.snapshot`)."""
+        with self._lock:
+            return self._jobs.snapshot()
+
+    def jobs_charged(self) -> tuple[float, float]:
+        """Energy (J) and carbon (g) charged to processes of any job since the start."""
+        with self._lock:
+            return self._jobs.charged()
 
     def attributed(self) -> tuple[float, float]:
         """Energy (J) and carbon (g) charged to processes since the start, gone ones too."""

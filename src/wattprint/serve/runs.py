@@ -148,6 +148,21 @@ class RunsReader:
         self._cache[(project, limit)] = (version, doc)
         return doc
 
+    def running_jobs(self, host: str) -> dict[int, str]:
+        """``pid -> job id`` of the runs of a job still ``running`` on ``host``.
+
+        Raises:
+            StoreError: the store is of a newer schema.
+            sqlite3.Error: it cannot be read (or predates job columns).
+        """
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return {}
+            rows = conn.execute("SELECT pid, job_id FROM runs WHERE status = 'running' AND"
+                                " job_id IS NOT NULL AND host = ?", (host,)).fetchall()
+        return {int(pid): str(job) for pid, job in rows}
+
     def close(self) -> None:
         """Close the connection; idempotent."""
         with self._lock, self._check_lock:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ["GroupKey", "ProcessSeries"]
+__all__ = ["GroupKey", "JobSeries", "ProcessSeries"]
 
 
 class GroupKey(NamedTuple):
@@ -118,4 +118,35 @@ class ProcessSeries:
         for series, bucket in (("kernel", self.kernel), ("other", self.other)):
             out.append({"series": series, "name": series, "container_id": "", "pid": None,
                         "energy_j": bucket.energy_j, "co2e_g": bucket.co2e_g})
+        return out
+
+
+class JobSeries(ProcessSeries):
+    """Energy charged to the processes of distributed jobs, in at most ``top + 1`` series.
+
+    The same bounds as the process series, keyed by job id: at most ``top``
+    jobs hold a series of their own (a job gets a free slot at the end of a
+    listing in which it was charged the most of the jobs without one; a job
+    charged nothing for ``idle_s`` gives its slot back and its energy moves to
+    ``other``), and ``other`` holds the rest. Processes of no job are not
+    counted here (they are in the process series).
+    """
+
+    def charge_job(self, job_id: str, energy_j: float, co2e_g: float, now: float) -> None:
+        """Add energy charged to one process of a job."""
+        self.charge(GroupKey(job_id, "", None), energy_j, co2e_g, now)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The series, jobs most energy first, then ``other``.
+
+        Each has ``series`` (``job`` or ``other``), ``job_id`` (``""`` for
+        ``other``), ``energy_j`` and ``co2e_g``.
+        """
+        out = []
+        for doc in super().snapshot():
+            if doc["series"] == "kernel":
+                continue
+            out.append({"series": "job" if doc["series"] == "process" else "other",
+                        "job_id": doc["name"] if doc["series"] == "process" else "",
+                        "energy_j": doc["energy_j"], "co2e_g": doc["co2e_g"]})
         return out

@@ -317,7 +317,7 @@ class Store(_Reads):
             latest = schema.latest()
             if version > latest:
                 raise self._newer(version)
-            for target in sorted(v for v in schema.MIGRATIONS if v > version):
+            for target in range(version + 1, latest + 1):
                 for statement in schema.statements(target, c.dialect):
                     c.execute(statement)
                 c.execute(

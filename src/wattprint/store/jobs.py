@@ -94,11 +94,14 @@ def job_runs(store: Store, job_id: str) -> list[str]:
 
 
 def resolve_job(store: Store, ref: str) -> str:
-    """A job id from an exact id, a unique prefix, or ``last``.
+    """A job id from an exact id, a unique prefix, or ``last`` (each may start ``job:``).
 
     Raises:
         RunNotFound: no job matches, or a prefix matches several.
     """
+    if ref.startswith("job:") and store._read_one(
+            "SELECT 1 FROM runs WHERE job_id = ?", (ref,)) is None:
+        ref = ref[len("job:"):]  # the prefix that marks a job, not part of its id
     if ref == "last":
         row = store._read_one("SELECT job_id FROM runs WHERE job_id IS NOT NULL "
                               "ORDER BY started_at DESC LIMIT 1", ())
@@ -111,7 +114,7 @@ def resolve_job(store: Store, ref: str) -> str:
     rows = store._read("SELECT DISTINCT job_id FROM runs WHERE job_id LIKE ? ESCAPE '\\' "
                        "LIMIT 3", (pattern,))
     if not rows:
-        raise RunNotFound(f"no run or job {ref!r} in {store.path}; list jobs with "
+        raise RunNotFound(f"no run or job {ref!r} in {store.where}; list jobs with "
                           "`wattprint jobs`")
     if len(rows) > 1:
         raise RunNotFound(f"job id prefix {ref!r} is ambiguous; give more characters")
@@ -119,14 +122,17 @@ def resolve_job(store: Store, ref: str) -> str:
 
 
 def job_members(store: Store, job_id: str) -> list[JobMember]:
-    """The runs of a job with their node and rank, statuses judged as readers see them."""
+    """The runs of a job with their node and rank, statuses judged as readers see them.
+
+    One read of the job's run rows (by the ``runs_job`` index); each row's
+    values are checked as :meth:`~wattprint.store.Store.run` checks them.
+    """
     out = []
-    for rid in job_runs(store, job_id):
-        run = store.run(rid)
-        row = store._read_one("SELECT job_node, job_rank, job_local_rank, job_world_size, "
-                              "job_launcher FROM runs WHERE id = ?", (rid,))
-        assert row is not None
-        out.append(JobMember(rid, row[0], row[1], row[2], row[3], row[4], run.status,
+    for row in store._read("SELECT * FROM runs WHERE job_id = ? ORDER BY started_at, id",
+                           (job_id,)):
+        run = store._run_from_row(row)
+        out.append(JobMember(run.id, row["job_node"], row["job_rank"], row["job_local_rank"],
+                             row["job_world_size"], row["job_launcher"], run.status,
                              run.started_at, run.ended_at, run.region, run.interval_s))
     return out
 
@@ -134,20 +140,26 @@ def job_members(store: Store, job_id: str) -> list[JobMember]:
 def job_totals(store: Store, job_id: str) -> list[dict[str, Any]]:
     """Energy summed in SQL per (node, rank, run, device), paused spans excluded.
 
+    The intervals are summed per (run, device) first, read in the order of
+    the covering index of migration 4 (``intervals_totals``), and only those
+    few sums are joined to their runs and devices.
+
     Returns:
         Rows with ``node``, ``rank``, ``run_id``, ``device_id``, ``kind``,
         ``name``, ``measured``, ``energy_j``, ``attributed_j``, ``covered_s``,
         ``intervals``, ``t_start``, ``t_end``.
     """
     rows = store._read(
-        "SELECT r.job_node, r.job_rank, r.id, i.device_id, d.kind, d.name, d.measured,"
-        " SUM(i.energy_j), SUM(i.attributed_j), SUM(i.t_end - i.t_start), COUNT(*),"
-        " MIN(i.t_start), MAX(i.t_end)"
-        " FROM intervals i JOIN runs r ON r.id = i.run_id"
-        " LEFT JOIN devices d ON d.run_id = i.run_id AND d.device_id = i.device_id"
-        " WHERE r.job_id = ? AND i.paused = 0"
-        " GROUP BY r.job_node, r.job_rank, r.id, i.device_id, d.kind, d.name, d.measured"
-        " ORDER BY r.job_node, r.job_rank, i.device_id", (job_id,))
+        "SELECT r.job_node, r.job_rank, r.id, t.device_id, d.kind, d.name, d.measured,"
+        " t.energy_j, t.attributed_j, t.covered_s, t.n, t.t0, t.t1"
+        " FROM (SELECT run_id, device_id, SUM(energy_j) AS energy_j,"
+        " SUM(attributed_j) AS attributed_j, SUM(t_end - t_start) AS covered_s,"
+        " COUNT(*) AS n, MIN(t_start) AS t0, MAX(t_end) AS t1 FROM intervals"
+        " WHERE run_id IN (SELECT id FROM runs WHERE job_id = ?) AND paused = 0"
+        " GROUP BY run_id, device_id) t"
+        " JOIN runs r ON r.id = t.run_id"
+        " LEFT JOIN devices d ON d.run_id = t.run_id AND d.device_id = t.device_id"
+        " ORDER BY r.job_node, r.job_rank, t.device_id, r.id", (job_id,))
     return [{"node": r[0], "rank": r[1], "run_id": r[2], "device_id": r[3], "kind": r[4],
              "name": r[5], "measured": bool(r[6]), "energy_j": float(r[7]),
              "attributed_j": float(r[8]), "covered_s": float(r[9]), "intervals": int(r[10]),
@@ -198,14 +210,31 @@ def jobs(store: Store, limit: int | None = None) -> list[JobSummary]:
     return [summary(store, str(r[0])) for r in store._read(sql, args)]
 
 
-def summary(store: Store, job_id: str) -> JobSummary:
-    """One job's totals."""
-    members = job_members(store, job_id)
+def summary(store: Store, job_id: str, members: Sequence[JobMember] | None = None,
+            totals: Sequence[dict[str, Any]] | None = None) -> JobSummary:
+    """One job's totals.
+
+    Args:
+        store: the store.
+        job_id: the job.
+        members: its :func:`job_members`, when already read.
+        totals: its :func:`job_totals`, when already read (the energy is their sum).
+
+    Raises:
+        RunNotFound: no such job.
+    """
+    members = list(members) if members is not None else job_members(store, job_id)
     if not members:
-        raise RunNotFound(f"no job {job_id!r} in {store.path}")
-    row = store._read_one(
-        "SELECT SUM(i.energy_j), SUM(i.attributed_j) FROM intervals i JOIN runs r"
-        " ON r.id = i.run_id WHERE r.job_id = ? AND i.paused = 0", (job_id,))
+        raise RunNotFound(f"no job {job_id!r} in {store.where}")
+    if totals is not None:
+        energy_j = sum(float(r["energy_j"]) for r in totals)
+        attributed_j = sum(float(r["attributed_j"]) for r in totals)
+    else:
+        row = store._read_one(
+            "SELECT SUM(energy_j), SUM(attributed_j) FROM intervals WHERE run_id IN"
+            " (SELECT id FROM runs WHERE job_id = ?) AND paused = 0", (job_id,))
+        energy_j = float(row[0] or 0.0) if row else 0.0
+        attributed_j = float(row[1] or 0.0) if row else 0.0
     status, dead = job_status(members)
     ends = [m.ended_at for m in members]
     return JobSummary(
@@ -215,6 +244,5 @@ def summary(store: Store, job_id: str) -> JobSummary:
         started_at=min(m.started_at for m in members),
         ended_at=None if status == "running" or all(e is None for e in ends)
         else max(e for e in ends if e is not None),
-        energy_j=float(row[0] or 0.0) if row else 0.0,
-        attributed_j=float(row[1] or 0.0) if row else 0.0,
+        energy_j=energy_j, attributed_j=attributed_j,
         launcher=next((m.launcher for m in members if m.launcher), None), dead_nodes=dead)

@@ -228,21 +228,22 @@ class _Reads:
 
         On a store that is spooling, the spooled intervals of the run are included.
         """
-        stored: list[IntervalRecord] = []
+        rows: list[tuple[Any, ...]] = []
         if self._conn is not None:
-            sql = "SELECT * FROM intervals WHERE run_id = ?"
+            # t_start first: sorting plain tuples compares in C, without a key function
+            sql = ("SELECT t_start, device_id, t_end, energy_j, attributed_j, paused"
+                   " FROM intervals WHERE run_id = ?")
             args: list[Any] = [run_id]
             if device_id is not None:
                 sql += " AND device_id = ?"
                 args.append(device_id)
-            stored = [
-                IntervalRecord(r["device_id"], r["t_start"], r["t_end"], r["energy_j"],
-                               r["attributed_j"], bool(r["paused"]))
-                for r in self._read(sql, args, run_id)
-            ]
+            rows = [(r[0], r[1], r[2], r[3], r[4], r[5])
+                    for r in self._read(sql + " ORDER BY t_start", args, run_id)]
         if self._spool is not None:
-            stored += self._spooled_intervals(run_id, device_id)
-        return sorted(stored, key=lambda i: (i.t_start, i.device_id))
+            rows += [(i.t_start, i.device_id, i.t_end, i.energy_j, i.attributed_j, i.paused)
+                     for i in self._spooled_intervals(run_id, device_id)]
+        rows.sort(key=lambda r: (r[0], r[1]))  # time, then device: nearly sorted already
+        return [IntervalRecord(d, t0, t1, e, a, bool(p)) for t0, d, t1, e, a, p in rows]
 
     def _spooled_intervals(self, run_id: str, device_id: str | None) -> list[IntervalRecord]:
         assert self._spool is not None

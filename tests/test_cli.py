@@ -256,3 +256,18 @@ def test_ctrl_c_leaves_the_run_interrupted(env: dict[str, str], tmp_path: Path) 
     doc = json.loads(wattprint("show", "last", "--json", env=env).stdout)
     assert doc["status"] == "interrupted" and doc["exit_code"] == 130
     assert doc["error"] == "interrupted by SIGINT"
+
+
+def test_run_summary_puts_a_models_description_in_notes_and_fits_80_columns(
+        env: dict[str, str]) -> None:
+    env["WATTPRINT_SENSORS"] = "model"
+    r = wattprint("run", "--", sys.executable, "-c", "pass", env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("device "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("total (machine"))
+    block = lines[start:end]
+    assert all(len(line) <= 80 for line in block), block
+    cpu = next(line for line in block if " cpu " in line)
+    assert "estimated [1]" in cpu
+    assert any(line.startswith("[1] ") and "estimated by" in line for line in block)

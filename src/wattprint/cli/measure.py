@@ -300,28 +300,43 @@ DEVICE_COLUMNS = (("device", "left"), ("kind", "left"), ("source", "left"), ("ba
 
 
 def device_cells(devices: Sequence[DeviceEnergy] | Sequence[dict[str, Any]],
-                 precision: int = DEFAULT_PRECISION) -> tuple[list[list[str]], list[str]]:
-    """The cells of the per-device energy table printed after a run, and its total row."""
+                 precision: int = DEFAULT_PRECISION
+                 ) -> tuple[list[list[str]], list[str], list[str]]:
+    """The cells of the per-device energy table printed after a run, its total row, its notes.
+
+    A model's long description goes into a numbered note under the table, so the
+    table fits 80 columns.
+    """
     rows: list[list[str]] = []
+    notes: list[str] = []
     total = attributed = 0.0
     for d in devices:
         row = d.as_dict() if isinstance(d, DeviceEnergy) else d
         total += row["energy_j"]
         attributed += row["attributed_energy_j"]
-        basis = "measured" if row["measured"] else f"estimated ({row.get('model') or 'model'})"
+        basis = "measured"
+        if not row["measured"]:
+            notes.append(f"{row['name']}: estimated by {row.get('model') or 'a power model'}")
+            basis = f"estimated [{len(notes)}]"
         rows.append([row["name"], row["kind"], row["source"], basis,
                      format_power_w(row["mean_power_w"], precision),
                      format_energy_j(row["energy_j"], precision),
                      format_energy_j(row["attributed_energy_j"], precision)])
     return rows, ["total", "", "", "", "", format_energy_j(total, precision),
-                  format_energy_j(attributed, precision)]
+                  format_energy_j(attributed, precision)], notes
 
 
 def device_table(devices: Sequence[DeviceEnergy] | Sequence[dict[str, Any]],
                  precision: int = DEFAULT_PRECISION) -> str:
-    """The per-device energy table as plain text."""
-    rows, total = device_cells(devices, precision)
-    return table(DEVICE_COLUMNS, rows, total)
+    """The per-device energy table as plain text, with its numbered notes under it."""
+    import textwrap
+
+    rows, total, notes = device_cells(devices, precision)
+    lines = [table(DEVICE_COLUMNS, rows, total)]
+    for n, note in enumerate(notes, start=1):
+        lines.append(textwrap.fill(note, 79, initial_indent=f"[{n}] ",
+                                   subsequent_indent=" " * (len(str(n)) + 3)))
+    return "\n".join(lines)
 
 
 def _prepare_budget(epochs: int | None, predict_after: int | None, budget_kwh: float | None,

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -143,18 +145,39 @@ class LiveClient(ABC):
     def __init__(
         self,
         *,
-        base_url: str | None,
-        timeout_s: float,
-        cache_dir: Path | str | None,
-        cache: bool,
-        cache_ttl_s: float,
-        retry_after_s: float,
-        strict: bool,
-        fallback: IntensitySource | None,
-        fallback_region: str | None,
-        clock: Callable[[], float],
+        base_url: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        cache_dir: Path | str | None = None,
+        cache: bool = True,
+        cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
+        retry_after_s: float = DEFAULT_RETRY_AFTER_S,
+        strict: bool = False,
+        fallback: IntensitySource | None = None,
+        fallback_region: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """The options every client takes (each client adds its own credentials before them).
+
+        Args:
+            base_url: API root (tests point it at a local server).
+            timeout_s: per-request time-out.
+            cache_dir: response cache folder; ``None`` for the user cache directory.
+            cache: set false to disable the on-disk cache.
+            cache_ttl_s: how long a cached response is fresh.
+            retry_after_s: how long to leave the API alone after a failure.
+            strict: raise :class:`~wattprint.errors.IntensityError` on failure
+                instead of falling back.
+            fallback: source used on failure (default: shipped annual average).
+            fallback_region: region for the fallback when the shipped tables do
+                not know the requested one (default: world average).
+            environ: environment credentials are read from (default ``os.environ``).
+            clock: time source (UTC epoch seconds), for tests.
+            transport: an httpx transport instead of the network (tests pass
+                ``httpx.MockTransport``).
+        """
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.timeout_s = timeout_s
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None

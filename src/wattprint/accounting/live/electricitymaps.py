@@ -36,18 +36,11 @@ a gap, filled by interpolation in the series.
 from __future__ import annotations
 
 import math
-import os
-import time
-from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wattprint.accounting.intensity import IntensitySource, canonical_region
+from wattprint.accounting.intensity import canonical_region
 from wattprint.accounting.live.base import (
-    DEFAULT_CACHE_TTL_S,
-    DEFAULT_RETRY_AFTER_S,
-    DEFAULT_TIMEOUT_S,
     LiveClient,
     _Failure,
     _field,
@@ -58,9 +51,6 @@ from wattprint.accounting.live.base import (
 )
 from wattprint.accounting.series import IntensitySeries, IntensityValue, Provenance
 from wattprint.errors import RegionError
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["ElectricityMapsClient"]
 
@@ -73,21 +63,10 @@ class ElectricityMapsClient(LiveClient):
 
     Args:
         token: API token; ``None`` reads ``WATTPRINT_ELECTRICITYMAPS_TOKEN``.
-        base_url: API root (tests point it at a local server).
-        timeout_s: per-request time-out.
-        cache_dir: response cache folder; ``None`` for the user cache directory.
-        cache: set false to disable the on-disk cache.
-        cache_ttl_s: how long a cached response is fresh.
-        retry_after_s: how long to leave the API alone after a failure.
-        strict: raise :class:`~wattprint.errors.IntensityError` on failure
-            instead of falling back.
-        fallback: source used on failure (default: shipped annual average).
-        fallback_region: region for the fallback when the shipped tables do
-            not know the requested one (default: world average).
-        environ: environment to read the token from (default ``os.environ``).
-        clock: time source (UTC epoch seconds), for tests.
-        transport: an httpx transport instead of the network (tests pass
-            ``httpx.MockTransport``).
+        **options: the options every live client takes (``base_url``, ``timeout_s``,
+            ``cache_dir``, ``cache``, ``cache_ttl_s``, ``retry_after_s``, ``strict``,
+            ``fallback``, ``fallback_region``, ``environ``, ``clock``, ``transport``):
+            see :class:`~wattprint.accounting.live.base.LiveClient`.
     """
 
     name = "electricitymaps"
@@ -95,38 +74,9 @@ class ElectricityMapsClient(LiveClient):
     method = "average"
     default_base_url = "https://api.electricitymaps.com"
 
-    def __init__(
-        self,
-        token: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        cache_dir: Path | str | None = None,
-        cache: bool = True,
-        cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
-        retry_after_s: float = DEFAULT_RETRY_AFTER_S,
-        strict: bool = False,
-        fallback: IntensitySource | None = None,
-        fallback_region: str | None = None,
-        environ: Mapping[str, str] | None = None,
-        clock: Callable[[], float] = time.time,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            timeout_s=timeout_s,
-            cache_dir=cache_dir,
-            cache=cache,
-            cache_ttl_s=cache_ttl_s,
-            retry_after_s=retry_after_s,
-            strict=strict,
-            fallback=fallback,
-            fallback_region=fallback_region,
-            clock=clock,
-            transport=transport,
-        )
-        env = os.environ if environ is None else environ
-        self._token = token or env.get("WATTPRINT_ELECTRICITYMAPS_TOKEN") or None
+    def __init__(self, token: str | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self._token = token or self.environ.get("WATTPRINT_ELECTRICITYMAPS_TOKEN") or None
 
     def __repr__(self) -> str:
         token = "set" if self._token else "unset"

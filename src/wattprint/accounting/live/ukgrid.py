@@ -30,17 +30,11 @@ answers nest the periods one level down, under ``data[0].data`` (a list) or
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wattprint.accounting.intensity import IntensitySource, canonical_region
+from wattprint.accounting.intensity import canonical_region
 from wattprint.accounting.live.base import (
-    DEFAULT_CACHE_TTL_S,
-    DEFAULT_RETRY_AFTER_S,
-    DEFAULT_TIMEOUT_S,
     LiveClient,
     _Failure,
     _field,
@@ -52,9 +46,6 @@ from wattprint.accounting.live.base import (
 )
 from wattprint.accounting.series import IntensitySeries, IntensityValue, Provenance
 from wattprint.errors import RegionError
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["UKCarbonIntensityClient"]
 
@@ -68,19 +59,10 @@ class UKCarbonIntensityClient(LiveClient):
 
     Args:
         postcode: outward postcode for regional data, or ``None`` for national.
-        base_url: API root (tests point it at a local server).
-        timeout_s: per-request time-out.
-        cache_dir: response cache folder; ``None`` for the user cache directory.
-        cache: set false to disable the on-disk cache.
-        cache_ttl_s: how long a cached response is fresh.
-        retry_after_s: how long to leave the API alone after a failure.
-        strict: raise instead of falling back.
-        fallback: source used on failure (default: shipped annual average of GB).
-        environ: accepted like the other clients' for a uniform constructor; the
-            UK API needs no key, so it is not read.
-        clock: time source (UTC epoch seconds), for tests.
-        transport: an httpx transport instead of the network (tests pass
-            ``httpx.MockTransport``).
+        **options: the options every live client takes (``base_url``, ``timeout_s``,
+            ``cache_dir``, ``cache``, ``cache_ttl_s``, ``retry_after_s``, ``strict``,
+            ``fallback``, ``fallback_region``, ``environ``, ``clock``, ``transport``):
+            see :class:`~wattprint.accounting.live.base.LiveClient`.
     """
 
     name = "ukgrid"
@@ -88,36 +70,9 @@ class UKCarbonIntensityClient(LiveClient):
     method = "average"
     default_base_url = "https://api.carbonintensity.org.uk"
 
-    def __init__(
-        self,
-        postcode: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        cache_dir: Path | str | None = None,
-        cache: bool = True,
-        cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
-        retry_after_s: float = DEFAULT_RETRY_AFTER_S,
-        strict: bool = False,
-        fallback: IntensitySource | None = None,
-        environ: Mapping[str, str] | None = None,
-        clock: Callable[[], float] = time.time,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        del environ  # the UK API needs no key
-        super().__init__(
-            base_url=base_url,
-            timeout_s=timeout_s,
-            cache_dir=cache_dir,
-            cache=cache,
-            cache_ttl_s=cache_ttl_s,
-            retry_after_s=retry_after_s,
-            strict=strict,
-            fallback=fallback,
-            fallback_region="GB",
-            clock=clock,
-            transport=transport,
-        )
+    def __init__(self, postcode: str | None = None, **options: Any) -> None:
+        options.setdefault("fallback_region", "GB")
+        super().__init__(**options)  # the UK API needs no key: nothing read from environ
         self.postcode = postcode.strip().upper().replace(" ", "") if postcode else None
 
     def _zone(self, region: str) -> str:

@@ -34,19 +34,11 @@ from __future__ import annotations
 
 import base64
 import math
-import os
-import time
-from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wattprint.accounting.intensity import IntensitySource
 from wattprint.accounting.live.base import (
-    DEFAULT_CACHE_TTL_S,
-    DEFAULT_RETRY_AFTER_S,
-    DEFAULT_TIMEOUT_S,
     G_PER_KWH_PER_LB_PER_MWH,
     LiveClient,
     _Failure,
@@ -58,9 +50,6 @@ from wattprint.accounting.live.base import (
     _time,
 )
 from wattprint.accounting.series import IntensitySeries, IntensityValue, Provenance
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["WattTimeClient"]
 
@@ -76,19 +65,10 @@ class WattTimeClient(LiveClient):
     Args:
         username: WattTime user; ``None`` reads ``WATTPRINT_WATTTIME_USERNAME``.
         password: password; ``None`` reads ``WATTPRINT_WATTTIME_PASSWORD``.
-        base_url: API root (tests point it at a local server).
-        timeout_s: per-request time-out.
-        cache_dir: response cache folder; ``None`` for the user cache directory.
-        cache: set false to disable the on-disk cache.
-        cache_ttl_s: how long a cached response is fresh.
-        retry_after_s: how long to leave the API alone after a failure.
-        strict: raise instead of falling back.
-        fallback: source used on failure (default: shipped annual marginal).
-        fallback_region: region for the fallback (see above).
-        environ: environment to read credentials from (default ``os.environ``).
-        clock: time source (UTC epoch seconds), for tests.
-        transport: an httpx transport instead of the network (tests pass
-            ``httpx.MockTransport``).
+        **options: the options every live client takes (``base_url``, ``timeout_s``,
+            ``cache_dir``, ``cache``, ``cache_ttl_s``, ``retry_after_s``, ``strict``,
+            ``fallback``, ``fallback_region``, ``environ``, ``clock``, ``transport``):
+            see :class:`~wattprint.accounting.live.base.LiveClient`.
     """
 
     name = "watttime"
@@ -98,40 +78,11 @@ class WattTimeClient(LiveClient):
     #: Seconds a login token is reused (WattTime tokens last 30 minutes).
     token_lifetime_s = 25 * 60.0
 
-    def __init__(
-        self,
-        username: str | None = None,
-        password: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        cache_dir: Path | str | None = None,
-        cache: bool = True,
-        cache_ttl_s: float = DEFAULT_CACHE_TTL_S,
-        retry_after_s: float = DEFAULT_RETRY_AFTER_S,
-        strict: bool = False,
-        fallback: IntensitySource | None = None,
-        fallback_region: str | None = None,
-        environ: Mapping[str, str] | None = None,
-        clock: Callable[[], float] = time.time,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url=base_url,
-            timeout_s=timeout_s,
-            cache_dir=cache_dir,
-            cache=cache,
-            cache_ttl_s=cache_ttl_s,
-            retry_after_s=retry_after_s,
-            strict=strict,
-            fallback=fallback,
-            fallback_region=fallback_region,
-            clock=clock,
-            transport=transport,
-        )
-        env = os.environ if environ is None else environ
-        self._username = username or env.get("WATTPRINT_WATTTIME_USERNAME") or None
-        self._password = password or env.get("WATTPRINT_WATTTIME_PASSWORD") or None
+    def __init__(self, username: str | None = None, password: str | None = None,
+                 **options: Any) -> None:
+        super().__init__(**options)
+        self._username = username or self.environ.get("WATTPRINT_WATTTIME_USERNAME") or None
+        self._password = password or self.environ.get("WATTPRINT_WATTTIME_PASSWORD") or None
         self._token: str | None = None
         self._token_until = -math.inf
 

@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+# the eight balancing authorities of the EIA series and their Electricity Maps zone keys
+from wattprint.accounting.intensity import BA_ZONES
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "src" / "wattprint" / "data" / "intensity"
@@ -85,17 +88,6 @@ CANADA_FUELS = {
 #: Cloud location names (CCF "Location") that are not OWID entity names.
 LOCATION_ALIASES = {"England": "GB"}
 
-#: The eight balancing authorities of the EIA series and their Electricity Maps zone keys.
-BA_ZONES = {
-    "AZPS": "US-SW-AZPS",
-    "BPAT": "US-NW-BPAT",
-    "CISO": "US-CAL-CISO",
-    "ERCO": "US-TEX-ERCO",
-    "MISO": "US-MIDW-MISO",
-    "NYIS": "US-NY-NYIS",
-    "PJM": "US-MIDA-PJM",
-    "SOCO": "US-SE-SOCO",
-}
 
 
 def read_csv(path: Path, *, skip: int = 0) -> list[dict[str, str]]:

@@ -53,7 +53,7 @@ from typing import Any
 
 from wattprint.errors import SensorUnavailable
 from wattprint.extras import install_hint
-from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
+from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor, open_with_library
 from wattprint.sensors.context import SensorContext
 from wattprint.sensors.visible import select_visible_chain
 from wattprint.units import uj_to_j
@@ -291,20 +291,9 @@ def open_sensor(
         raise SensorUnavailable("no AMD GPU driver found (no /dev/kfd, no amdgpu module)")
     smi = ctx.amdsmi if ctx.amdsmi is not None else _import_amdsmi()
     error: type[BaseException] = getattr(smi, "AmdSmiException", Exception)
-    try:
-        smi.amdsmi_init()
-    except Exception as exc:
-        raise SensorUnavailable(
-            f"amdsmi could not initialise: {exc}; is the amdgpu driver loaded?"
-        ) from exc
-    try:
-        return _open(smi, ctx, notes, error)
-    except BaseException:
-        try:
-            smi.amdsmi_shut_down()
-        except error:
-            log.debug("amdsmi_shut_down after a failed open failed", exc_info=True)
-        raise
+    return open_with_library("amdsmi", smi.amdsmi_init, smi.amdsmi_shut_down, error,
+                             "is the amdgpu driver loaded?",
+                             lambda: _open(smi, ctx, notes, error))
 
 
 def _open(

@@ -28,11 +28,16 @@ accounting from the driver), :class:`ShareRuleSource`, :class:`ProcessBreakdownS
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
+from wattprint.errors import SensorUnavailable
 from wattprint.records import DEVICE_KINDS, DeviceInfo
+
+log = logging.getLogger(__name__)
+_Opened = TypeVar("_Opened")
 
 __all__ = [
     "DEVICE_KINDS",
@@ -46,6 +51,7 @@ __all__ = [
     "Sensor",
     "ShareRuleSource",
     "SkippedSensor",
+    "open_with_library",
 ]
 
 #: :attr:`DeviceInfo.extra` key saying what a power device's watts stand for.
@@ -166,3 +172,37 @@ class SkippedSensor:
     #: ``True`` when this is a whole sensor skipped, ``False`` for one
     #: domain/device of a sensor that is otherwise in use.
     whole: bool = True
+
+
+def open_with_library(library: str, init: Callable[[], object], shutdown: Callable[[], object],
+                      error: type[BaseException], hint: str,
+                      open_devices: Callable[[], _Opened]) -> _Opened:
+    """Initialise a vendor library, open its devices, and shut it down if that fails.
+
+    Args:
+        library: the library's name in messages (``NVML``, ``amdsmi``).
+        init: the library's initialisation call.
+        shutdown: its shutdown call, made when opening the devices fails.
+        error: the library's own exception type (a failed shutdown is only logged).
+        hint: what to check when initialisation fails, for the message.
+        open_devices: opens the sensor once the library is initialised.
+
+    Returns:
+        What ``open_devices`` returns; it holds the initialisation until closed.
+
+    Raises:
+        SensorUnavailable: the library could not initialise; any error of
+            ``open_devices`` is raised after the shutdown.
+    """
+    try:
+        init()
+    except Exception as exc:
+        raise SensorUnavailable(f"{library} could not initialise: {exc}; {hint}") from exc
+    try:
+        return open_devices()
+    except BaseException:
+        try:
+            shutdown()
+        except error:
+            log.debug("%s shutdown after a failed open failed", library, exc_info=True)
+        raise

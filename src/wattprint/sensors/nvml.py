@@ -97,7 +97,7 @@ from wattprint.records import (
     NVML_PROCESS_MEMORY,
     WHOLE_DEVICE_FOREIGN_PIDS,
 )
-from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor
+from wattprint.sensors.base import DeviceInfo, Reading, SkippedSensor, open_with_library
 from wattprint.sensors.context import SensorContext
 from wattprint.sensors.nvml_devices import (
     EXTRA_MIG_INSTANCES,
@@ -393,20 +393,9 @@ def open_sensor(
         require_driver(ctx)
     nvml = ctx.nvml if ctx.nvml is not None else import_pynvml()
     error: type[BaseException] = getattr(nvml, "NVMLError", Exception)
-    try:
-        nvml.nvmlInit()
-    except Exception as exc:
-        raise SensorUnavailable(
-            f"NVML could not initialise: {exc}; is the NVIDIA driver installed and loaded?"
-        ) from exc
-    try:
-        return _open(nvml, ctx, notes, error)
-    except BaseException:
-        try:
-            nvml.nvmlShutdown()
-        except error:
-            log.debug("nvmlShutdown after a failed open failed", exc_info=True)
-        raise
+    return open_with_library("NVML", nvml.nvmlInit, nvml.nvmlShutdown, error,
+                             "is the NVIDIA driver installed and loaded?",
+                             lambda: _open(nvml, ctx, notes, error))
 
 
 def _open(

@@ -43,6 +43,7 @@ from wattprint.accounting.footprint import (
     EmbodiedParams,
     Floats,
     Footprint,
+    UseTotals,
     compute_footprint,
 )
 from wattprint.accounting.intensity import (
@@ -359,8 +360,47 @@ def _plain_uses(intervals: Sequence[IntervalRecord], process: bool
     return out
 
 
-def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -> AccountedRun:
+def _summed_uses(store: Store, run: RunRecord, devices: Sequence[DeviceRecord],
+                 source: IntensitySource, region: str,
+                 idle: Mapping[str, tuple[float | None, str]], cat: hardware.Catalogue
+                 ) -> tuple[list[DeviceUse], dict[str, Floats], Provenance]:
+    """Each device's use from the store's per-device sums, at the run's one intensity."""
+    process = run.attribution == "process"
+    value = source.intensity(region, run.started_at, run.ended_at or run.started_at)
+    totals = store.interval_sums(
+        run.id, {d: w for d, (w, _) in idle.items() if w is not None}, attributed=process)
+    uses: list[DeviceUse] = []
+    intensities: dict[str, Floats] = {}
+    for device in devices:
+        idle_w, idle_src = idle[device.device_id]
+        emb_kg, emb_src = _embodied_for(device, cat)
+        t = totals.get(device.device_id)
+        if t is None:
+            summed = UseTotals(0.0, 0.0, 0.0, 0.0, 0)
+            emb_share = 1.0
+        else:
+            counted_j = t.attributed_j if process else t.energy_j
+            summed = UseTotals(counted_j, t.dynamic_j, t.idle_j, t.time_s, t.intervals)
+            emb_share = t.attributed_j / t.energy_j if process and t.energy_j > 0 else 1.0
+        # one value per interval, as the interval-by-interval accounting gives (reports list them)
+        intensities[device.device_id] = [value.g_per_kwh] * summed.intervals
+        uses.append(DeviceUse(device.device_id, device.kind, device.name, device.measured,
+                              device.model or device.source, [], [], [], [], idle_w, idle_src,
+                              emb_kg, emb_src, emb_share, totals=summed))
+    return uses, intensities, value.provenance
+
+
+def account_run(store: Store, ref: str, opts: AccountingOptions | None = None, *,
+                sums: bool = True) -> AccountedRun:
     """The footprint of a stored run (nothing stored is changed).
+
+    With one intensity for the whole run (the annual tables: no hourly or
+    user series, no live source, not a run that paused on a series) and no
+    ``run.phase()`` windows, every term is a per-device sum, so the store
+    sums the intervals (:meth:`~wattprint.store.Store.interval_sums`, one
+    aggregate query) and none is read into Python, whatever the run's size.
+    Otherwise, or with ``sums=False``, the intervals are read and accounted
+    one by one; both give the same footprint.
 
     Raises:
         RunNotFound: no such run.
@@ -374,16 +414,23 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
     cat = _catalogue(opts)
     all_devices = store.devices(run.id)
     devices = _on_basis(all_devices, opts.basis, run.id)
-    kept = [i for i in store.intervals(run.id) if not i.paused]
     measured_idle = store.idle(run.id)
     host = run.info.get("host", {})
     process = run.attribution == "process"
     uses: list[DeviceUse] = []
     intensities: dict[str, Floats] = {}
     provenance: Provenance | None = None
-    plain = type(source) is AnnualIntensity and len(kept) <= PLAIN_MAX_INTERVALS
+    stored_phases = store.phases(run.id)
+    constant = type(source) is AnnualIntensity
+    if sums and constant and not stored_phases:
+        uses, intensities, provenance = _summed_uses(
+            store, run, devices, source, region.code,
+            {d.device_id: _idle_for(d, measured_idle, cat, host) for d in devices}, cat)
+        devices = []  # accounted from the store's sums
+    kept = [i for i in store.intervals(run.id) if not i.paused] if devices else []
+    plain = constant and len(kept) <= PLAIN_MAX_INTERVALS
     lists = _plain_uses(kept, process) if plain else {}
-    by_device = {} if plain else interval_arrays(kept)
+    by_device = {} if plain or not devices else interval_arrays(kept)
     for device in devices:
         idle_w, idle_src = _idle_for(device, measured_idle, cat, host)
         emb_kg, emb_src = _embodied_for(device, cat)
@@ -452,8 +499,7 @@ def account_run(store: Store, ref: str, opts: AccountingOptions | None = None) -
         pue=pue.value, pue_source=pue.source, duration_s=max(duration, 0.0), embodied=embodied,
         units=store.units(run.id), extra_assumptions=extra_assumptions,
     )
-    phases = phase_footprints(store.phases(run.id), uses, intensities, pue.value,
-                              run.ended_at)
+    phases = phase_footprints(stored_phases, uses, intensities, pue.value, run.ended_at)
     return AccountedRun(run, region, footprint, uses, intensities, embodied,
                         max(duration, 0.0) / 3600.0, phases)
 

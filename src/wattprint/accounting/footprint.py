@@ -88,6 +88,9 @@ class DeviceUse:
         embodied_kg: manufacturing carbon of the device, ``None`` if not charged.
         embodied_source: where ``embodied_kg`` came from.
         embodied_share: share of the device's embodied charge (process attribution).
+        totals: the intervals already summed by the store, for one intensity over
+            the whole run (then the per-interval fields are empty and the
+            device's intensity sequence holds that one value per interval).
     """
 
     device_id: str
@@ -104,6 +107,25 @@ class DeviceUse:
     embodied_kg: float | None = None
     embodied_source: str = ""
     embodied_share: float = 1.0
+    totals: UseTotals | None = None
+
+
+class UseTotals(NamedTuple):
+    """One device's intervals summed where they are stored, under the run's attribution.
+
+    Attributes:
+        energy_j: energy counted, J.
+        dynamic_j: ``Σ (E_i − idle_i)``, J.
+        idle_j: ``Σ idle_i`` with ``idle_i = min(P_idle × Δt_i × s_i, E_i)``, J.
+        time_s: ``Σ Δt_i``, s.
+        intervals: number of intervals.
+    """
+
+    energy_j: float
+    dynamic_j: float
+    idle_j: float
+    time_s: float
+    intervals: int
 
 
 @dataclass(frozen=True)
@@ -242,8 +264,11 @@ def device_sums(use: DeviceUse, intensity_g_per_kwh: Floats) -> DeviceSums:
     Plain sequences are summed in Python (``math.fsum``), so a short run's
     summary needs no numpy; arrays are summed by numpy. Both follow the same
     formulas: ``idle_i = min(P_idle × Δt_i × s_i, E_i)``, ``dyn_i = E_i − idle_i``,
-    carbon = kWh × ``I_i``.
+    carbon = kWh × ``I_i``. A device summed by the store (``use.totals``) has one
+    intensity ``I`` for all its intervals, so each sum is its total × ``I``.
     """
+    if use.totals is not None:
+        return _total_sums(use.totals, intensity_g_per_kwh)
     if isinstance(intensity_g_per_kwh, (list, tuple)) and isinstance(use.energy_j, (list, tuple)):
         return _plain_sums(use, intensity_g_per_kwh)
     import numpy as np
@@ -267,6 +292,19 @@ def device_sums(use: DeviceUse, intensity_g_per_kwh: Floats) -> DeviceSums:
         max_g_per_kwh=float("-inf") if empty else float(ci.max()),
         time_weighted=0.0 if empty else float((ci * dt).sum()),
         time_s=0.0 if empty else float(dt.sum()))
+
+
+def _total_sums(totals: UseTotals, ci: Floats) -> DeviceSums:
+    if not totals.intervals or not len(ci):
+        return DeviceSums(totals.energy_j, totals.dynamic_j, totals.idle_j, 0.0, 0.0, 0,
+                          float("inf"), float("-inf"), 0.0, 0.0)
+    c = float(ci[0])
+    return DeviceSums(
+        energy_j=totals.energy_j, dynamic_j=totals.dynamic_j, idle_j=totals.idle_j,
+        dynamic_kg=totals.dynamic_j / J_PER_KWH * c / 1000.0,
+        idle_kg=totals.idle_j / J_PER_KWH * c / 1000.0, intervals=totals.intervals,
+        min_g_per_kwh=c, max_g_per_kwh=c, time_weighted=c * totals.time_s,
+        time_s=totals.time_s)
 
 
 def _plain_sums(use: DeviceUse, ci: Sequence[float]) -> DeviceSums:

@@ -3,7 +3,12 @@
 Energy comes from :mod:`wattprint.store.jobs` (summed in SQL, every device
 measured once); carbon is each measuring run accounted on its own (its
 node's region, its hours) and summed, so nodes in different places are each
-accounted where they are. Metrics and units are rank 0's (or the lowest
+accounted where they are. A node's **embodied** carbon (its server's share)
+is charged once per node, not once per measuring run: over the node's
+measured wall span (the union of its measuring runs' spans, less their
+pauses), at the highest hourly rate any of them charged (they agree unless
+process attribution gave them different shares). GPU cards stay with the run
+that measured them, for that run's hours. Metrics and units are rank 0's (or the lowest
 rank that logged any) unless another rank is asked for.
 
 **Naming a job where a run is expected.** Commands that take a run
@@ -34,7 +39,8 @@ from wattprint.time import iso_utc
 from wattprint.units import j_to_kwh
 
 if TYPE_CHECKING:
-    from wattprint.accounting.account import AccountingOptions
+    from wattprint.accounting.account import AccountedRun, AccountingOptions
+    from wattprint.records import RunRecord
 
 __all__ = ["JOB_PREFIX", "JOB_SCHEMA", "is_job_id", "job_document", "job_links", "job_row",
            "resolve_target"]
@@ -95,9 +101,11 @@ def job_document(store: Store, job_id: str, options: AccountingOptions | None = 
         The job's ``job_id, status, final, partial, launcher, nodes, ranks,
         runs, started_at, ended_at, wall_s, energy_j, energy_kwh,
         attributed_j, co2e_kg, footprint`` (energy and carbon terms summed
-        over the measuring runs), ``dead_nodes``, ``by_node`` (each with its
-        ``regions``), ``by_rank``, ``by_device``, ``accounted`` (one entry per
-        measuring run: its node, rank, region and terms), ``metrics_from_rank``,
+        over the measuring runs, plus each node's embodied once), ``dead_nodes``,
+        ``by_node`` (each with its ``regions``, ``embodied_node_kg`` and
+        ``embodied_node_hours``), ``by_rank``, ``by_device``, ``accounted``
+        (one entry per measuring run: its node, rank, region and terms, the
+        node's embodied left out), ``metrics_from_rank``,
         ``metrics`` and ``units``.
 
     Raises:
@@ -115,10 +123,21 @@ def job_document(store: Store, job_id: str, options: AccountingOptions | None = 
     accounted_runs: list[dict[str, Any]] = []
     energy_kwh = dict.fromkeys(_ENERGY_TERMS, 0.0)
     co2e_kg = dict.fromkeys(_CO2_TERMS, 0.0)
+    node_rate: dict[str, float] = {}
+    node_spans: dict[str, list[tuple[float, float]]] = {}
     for rid in measuring:
         accounted = account_run(store, rid, options)
         fp = accounted.footprint.to_dict()
         e_terms, c_terms = _terms(fp)
+        # the server's share leaves the run: it is charged once per node, below
+        rate = _node_rate_kg_per_h(accounted)
+        if rate > 0:
+            node = by_id[rid].node or "?"
+            charged = rate * accounted.embodied_hours
+            c_terms["embodied"] -= charged
+            c_terms["total"] -= charged
+            node_rate[node] = max(node_rate.get(node, 0.0), rate)
+            node_spans.setdefault(node, []).extend(_active_spans(store, accounted.run))
         for t in _ENERGY_TERMS:
             energy_kwh[t] += e_terms[t]
         for t in _CO2_TERMS:
@@ -133,14 +152,22 @@ def job_document(store: Store, job_id: str, options: AccountingOptions | None = 
             "intensity_source": fp["intensity"]["source"],
             "intensity_method": fp["intensity"]["method"],
             "pue": fp["pue"], "energy_kwh": e_terms, "co2e_kg": c_terms})
+    node_embodied: dict[str, tuple[float, float]] = {}
+    for node, rate in node_rate.items():
+        hours = _union_s(node_spans.get(node, [])) / 3600.0
+        node_embodied[node] = (hours, rate * hours)
+        co2e_kg["embodied"] += rate * hours
+        co2e_kg["total"] += rate * hours
     by_node: dict[str, dict[str, Any]] = {}
     by_rank: dict[tuple[str, int | None], dict[str, Any]] = {}
     by_device: dict[tuple[str, str], dict[str, Any]] = {}
     for m in members:
         node = m.node or "?"
-        by_node.setdefault(node, {"node": node, "regions": [], "energy_j": 0.0, "co2e_kg": 0.0,
+        hours, kg = node_embodied.get(node, (0.0, 0.0))
+        by_node.setdefault(node, {"node": node, "regions": [], "energy_j": 0.0, "co2e_kg": kg,
                                   "ranks": [], "runs": 0,
-                                  "dead": node in head.dead_nodes})
+                                  "dead": node in head.dead_nodes,
+                                  "embodied_node_kg": kg, "embodied_node_hours": hours})
         by_node[node]["runs"] += 1
         if m.rank is not None:
             by_node[node]["ranks"].append(m.rank)
@@ -173,7 +200,7 @@ def job_document(store: Store, job_id: str, options: AccountingOptions | None = 
         "started_at": iso_utc(head.started_at),
         "ended_at": iso_utc(head.ended_at) if head.ended_at is not None else None,
         "wall_s": head.wall_s, "energy_j": head.energy_j, "energy_kwh": j_to_kwh(head.energy_j),
-        "attributed_j": head.attributed_j, "co2e_kg": sum(co2e.values()),
+        "attributed_j": head.attributed_j, "co2e_kg": co2e_kg["total"],
         "footprint": {"energy_kwh": energy_kwh, "co2e_kg": co2e_kg},
         "dead_nodes": head.dead_nodes,
         "by_node": sorted(by_node.values(), key=lambda d: d["node"]),
@@ -184,6 +211,40 @@ def job_document(store: Store, job_id: str, options: AccountingOptions | None = 
         "metrics": store.metrics(source.run_id) if source else [],
         "units": store.units(source.run_id) if source else {},
     }
+
+
+def _node_rate_kg_per_h(accounted: AccountedRun) -> float:
+    """The server's embodied carbon a run charged per hour (0 without embodied)."""
+    params = accounted.embodied
+    if params is None or params.node_kg is None:
+        return 0.0
+    return float(params.per_hour_kg(params.node_kg) * params.nodes * params.node_share)
+
+
+def _active_spans(store: Store, run: RunRecord) -> list[tuple[float, float]]:
+    """A run's span, start to end, less its closed pauses (none for a run without an end)."""
+    if run.ended_at is None:
+        return []
+    spans = [(float(run.started_at), float(run.ended_at))]
+    for pause in store.pauses(run.id):
+        if pause["t_end"] is None:
+            continue
+        p0, p1 = float(pause["t_start"]), float(pause["t_end"])
+        spans = [piece for a, b in spans
+                 for piece in ((a, min(b, p0)), (max(a, p1), b)) if piece[1] > piece[0]]
+    return spans
+
+
+def _union_s(spans: list[tuple[float, float]]) -> float:
+    """Seconds covered by the union of spans."""
+    total = 0.0
+    end = float("-inf")
+    for a, b in sorted(spans):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
 
 
 def job_links(store: Store, run_ids: list[str] | None = None) -> dict[str, str]:

@@ -284,7 +284,9 @@ def _idle_for(device: DeviceRecord, measured: Mapping[str, tuple[float, str]],
             pass
     try:
         if device.kind == "gpu":
-            spec = cat.gpu(device.name)
+            spec = cat.find_gpu(device.name)
+            if spec is None:
+                return None, "not in the hardware catalogue: no idle split"
             return spec.idle_w, f"catalogue: {spec.name}: {spec.sources.get('idle_w', '')}"
         if device.kind == "cpu" and device.measured and host.get("cpu_model"):
             cpu = cat.cpu(str(host["cpu_model"]))
@@ -300,12 +302,14 @@ def _embodied_for(device: DeviceRecord, cat: hardware.Catalogue) -> tuple[float 
     if device.kind != "gpu":
         return None, ""
     try:
-        spec = cat.gpu(device.name)
-        return spec.embodied_kg, f"catalogue: {spec.name}: {spec.sources.get('embodied_kg', '')}"
+        spec = cat.find_gpu(device.name)
     except HardwareError:
-        a = cat.assumptions
-        return a.gpu_embodied_kg, (f"{device.name} not in the catalogue; default GPU card: "
-                                   f"{a.sources.get('gpu_embodied_kg', '')}")
+        spec = None
+    if spec is not None:
+        return spec.embodied_kg, f"catalogue: {spec.name}: {spec.sources.get('embodied_kg', '')}"
+    a = cat.assumptions
+    return a.gpu_embodied_kg, (f"{device.name} not in the catalogue; default GPU card: "
+                               f"{a.sources.get('gpu_embodied_kg', '')}")
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,18 @@ class Catalogue:
                                 f"{self._gpu_suggestions(name)}")
         return self._resolve(self._cards[index])
 
+    def find_gpu(self, name: str) -> GpuSpec | None:
+        """Like :meth:`gpu`, but ``None`` for a name the catalogue does not know.
+
+        For callers that fall back on a default (accounting's idle and embodied
+        values): no nearest names are looked for.
+
+        Raises:
+            HardwareError: the name matches several cards.
+        """
+        index = self._find_card(name)
+        return None if index is None else self._resolve(self._cards[index])
+
     def _gpu_suggestions(self, name: str) -> str:
         spellings = {" ".join(tokens): self._cards[i].name for tokens, i in self._index}
         close = difflib.get_close_matches(" ".join(normalise_gpu_name(name)), list(spellings),

@@ -171,6 +171,7 @@ class Store(_Reads):
         self._columns = frozenset()
         #: runs the last listing skipped, as (run id, why)
         self.skipped: list[tuple[str, str]] = []
+        self._clean_ended: set[str] = set()
 
     def _run_columns(self) -> frozenset[str]:
         return frozenset(self._conn.columns("runs"))
@@ -285,6 +286,7 @@ class Store(_Reads):
 
     def _write(self, op: str, doc: dict[str, Any]) -> Any:
         """Apply one write operation, or spool it when the store cannot take it."""
+        self._clean_ended.clear()  # what was checked may change
         if self._spool is not None:
             if op in ("open_phase", "pause"):
                 rowid = self._spool.new_rowid()
@@ -350,6 +352,7 @@ class Store(_Reads):
         Returns:
             How many files were added.
         """
+        self._clean_ended.clear()
         if self.read_only or self._conn is None:
             return 0
         added = 0

@@ -100,6 +100,8 @@ class _Reads:
     _lock: threading.RLock
     _spool: spool.Spool | None
     skipped: list[tuple[str, str]]
+    #: ended runs already found clean by :meth:`_bad_values` (cleared on every write)
+    _clean_ended: set[str]
 
     def _read(self, sql: str, args: Sequence[Any], run_id: str | None = None
               ) -> list[RowLike]:
@@ -158,7 +160,14 @@ class _Reads:
                           f"remove it with `wattprint delete {run_id}`")
 
     def _bad_values(self, ids: Sequence[str]) -> dict[str, str]:
-        """Runs among ``ids`` holding values no reader can use, and why."""
+        """Runs among ``ids`` holding values no reader can use, and why.
+
+        An ended run found clean is remembered by this store object (until it
+        writes or ingests a spool), so reading it again does not scan its
+        intervals again.
+        """
+        clean = self._clean_ended
+        ids = [i for i in ids if i not in clean]
         bad: dict[str, str] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start:start + 500])
@@ -177,6 +186,9 @@ class _Reads:
                 for row in self._read(f"SELECT DISTINCT run_id FROM {table} WHERE run_id IN "
                                       f"({marks}) AND ({where})", chunk):
                     bad.setdefault(row[0], why)
+            clean.update(row[0] for row in self._read(
+                f"SELECT id FROM runs WHERE id IN ({marks}) AND status <> 'running'", chunk)
+                if row[0] not in bad)
         return bad
 
     def runs(self, project: str | None = None, limit: int | None = None) -> list[RunRecord]:

@@ -69,6 +69,12 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option(("--region",), "region", "Grid region code for carbon (DE, US-CAL-CISO, ...).",
            metavar="CODE"),
     Option(("--sensors",), "sensors", "Comma-separated sensors to use (default: detect)."),
+    Option(("--instance-type",), "instance_type",
+           "Cloud instance type the run is on (m5.large), recorded with the run: embodied "
+           "carbon by the instance (CCF).", metavar="TYPE"),
+    Option(("--node-power",), "node_power",
+           "Node wall power from the BMC: ipmi, redfish or off (the node_power setting).",
+           metavar="METHOD"),
     Option(("--measure-idle",), "measure_idle",
            "Sample the idle machine for SECONDS before starting.", kind="float",
            metavar="SECONDS", default=0.0),
@@ -177,7 +183,8 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         precision: float = DEFAULT_PRECISION, quiet: bool = False,
         verbose: bool = False, epochs: int | None = None, predict_after: int | None = None,
         budget_kwh: float | None = None, budget_co2e_kg: float | None = None,
-        budget_action: str = "stop", budget_grace_s: float = 30.0) -> None:
+        budget_action: str = "stop", budget_grace_s: float = 30.0,
+        instance_type: str | None = None, node_power: str | None = None) -> None:
     """Run ``command`` under a tracker; exits (``SystemExit``) with the command's exit code."""
     setup_logging(verbose)
     digits = int(precision)
@@ -203,7 +210,9 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         tags[key] = value
     tags.update(costs)
     settings = settings_from(project=project, interval_s=interval, attribution=attribution,
-                             region=region, sensors=sensors)
+                             region=region, sensors=sensors, node_power=node_power)
+    if instance_type is not None:
+        _record_instance_type(instance_type)
     if settings.region:  # an unknown region fails before the command starts
         try:
             from wattprint.run import resolve_settings_region
@@ -463,6 +472,27 @@ class _Forwarder:
         for fd in (self._read_fd, self._write_fd):
             with suppress(OSError):
                 os.close(fd)
+
+
+def _record_instance_type(instance_type: str) -> None:
+    """Make ``--instance-type`` the type the run records (and its command's own runs).
+
+    The run's host facts take the type from ``WATTPRINT_INSTANCE_TYPE``
+    (:func:`wattprint.cloudmeta.instance_type`); the flag sets it for this
+    process and the command, so ``account`` later charges embodied carbon by
+    the instance. A type CCF's tables do not know fails before the command starts.
+    """
+    from wattprint.catalogue.instances import instance_embodied
+    from wattprint.cloudmeta import ENV_TYPE
+
+    name = instance_type.strip()
+    if not name:
+        fail("--instance-type is empty: give a cloud instance type, e.g. m5.large")
+    try:
+        instance_embodied(name)
+    except WattprintError as exc:
+        handle_error(exc)
+    os.environ[ENV_TYPE] = name
 
 
 def _prepare_pausing(settings: Settings, pause_above: float | None,

@@ -95,6 +95,9 @@ RUN_OPTIONS: tuple[Option, ...] = (
            metavar="FILE"),
     Option(("--live",), "live", "Live intensity API for pausing.", kind="flag", default=False),
     Option(("--live-source",), "live_source", "electricitymaps, watttime or ukgrid."),
+    Option(("--no-live-values",), "no_live_values",
+           "Pausing without a live API: forecast from the shipped series only, without the "
+           "live values kept since.", kind="flag", default=False),
     Option(("--epochs",), "epochs",
            "The command runs N epochs and prints a WATTPRINT_EPOCH line at each epoch's end: "
            "predict the run's totals from its first epochs.", kind="int", metavar="N"),
@@ -184,7 +187,8 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         verbose: bool = False, epochs: int | None = None, predict_after: int | None = None,
         budget_kwh: float | None = None, budget_co2e_kg: float | None = None,
         budget_action: str = "stop", budget_grace_s: float = 30.0,
-        instance_type: str | None = None, node_power: str | None = None) -> None:
+        instance_type: str | None = None, node_power: str | None = None,
+        no_live_values: bool = False) -> None:
     """Run ``command`` under a tracker; exits (``SystemExit``) with the command's exit code."""
     setup_logging(verbose)
     digits = int(precision)
@@ -222,7 +226,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
             handle_error(exc)
     pausing = _prepare_pausing(settings, pause_above, pause_percentile, deadline,
                                expected_duration, Path(intensity) if intensity else None,
-                               live, live_source)
+                               live, live_source, live_values=not no_live_values)
     budget = _prepare_budget(epochs, predict_after, budget_kwh, budget_co2e_kg, budget_action,
                              budget_grace_s)
     say_prediction: Callable[[Prediction], None] | None = None
@@ -498,11 +502,12 @@ def _record_instance_type(instance_type: str) -> None:
 def _prepare_pausing(settings: Settings, pause_above: float | None,
                      pause_percentile: float | None, deadline: str | None,
                      expected_duration: str | None, intensity: Path | None, live: bool,
-                     live_source: str | None) -> PauseSetup | None:
+                     live_source: str | None, live_values: bool = True) -> PauseSetup | None:
     if pause_above is None and pause_percentile is None:
-        if deadline or expected_duration or live or live_source or intensity:
-            fail("--deadline, --intensity and --live apply to pausing: add --pause-above G "
-                 "or --pause-percentile P")
+        if deadline or expected_duration or live or live_source or intensity \
+                or not live_values:
+            fail("--deadline, --intensity, --live and --no-live-values apply to pausing: add "
+                 "--pause-above G or --pause-percentile P")
         return None
     from wattprint.schedule.pausing import PauseOptions, prepare_pausing
     from wattprint.time import parse_duration_s
@@ -511,7 +516,8 @@ def _prepare_pausing(settings: Settings, pause_above: float | None,
         opts = PauseOptions(pause_above, pause_percentile,
                             parse_duration_s(deadline) if deadline else None,
                             parse_duration_s(expected_duration) if expected_duration else None,
-                            intensity, live, live_source, settings.region)
+                            intensity, live, live_source, settings.region,
+                            live_values=live_values, history_home=settings.store_dir)
         return prepare_pausing(opts, environ=settings.live_environ())
     except WattprintError as exc:
         handle_error(exc)

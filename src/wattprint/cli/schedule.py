@@ -10,11 +10,13 @@ the profile is the job's work in order), resampled to the series step.
 
 ``wattprint plan`` runs :func:`wattprint.schedule.plan.plan` from *now* to a
 deadline over a forecast: a live API (``--live``), a user series, or the
-shipped 2022 hourly series. The shipped series is 2022 only, so for any
-other "now" it is replayed as a typical year: each slot takes the value of
-the same date and time (UTC) in 2022. The output says so, and shows the data's
-source and age; ``--now`` plans as of another time (inside 2022 the real
-2022 values are used).
+region's shipped hourly series. When the shipped series covers now and the
+deadline (``--now`` inside its year) its real hours are used; otherwise the
+hours to the deadline are forecast from it and from the live values kept since
+(:func:`wattprint.schedule.plan.forecast_from_history`; ``--no-live-values``:
+the shipped series alone). The output says which forecast and history it
+used, and shows the data's source and age. The series is kept with its
+origin (a file's path and SHA-256, the shipped package file and its SHA-256).
 """
 
 from __future__ import annotations
@@ -576,9 +578,10 @@ def plan(
 ) -> None:
     """When to run a job before a deadline: the best start, or the best slots if it can pause.
 
-    With the shipped hourly data (2022 only) and no --now, "now" is the
-    current time and the intensity of each hour is that of the same date and
-    time (UTC) in 2022: a typical year, not a forecast. The output says so.
+    With the shipped hourly data and a "now" outside its year, the hours to
+    the deadline are forecast from the shipped series and the live values
+    kept since (--no-live-values: the shipped series alone). The output says
+    which forecast and history it used.
 
     Examples:
       wattprint plan --duration 6h --deadline 24h --region US-CAL-CISO

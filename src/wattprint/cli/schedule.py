@@ -614,8 +614,7 @@ def plan(
     now_rule = "given with --now" if now is not None else "the current time"
     made = used.forecast
     if made is not None:
-        now_rule += (f"; no live forecast API configured: intensity {made.label} "
-                     f"({made.basis} basis)")
+        now_rule += f"; {made.note}"
         result = dataclasses.replace(
             result,
             data_start_s=made.history_start_s,

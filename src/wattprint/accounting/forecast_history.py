@@ -16,11 +16,15 @@ shipped series, so that a forecast's recent lags are real where they can be:
 * only hours after the shipped series' end are used ("newer");
 * the hours between the shipped end and the newest live hour that no live
   value covers take the typical-year replay, as before; a note counts both.
+
+:func:`forecast_history` is the same for ``plan`` and live pausing, with
+what they tell the user: ``shipped 2025 + 312 kept live hours``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +33,7 @@ from wattprint.accounting.kept import KeptSeries, list_kept
 from wattprint.accounting.series import IntensitySeries
 from wattprint.errors import IntensityError, RegionError
 
-__all__ = ["live_hours", "with_kept_live"]
+__all__ = ["ForecastHistory", "forecast_history", "live_hours", "with_kept_live"]
 
 
 def _same_region(a: str, b: str) -> bool:
@@ -67,6 +71,53 @@ def live_hours(kept: list[KeptSeries], start_s: float, step_s: float
     return {i: total[i] / covered[i] for i in covered if covered[i] >= 0.5 * step_s}
 
 
+@dataclass(frozen=True)
+class ForecastHistory:
+    """The history a forecast starts from, and how it was made.
+
+    Attributes:
+        series: the history (the shipped series, extended when live values were kept).
+        shipped_year: calendar year (UTC) of the shipped series' first hour.
+        live_hours: hours of kept live values put after the shipped series.
+        live_values: whether kept live values were looked for at all
+            (``False`` with ``--no-live-values``).
+        notes: what the user should know (values left out, replayed hours).
+    """
+
+    series: IntensitySeries
+    shipped_year: int
+    live_hours: int
+    live_values: bool
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """What the history is made of: ``"shipped 2025 + 312 kept live hours"``.
+
+        ``"shipped 2025"`` when no live value was kept; ``"shipped 2025, kept
+        live values not used"`` when they were not looked for.
+        """
+        text = f"shipped {self.shipped_year}"
+        if self.live_hours:
+            return f"{text} + {self.live_hours} kept live hours"
+        return text if self.live_values else f"{text}, kept live values not used"
+
+
+def forecast_history(shipped: IntensitySeries, home: Path | str | None
+                     ) -> ForecastHistory:
+    """The shipped series with the live values kept under ``home`` (none when ``home`` is ``None``).
+
+    Raises:
+        IntensityError: as :func:`with_kept_live`.
+    """
+    from wattprint.accounting.replay import series_year
+
+    year = series_year(shipped)
+    if home is None:
+        return ForecastHistory(shipped, year, 0, False)
+    history, notes, n = _extend(shipped, home)
+    return ForecastHistory(history, year, n, True, tuple(notes))
+
+
 def with_kept_live(shipped: IntensitySeries, home: Path | str
                    ) -> tuple[IntensitySeries, list[str]]:
     """The shipped series extended by the live values kept under ``home`` after its end.
@@ -83,6 +134,13 @@ def with_kept_live(shipped: IntensitySeries, home: Path | str
         IntensityError: the replay cannot bridge the gap (a shipped series
             shorter than a year).
     """
+    history, notes, _ = _extend(shipped, home)
+    return history, notes
+
+
+def _extend(shipped: IntensitySeries, home: Path | str
+            ) -> tuple[IntensitySeries, list[str], int]:
+    """:func:`with_kept_live`, and the number of kept live hours put after the shipped series."""
     mine: list[KeptSeries] = []
     other_basis: set[str] = set()
     for k in list_kept(home):
@@ -103,7 +161,7 @@ def with_kept_live(shipped: IntensitySeries, home: Path | str
     n = len(shipped)
     hours = {i: v for i, v in live_hours(mine, t0, step).items() if i >= n}
     if not hours:
-        return shipped, notes
+        return shipped, notes, 0
     end = max(hours) + 1
     from wattprint.accounting.replay import series_year, typical_year_window
 
@@ -129,4 +187,4 @@ def with_kept_live(shipped: IntensitySeries, home: Path | str
     history = IntensitySeries.regular(t0, step, values, region=shipped.region,
                                       method=shipped.method,
                                       provenance=shipped.provenance.with_fallback(note))
-    return history, notes
+    return history, notes, len(hours)

@@ -157,11 +157,13 @@ def keep(home: Path | str, region: str, method: str, provenance: Provenance,
     return digest
 
 
-def keep_series(home: Path | str, series: IntensitySeries, *, used_by: str) -> str:
+def keep_series(home: Path | str, series: IntensitySeries, *, used_by: str,
+                origin: Mapping[str, Any] | None = None) -> str:
     """Keep a regular series (each step an interval); see :func:`keep`."""
     starts = np.asarray(series.start_s, dtype=np.float64)
     return keep(home, series.region, series.method, series.provenance, starts,
-                starts + series.step_s, np.asarray(series.g_per_kwh), used_by=used_by)
+                starts + series.step_s, np.asarray(series.g_per_kwh), used_by=used_by,
+                origin=origin)
 
 
 def _read(path: Path) -> KeptSeries:

@@ -69,6 +69,12 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option(("--region",), "region", "Grid region code for carbon (DE, US-CAL-CISO, ...).",
            metavar="CODE"),
     Option(("--sensors",), "sensors", "Comma-separated sensors to use (default: detect)."),
+    Option(("--instance-type",), "instance_type",
+           "Cloud instance type the run is on (m5.large), recorded with the run: embodied "
+           "carbon by the instance (CCF).", metavar="TYPE"),
+    Option(("--node-power",), "node_power",
+           "Node wall power from the BMC: ipmi, redfish or off (the node_power setting).",
+           metavar="METHOD"),
     Option(("--measure-idle",), "measure_idle",
            "Sample the idle machine for SECONDS before starting.", kind="float",
            metavar="SECONDS", default=0.0),
@@ -89,6 +95,9 @@ RUN_OPTIONS: tuple[Option, ...] = (
            metavar="FILE"),
     Option(("--live",), "live", "Live intensity API for pausing.", kind="flag", default=False),
     Option(("--live-source",), "live_source", "electricitymaps, watttime or ukgrid."),
+    Option(("--no-live-values",), "no_live_values",
+           "Pausing without a live API: forecast from the shipped series only, without the "
+           "live values kept since.", kind="flag", default=False),
     Option(("--epochs",), "epochs",
            "The command runs N epochs and prints a WATTPRINT_EPOCH line at each epoch's end: "
            "predict the run's totals from its first epochs.", kind="int", metavar="N"),
@@ -177,7 +186,9 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         precision: float = DEFAULT_PRECISION, quiet: bool = False,
         verbose: bool = False, epochs: int | None = None, predict_after: int | None = None,
         budget_kwh: float | None = None, budget_co2e_kg: float | None = None,
-        budget_action: str = "stop", budget_grace_s: float = 30.0) -> None:
+        budget_action: str = "stop", budget_grace_s: float = 30.0,
+        instance_type: str | None = None, node_power: str | None = None,
+        no_live_values: bool = False) -> None:
     """Run ``command`` under a tracker; exits (``SystemExit``) with the command's exit code."""
     setup_logging(verbose)
     digits = int(precision)
@@ -203,7 +214,9 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
         tags[key] = value
     tags.update(costs)
     settings = settings_from(project=project, interval_s=interval, attribution=attribution,
-                             region=region, sensors=sensors)
+                             region=region, sensors=sensors, node_power=node_power)
+    if instance_type is not None:
+        _record_instance_type(instance_type)
     if settings.region:  # an unknown region fails before the command starts
         try:
             from wattprint.run import resolve_settings_region
@@ -213,7 +226,7 @@ def run(command: list[str], *, project: str | None = None, name: str | None = No
             handle_error(exc)
     pausing = _prepare_pausing(settings, pause_above, pause_percentile, deadline,
                                expected_duration, Path(intensity) if intensity else None,
-                               live, live_source)
+                               live, live_source, live_values=not no_live_values)
     budget = _prepare_budget(epochs, predict_after, budget_kwh, budget_co2e_kg, budget_action,
                              budget_grace_s)
     say_prediction: Callable[[Prediction], None] | None = None
@@ -480,14 +493,36 @@ class _Forwarder:
                 os.close(fd)
 
 
+def _record_instance_type(instance_type: str) -> None:
+    """Make ``--instance-type`` the type the run records (and its command's own runs).
+
+    The run's host facts take the type from ``WATTPRINT_INSTANCE_TYPE``
+    (:func:`wattprint.cloudmeta.instance_type`); the flag sets it for this
+    process and the command, so ``account`` later charges embodied carbon by
+    the instance. A type CCF's tables do not know fails before the command starts.
+    """
+    from wattprint.catalogue.instances import instance_embodied
+    from wattprint.cloudmeta import ENV_TYPE
+
+    name = instance_type.strip()
+    if not name:
+        fail("--instance-type is empty: give a cloud instance type, e.g. m5.large")
+    try:
+        instance_embodied(name)
+    except WattprintError as exc:
+        handle_error(exc)
+    os.environ[ENV_TYPE] = name
+
+
 def _prepare_pausing(settings: Settings, pause_above: float | None,
                      pause_percentile: float | None, deadline: str | None,
                      expected_duration: str | None, intensity: Path | None, live: bool,
-                     live_source: str | None) -> PauseSetup | None:
+                     live_source: str | None, live_values: bool = True) -> PauseSetup | None:
     if pause_above is None and pause_percentile is None:
-        if deadline or expected_duration or live or live_source or intensity:
-            fail("--deadline, --intensity and --live apply to pausing: add --pause-above G "
-                 "or --pause-percentile P")
+        if deadline or expected_duration or live or live_source or intensity \
+                or not live_values:
+            fail("--deadline, --intensity, --live and --no-live-values apply to pausing: add "
+                 "--pause-above G or --pause-percentile P")
         return None
     from wattprint.schedule.pausing import PauseOptions, prepare_pausing
     from wattprint.time import parse_duration_s
@@ -496,7 +531,8 @@ def _prepare_pausing(settings: Settings, pause_above: float | None,
         opts = PauseOptions(pause_above, pause_percentile,
                             parse_duration_s(deadline) if deadline else None,
                             parse_duration_s(expected_duration) if expected_duration else None,
-                            intensity, live, live_source, settings.region)
+                            intensity, live, live_source, settings.region,
+                            live_values=live_values, history_home=settings.store_dir)
         return prepare_pausing(opts, environ=settings.live_environ())
     except WattprintError as exc:
         handle_error(exc)

@@ -10,11 +10,13 @@ the profile is the job's work in order), resampled to the series step.
 
 ``wattprint plan`` runs :func:`wattprint.schedule.plan.plan` from *now* to a
 deadline over a forecast: a live API (``--live``), a user series, or the
-shipped 2022 hourly series. The shipped series is 2022 only, so for any
-other "now" it is replayed as a typical year: each slot takes the value of
-the same date and time (UTC) in 2022. The output says so, and shows the data's
-source and age; ``--now`` plans as of another time (inside 2022 the real
-2022 values are used).
+region's shipped hourly series. When the shipped series covers now and the
+deadline (``--now`` inside its year) its real hours are used; otherwise the
+hours to the deadline are forecast from it and from the live values kept since
+(:func:`wattprint.schedule.plan.forecast_from_history`; ``--no-live-values``:
+the shipped series alone). The output says which forecast and history it
+used, and shows the data's source and age. The series is kept with its
+origin (a file's path and SHA-256, the shipped package file and its SHA-256).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from wattprint.units import (
 if TYPE_CHECKING:  # numpy and the engines load only when a command runs
 
     from wattprint.accounting.series import IntensitySeries
-    from wattprint.schedule.plan import Plan
+    from wattprint.schedule.plan import Plan, PlanForecast
     from wattprint.schedule.whatif import WhatIfResult
 
 __all__ = ["plan", "run_profile_w", "whatif"]
@@ -432,6 +434,15 @@ def _deadline_s(text: str, now_s: float) -> float:
         return _timestamp_s(text, "--deadline")
 
 
+@dataclasses.dataclass(frozen=True)
+class _PlanInput:
+    """The series a plan runs on, where it was read, and the forecast it is (if one)."""
+
+    series: IntensitySeries
+    origin: dict[str, Any]
+    forecast: PlanForecast | None = None
+
+
 def _plan_series(
     region: str | None,
     intensity: Path | None,
@@ -440,11 +451,12 @@ def _plan_series(
     method: str,
     now_s: float,
     deadline_s: float,
-) -> tuple[IntensitySeries, IntensitySeries | None]:
-    """The series to plan over, and the shipped series it replays (``None`` if none)."""
+    live_values: bool = True,
+) -> _PlanInput:
+    """The series to plan over, its origin, and the forecast from the history (if one)."""
     import numpy as np
 
-    from wattprint.schedule.plan import forecast_plan_series
+    from wattprint.schedule.plan import forecast_from_history, forecast_origin, series_origin
     from wattprint.schedule.signals import live_client
 
     if live and intensity is not None:
@@ -452,23 +464,29 @@ def _plan_series(
     if live:
         if not region:
             raise ConfigError("--live needs --region (e.g. GB, DE, US-CAL-CISO)")
-        forecast: IntensitySeries = live_client(region, live_source).forecast(region)
-        return forecast, None
+        client = live_client(region, live_source)
+        forecast: IntensitySeries = client.forecast(region)
+        return _PlanInput(forecast, {"kind": "live", "api": str(getattr(
+            client, "title", getattr(client, "name", "live API")))})
     if intensity is not None:
         from wattprint.accounting.seriesfile import load_series
 
-        return load_series(intensity, region=region or None, method=method), None
+        series = load_series(intensity, region=region or None, method=method)
+        return _PlanInput(series, series_origin(series, path=intensity))
     if not region:
         raise ConfigError(
             "give --region (one with a shipped hourly series, e.g. US-CAL-CISO), "
             "--intensity FILE or --live"
         )
     shipped = _shipped(region)
+    origin = series_origin(shipped)
     first = float(np.asarray(shipped.start_s)[0])
     end = first + np.asarray(shipped.start_s).size * float(shipped.step_s)
     if first <= now_s and deadline_s <= end:
-        return shipped, None
-    return forecast_plan_series(shipped, now_s, deadline_s), shipped
+        return _PlanInput(shipped, origin)
+    home = settings_from().store_dir if live_values else None
+    made = forecast_from_history(shipped, now_s, deadline_s, home=home)
+    return _PlanInput(made.series, forecast_origin(origin, made), made)
 
 
 def _plan_doc(result: Plan, now_rule: str, replay: bool) -> dict[str, Any]:
@@ -551,23 +569,25 @@ def plan(
         typer.Option(help="Plan as of this UTC time (2022-06-01T08:00Z) instead of now."),
     ] = None,
     method: MethodOpt = "average",
+    no_live_values: Annotated[bool, typer.Option(
+        "--no-live-values", help="Forecast from the shipped series only, without the live "
+                                 "values kept since.")] = False,
     as_json: JsonOpt = False,
     wide: WideOpt = False,
     precision: PrecisionOpt = DEFAULT_PRECISION,
 ) -> None:
     """When to run a job before a deadline: the best start, or the best slots if it can pause.
 
-    With the shipped hourly data (2022 only) and no --now, "now" is the
-    current time and the intensity of each hour is that of the same date and
-    time (UTC) in 2022: a typical year, not a forecast. The output says so.
+    With the shipped hourly data and a "now" outside its year, the hours to
+    the deadline are forecast from the shipped series and the live values
+    kept since (--no-live-values: the shipped series alone). The output says
+    which forecast and history it used.
 
     Examples:
       wattprint plan --duration 6h --deadline 24h --region US-CAL-CISO
       wattprint plan --duration 90m --deadline 12h --region US-NY-NYIS --json
     """
-    import numpy as np
-
-    from wattprint.schedule.plan import keep_plan_series, plan_forecast_note
+    from wattprint.schedule.plan import keep_plan_series
     from wattprint.schedule.plan import plan as make_plan
 
     duration_s = _duration_s(duration, "--duration")
@@ -580,31 +600,34 @@ def plan(
         handle_error(exc)
     region = region or settings_from().region
     try:
-        series, replayed = _plan_series(
-            region, intensity, live, live_source, method, now_s, deadline_s
+        used = _plan_series(
+            region, intensity, live, live_source, method, now_s, deadline_s,
+            live_values=not no_live_values,
         )
+        series = used.series
         _check_steps({intensity.name if intensity else region or "": series},
                      max(deadline_s - now_s, duration_s))
         result = make_plan(series, duration_s, deadline_s, power_w=power_w, now_s=now_s)
-        kept = keep_plan_series(settings_from().store_dir, series)
+        kept = keep_plan_series(settings_from().store_dir, series, origin=used.origin)
     except WattprintError as exc:
         handle_error(exc)
     now_rule = "given with --now" if now is not None else "the current time"
-    if replayed is not None:
-        start = np.asarray(replayed.start_s, dtype=np.float64)
-        year = datetime.fromtimestamp(float(start[0]), timezone.utc).year
-        data_end = float(start[0]) + start.size * float(replayed.step_s)
-        note = plan_forecast_note(result, year)
-        now_rule += f"; {note}"
+    made = used.forecast
+    if made is not None:
+        now_rule += f"; {made.note}"
         result = dataclasses.replace(
             result,
-            data_start_s=float(start[0]),
-            data_end_s=data_end,
-            data_age_s=now_s - data_end,
-            notes=(*result.notes, note),
+            data_start_s=made.history_start_s,
+            data_end_s=made.history_end_s,
+            data_age_s=now_s - made.history_end_s,
+            notes=(*result.notes, made.note),
         )
     if as_json:
-        print_json({**_plan_doc(result, now_rule, replayed is not None), "kept_series": kept})
+        doc = {**_plan_doc(result, now_rule, made is not None), "kept_series": kept,
+               "series_origin": used.origin}
+        if made is not None:
+            doc["forecast"] = made.to_json()
+        print_json(doc)
         return
     _print_plan(result, now_rule, power_w is not None, precision, wide)
     out.print(f"intensity kept as series {kept[:12]} (wattprint series show {kept[:12]})")

@@ -450,18 +450,27 @@ def leaderboard_html(board: Mapping[str, Any], precision: int = DEFAULT_PRECISIO
     extra = [c for c in board["costs"] if c["column"] not in
              ("energy_kwh", "co2e_kg", "duration_s", "embodied_kg")]
     p = precision
+    weighted = bool(board.get("weights"))
     headers = ["rank", "run", "name", board["metric"], "energy", "CO2e", "duration",
-               "embodied CO2e", *(c["name"] for c in extra), "Pareto"]
+               "embodied CO2e", *(c["name"] for c in extra), "Pareto",
+               *(["utility"] if weighted else [])]
     rows = [[r["rank"], r["id"], r["name"], r["metric"], fmt_qty(r["energy_kwh"], "kWh", p),
              fmt_qty(r["co2e_kg"], "kgCO2e", p), fmt_duration(r["duration_s"], p),
              fmt_qty(r["embodied_kg"], "kgCO2e", p),
              *(fmt_qty(r[c["column"]], c.get("unit") or "", p) for c in extra),
-             "front" if r["pareto"] else "dominated"] for r in board["runs"]]
+             "front" if r["pareto"] else "dominated",
+             *([fmt_num(r["utility"], p)] if weighted else [])] for r in board["runs"]]
     b.append(html_table(headers, rows,
                         row_classes=["front" if r["pareto"] else "dominated"
                                      for r in board["runs"]],
-                        cell_classes=[""] * (len(headers) - 1) + ["pareto"],
-                        numeric="rll" + "r" * (5 + len(extra)) + "l", precision=p))
+                        cell_classes=[""] * (9 + len(extra) - 1) + ["pareto"]
+                        + ([""] if weighted else []),
+                        numeric="rll" + "r" * (5 + len(extra)) + "l" + ("r" if weighted else ""),
+                        precision=p))
+    if weighted:
+        from wattprint.report.render_md import utility_text
+
+        b.append(f'<p class="utility">{escape(utility_text(board, p))}</p>\n')
     if board["excluded"]:
         b.append("<h2>Excluded</h2>\n")
         b.append(html_table(("run", "name", "reason"),

@@ -321,19 +321,35 @@ def leaderboard_markdown(board: Mapping[str, Any], precision: int = DEFAULT_PREC
              "*dominated*.\n\n"]
     extra = [c for c in board["costs"] if c["column"] not in
              ("energy_kwh", "co2e_kg", "duration_s", "embodied_kg")]
+    weighted = bool(board.get("weights"))
     header = ["rank", "run", "name", board["metric"], "energy", "CO2e", "duration",
-              "embodied CO2e", *(c["name"] for c in extra), "Pareto"]
+              "embodied CO2e", *(c["name"] for c in extra), "Pareto",
+              *(["utility"] if weighted else [])]
     rows = [[r["rank"], f"`{r['id']}`", r["name"], r["metric"],
              fmt_qty(r["energy_kwh"], "kWh", p), fmt_qty(r["co2e_kg"], "kgCO2e", p),
              fmt_duration(r["duration_s"], p), fmt_qty(r["embodied_kg"], "kgCO2e", p),
              *(fmt_qty(r[c["column"]], c.get("unit") or "", p) for c in extra),
-             "**front**" if r["pareto"] else "*dominated*"] for r in board["runs"]]
-    parts.append(table(header, rows, "rll" + "r" * (5 + len(extra)) + "l", p))
+             "**front**" if r["pareto"] else "*dominated*",
+             *([fmt_num(r["utility"], p)] if weighted else [])] for r in board["runs"]]
+    parts.append(table(header, rows, "rll" + "r" * (5 + len(extra)) + "l"
+                       + ("r" if weighted else ""), p))
+    if weighted:
+        parts.append("\n" + utility_text(board, p, code=True) + "\n")
     if board["excluded"]:
         parts.append("\n## Excluded\n\n")
         parts.append(table(("run", "name", "reason"),
                            [(f"`{e['id']}`", e["name"], e["reason"]) for e in board["excluded"]]))
     return "".join(parts)
+
+
+def utility_text(board: Mapping[str, Any], precision: int = DEFAULT_PRECISION, *,
+                 code: bool = False) -> str:
+    """The weighted utility ranking of a leaderboard made with ``weights``, as one sentence."""
+    weights = ", ".join(f"{k}={fmt_num(v, precision)}" for k, v in board["weights"].items())
+    ids = [f"`{i}`" if code else str(i) for i in board["utility_ranking"]]
+    return (f"By utility ({weights}; each weighted dimension min-max normalised over these "
+            "runs; 1 = best), highest first: " + ", ".join(ids) + ". The Pareto front stays "
+            "the main answer: one choice of weights hides the trade-offs.")
 
 
 def compare_cells(row: Mapping[str, Any], precision: int = DEFAULT_PRECISION) -> list[str]:
@@ -384,5 +400,6 @@ def _share_rules_md(rows: list[dict[str, Any]]) -> str:
 
 
 __all__ = ["appendix_markdown", "cell", "code", "compare_cells", "compare_markdown",
-           "data_block", "leaderboard_markdown", "project_markdown", "run_markdown", "table"]
+           "data_block", "leaderboard_markdown", "project_markdown", "run_markdown", "table",
+           "utility_text"]
 

@@ -77,7 +77,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from wattprint.accounting.replay import series_year
 from wattprint.accounting.series import IntensitySeries
 from wattprint.accounting.seriesfile import load_series
 from wattprint.errors import ConfigError
@@ -136,6 +135,12 @@ class PauseOptions:
             series that does not cover now, forecast the coming hours from it
             (:mod:`wattprint.accounting.forecast`; default) instead of replaying
             the same time of year.
+        live_values: extend the forecast's history with the live values kept
+            since the shipped series ends
+            (:func:`wattprint.accounting.forecast_history.with_kept_live`;
+            default); ``False`` is ``--no-live-values``.
+        history_home: the wattprint home whose kept live values are read
+            (default: the configured home, ``WATTPRINT_HOME``).
         announce: print each pause and resume to stderr (default; see
             :func:`~wattprint.schedule.controller.event_message`).
     """
@@ -151,6 +156,8 @@ class PauseOptions:
     poll_s: float | None = None
     use_forecast: bool = True
     announce: bool = True
+    live_values: bool = True
+    history_home: Path | str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -190,6 +197,9 @@ class PauseSetup:
         start_s: when the job starts, UTC epoch seconds.
         poll_s: seconds between reads.
         notes: what the user should know (replay, data ending early).
+        forecast: which forecast and history the signal is, when it is one
+            (``"forecast: linear model on history to 2026-11-30 (shipped 2025 +
+            312 kept live hours)"``), else ``None``.
     """
 
     signal: IntensitySignal
@@ -200,6 +210,7 @@ class PauseSetup:
     start_s: float
     poll_s: float
     notes: tuple[str, ...] = field(default=())
+    forecast: str | None = None
 
     def controller(
         self,
@@ -286,6 +297,7 @@ def prepare_pausing(
     start = time.time() if now_s is None else float(now_s)
     deadline = start + options.deadline_s
     notes: list[str] = []
+    forecast: str | None = None
     signal: IntensitySignal
     if options.live:
         if not options.region:
@@ -302,7 +314,8 @@ def prepare_pausing(
             shipped = _shipped_hourly(options.region)
             series_signal = SeriesSignal(shipped, replay_year=True)
             if not series_signal.covers(start) and options.use_forecast:
-                series_signal, note = _forecast_signal(shipped, start, deadline)
+                series_signal, note, forecast = _forecast_signal(
+                    shipped, start, deadline, _history_home(options))
                 notes.append(note)
             elif not series_signal.covers(start):
                 notes.append(
@@ -327,6 +340,7 @@ def prepare_pausing(
         start_s=start,
         poll_s=poll,
         notes=tuple(notes),
+        forecast=forecast,
     )
     if setup.threshold_g_per_kwh is None and not options.live:
         threshold = setup.controller(clock=lambda: start).resolve_threshold()
@@ -334,21 +348,43 @@ def prepare_pausing(
     return setup
 
 
-def _forecast_signal(shipped: IntensitySeries, start_s: float, deadline_s: float
-                     ) -> tuple[SeriesSignal, str]:
-    """A forecast from the shipped history as the signal (no live forecast API configured)."""
-    from wattprint.accounting.forecast import forecast_window
+def _history_home(options: PauseOptions) -> Path | str | None:
+    """Where the kept live values are read (``None``: not at all)."""
+    if not options.live_values:
+        return None
+    if options.history_home is not None:
+        return options.history_home
+    from wattprint.config import load_settings
+    from wattprint.errors import WattprintError
 
-    series, result = forecast_window(shipped, start_s, deadline_s)
+    try:
+        return load_settings().store_dir
+    except WattprintError as exc:  # a broken config is reported by the run itself
+        logger.info("live pausing: kept live values not read: %s", exc)
+        return None
+
+
+def _forecast_signal(shipped: IntensitySeries, start_s: float, deadline_s: float,
+                     home: Path | str | None) -> tuple[SeriesSignal, str, str]:
+    """A forecast from the shipped history and the kept live values, as the signal.
+
+    Returns:
+        ``(signal, note, label)``: the note says no live forecast API was
+        configured and which forecast and history the signal is.
+    """
+    from wattprint.schedule.plan import forecast_from_history
+
+    made = forecast_from_history(shipped, start_s, deadline_s, home=home)
+    series = made.series
     note = (
-        f"no live forecast API configured: intensity forecast by wattprint's {result.model} "
-        f"from the shipped {series_year(shipped)} history ({result.basis} basis), "
-        f"{utc_text(result.origin_s)} to {utc_text(series.end_s)}"
-        + (f"; {'; '.join(result.notes)}" if result.notes else "")
+        f"no live forecast API configured: intensity {made.label}, {made.model} "
+        f"({made.basis} basis), {utc_text(float(series.start_s[0]))} to {utc_text(series.end_s)}"
+        + (f"; {'; '.join(made.notes)}" if made.notes else "")
     )
     if series.end_s < deadline_s:
         note += "; after that the signal is missing and the job runs unpaused"
-    return SeriesSignal(series, description=f"forecast for {shipped.region}"), note
+    signal = SeriesSignal(series, description=f"{made.label} for {shipped.region}")
+    return signal, note, made.label
 
 
 def _shipped_hourly(region: str | None) -> IntensitySeries:
@@ -463,6 +499,8 @@ def _wire(
 ) -> PauseController:
     recorder = _RunRecorder(run)
     recorder.keep_signal(setup.signal)
+    if say is not None and setup.forecast is not None:
+        say(f"pausing on a {setup.forecast} (no live forecast API configured)")
 
     def pause(reason: str) -> None:
         if stop_job is not None:

@@ -316,6 +316,81 @@ def forecast_plan_series(history: IntensitySeries, now_s: float, deadline_s: flo
     return series
 
 
+@dataclass(frozen=True)
+class PlanForecast:
+    """The forecast a plan (or live pausing) runs on when no live forecast API is configured.
+
+    Attributes:
+        series: the p50 forecast from now, as a series.
+        label: which forecast and history, for people: ``"forecast: linear
+            model on history to 2026-11-30 (shipped 2025 + 312 kept live hours)"``.
+        model: the model's description.
+        basis: ``"lifecycle"``, ``"direct"`` or ``"unknown"``, as the history.
+        history: what the history is made of (``"shipped 2025 + 312 kept live hours"``).
+        history_start_s: start of the history, UTC epoch seconds.
+        history_end_s: end of the history (the last kept live hour, or the shipped end).
+        live_hours: hours of kept live values in the history.
+        notes: what else the user should know (the typical-year bridge, values left out).
+    """
+
+    series: IntensitySeries
+    label: str
+    model: str
+    basis: str
+    history: str
+    history_start_s: float
+    history_end_s: float
+    live_hours: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        """One note for the plan or the pausing record: no live API, which forecast, and why."""
+        return "; ".join((f"no live forecast API configured: intensity {self.label}, "
+                          f"{self.model} ({self.basis} basis)", *self.notes))
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form (no values: they are the plan's data)."""
+        return {"label": self.label, "model": self.model, "basis": self.basis,
+                "history": self.history, "history_start_s": self.history_start_s,
+                "history_end_s": self.history_end_s, "kept_live_hours": self.live_hours,
+                "notes": list(self.notes)}
+
+
+def forecast_from_history(shipped: IntensitySeries, now_s: float, deadline_s: float, *,
+                          home: Path | str | None) -> PlanForecast:
+    """A forecast from now to the deadline from the shipped series and the live values kept.
+
+    Args:
+        shipped: the region's shipped hourly series.
+        now_s: the forecast's origin (the plan's now, the job's start).
+        deadline_s: the deadline (the forecast covers at most a week).
+        home: the wattprint home whose kept live values extend the history
+            (:func:`wattprint.accounting.forecast_history.with_kept_live`);
+            ``None`` for the shipped series only (``--no-live-values``).
+
+    Raises:
+        IntensityError: the history is too short to forecast from.
+    """
+    from wattprint.accounting.forecast import forecast_window
+    from wattprint.accounting.forecast_history import forecast_history
+
+    history = forecast_history(shipped, home)
+    series, result = forecast_window(history.series, now_s, deadline_s)
+    described = history.describe()
+    return PlanForecast(
+        series=series,
+        label=f"{result.label} ({described})",
+        model=result.model,
+        basis=result.basis,
+        history=described,
+        history_start_s=float(history.series.start_s[0]),
+        history_end_s=float(history.series.end_s),
+        live_hours=history.live_hours,
+        notes=(*history.notes, *result.notes),
+    )
+
+
 def plan_forecast_note(result: Plan, year: int) -> str:
     """What a plan over :func:`forecast_plan_series` says about its data."""
     basis = result.data_source.get("provenance", {})
@@ -329,8 +404,43 @@ def plan_forecast_note(result: Plan, year: int) -> str:
     )
 
 
-def keep_plan_series(home: Path | str, series: IntensitySeries) -> str:
+def series_origin(series: IntensitySeries, *, path: Path | str | None = None
+                  ) -> dict[str, Any]:
+    """Where a plan's series was read, as :mod:`wattprint.accounting.keeping` records it.
+
+    ``{"kind": "file", "path", "sha256"}`` for a user file (``path``), else
+    ``{"kind": "shipped", "package_data", "sha256"}`` for a shipped series
+    (``{}`` when its provenance names no shipped file).
+
+    Raises:
+        IntensityError: the file cannot be read.
+    """
+    from wattprint.accounting.keeping import file_sha256, shipped_origin
+
+    if path is not None:
+        resolved = Path(path).resolve()
+        try:
+            return {"kind": "file", "path": str(resolved), "sha256": file_sha256(resolved)}
+        except OSError as exc:
+            raise IntensityError(f"cannot read {resolved}: {exc}") from exc
+    dataset = str(getattr(getattr(series, "provenance", None), "dataset", "") or "")
+    return shipped_origin(dataset)
+
+
+def forecast_origin(shipped_origin: dict[str, Any], made: PlanForecast) -> dict[str, Any]:
+    """The origin of a forecast series: the model, its history, and the shipped file under it."""
+    return {**shipped_origin, "kind": "forecast", "forecast": made.label,
+            "history": made.history, "kept_live_hours": made.live_hours}
+
+
+def keep_plan_series(home: Path | str, series: IntensitySeries, *,
+                     origin: dict[str, Any] | None = None) -> str:
     """Keep the series a plan used under ``home`` (see :mod:`wattprint.accounting.kept`).
+
+    Args:
+        home: the wattprint home.
+        series: the series the plan ran on.
+        origin: where it was read (:func:`series_origin`), recorded with it.
 
     Returns:
         Its digest.
@@ -341,6 +451,6 @@ def keep_plan_series(home: Path | str, series: IntensitySeries) -> str:
     from wattprint.accounting.kept import keep_series
 
     try:
-        return keep_series(home, series, used_by="plan")
+        return keep_series(home, series, used_by="plan", origin=origin)
     except OSError as exc:
         raise IntensityError(f"cannot keep the plan's series under {home}: {exc}") from exc

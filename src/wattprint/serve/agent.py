@@ -40,7 +40,7 @@ import logging
 import socket
 import stat
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +54,7 @@ from wattprint.sampling import Sampler
 from wattprint.sensors.base import ProcessBreakdownSource, Sensor, SkippedSensor
 from wattprint.serve.monitor import NodeMonitor, container_id, read_processes
 from wattprint.serve.runs import RunsReader
+from wattprint.store.base import Store, backend_of
 
 if TYPE_CHECKING:
     from wattprint.serve.http import HTTPServer
@@ -288,8 +289,7 @@ class Agent:
         from wattprint.serve.jobs import JobLabels
         from wattprint.store.base import hostname
 
-        job_of = JobLabels(self._proc_root, tracked=functools.partial(
-            self._runs.running_jobs, hostname()))
+        job_of = JobLabels(self._proc_root, tracked=self._tracked_jobs(hostname()))
         self.monitor = NodeMonitor(
             devices, region=region, intensity=self._intensity, proc_root=self._proc_root,
             process_ttl_s=self._ttl_s, busy_s=functools.partial(machine_busy_s, proc_root),
@@ -329,6 +329,26 @@ class Agent:
         log.info("wattprint agent listening on %s (%s)", self.url,
                  "token required" if self.token else "no token")
         return self
+
+    def _tracked_jobs(self, host: str) -> Callable[[], Mapping[int, str]]:
+        """Where the jobs of tracked runs are read: the configured store.
+
+        The local SQLite file through the agent's read-only reader, or the
+        cluster's PostgreSQL store (opened read-only on first use).
+        """
+        target = self.settings.store_target
+        if backend_of(target) != "postgresql" and self._runs is not None:
+            return functools.partial(self._runs.running_jobs, host)
+        opened: list[Store] = []
+
+        def from_store() -> Mapping[int, str]:
+            from wattprint.store.jobs import running_jobs
+
+            if not opened:
+                opened.append(Store(target, read_only=True, timeout_s=2.0))
+            return running_jobs(opened[0], host)
+
+        return from_store
 
     def _process_loop(self) -> None:
         while not self._stop.wait(self.process_interval_s):

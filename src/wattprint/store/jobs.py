@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from wattprint.store.base import Store
 
 __all__ = ["STALE_INTERVALS", "JobMember", "JobSummary", "job_members", "job_runs",
-           "job_status", "job_totals", "jobs", "resolve_job", "summary"]
+           "job_status", "job_totals", "jobs", "resolve_job", "running_jobs", "summary"]
 
 #: a running run silent this many of its intervals, in a job whose other nodes ended, is dead
 STALE_INTERVALS = 30.0
@@ -246,3 +246,14 @@ def summary(store: Store, job_id: str, members: Sequence[JobMember] | None = Non
         else max(e for e in ends if e is not None),
         energy_j=energy_j, attributed_j=attributed_j,
         launcher=next((m.launcher for m in members if m.launcher), None), dead_nodes=dead)
+
+
+def running_jobs(store: Store, host: str) -> dict[int, str]:
+    """``pid -> job id`` of the runs of a job still ``running`` on ``host``.
+
+    What the node agent reads to put a process under its tracked run's job
+    (:mod:`wattprint.serve.jobs`), on either backend.
+    """
+    rows = store._read("SELECT pid, job_id FROM runs WHERE status = 'running' AND"
+                       " job_id IS NOT NULL AND host = ? AND pid IS NOT NULL", (host,))
+    return {int(r[0]): str(r[1]) for r in rows}

@@ -282,8 +282,9 @@ def show(
               f"phase={doc['phase']}  status={doc['status']}")
     duration = "—" if doc["duration_s"] is None else format_duration_s(doc["duration_s"],
                                                                           precision)
+    exit_code = "" if doc["exit_code"] is None else f"  exit {doc['exit_code']}"
     out.print(f"started {doc['started_at']}  ended {doc['ended_at']}  "
-              f"duration {duration}  exit {doc['exit_code']}")
+              f"duration {duration}{exit_code}")
     if doc["command"]:
         out.print(f"command: {doc['command']}")
     device_table(doc["devices"], "energy by device", precision=precision, wide=wide)

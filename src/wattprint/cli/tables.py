@@ -108,8 +108,8 @@ def print_table(console: Console, title: str, columns: Sequence[Column],
             i = pending.pop(0)
             share[i] = min(widths[i], fair)
             room -= share[i]
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                  pad_edge=False, collapse_padding=True)
+    # the title is its own line: as the table's title it would wrap at the table's width
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     for i, col in enumerate(columns):
         if col.kind == "text":
             table.add_column(col.header, overflow="fold", max_width=share.get(i),
@@ -125,6 +125,8 @@ def print_table(console: Console, title: str, columns: Sequence[Column],
     if wide and natural > console.width:
         target = RichConsole(file=console.file, width=natural, highlight=False, markup=False,
                              color_system="auto" if console.color_system else None)
+    if title:
+        target.print(title, soft_wrap=wide, overflow="fold")
     target.print(table)
     if notes is not None:
         for line in notes.lines():

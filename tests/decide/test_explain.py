@@ -172,3 +172,13 @@ def test_cli_compare_and_report_explain(store: Store, tmp_path: Path) -> None:
     assert "## Explained against the median run" in r.stdout
     r = cli("compare", a, b, a, "--explain")
     assert r.returncode == 2 and "exactly two" in r.stderr
+
+
+def test_factor_values_print_in_human_units() -> None:
+    from wattprint.decide.explain import format_factor
+
+    assert format_factor(1.66e-7, "kWh") == "598 mJ"          # 1.66e-7 kWh x 3.6e6 J/kWh
+    assert format_factor(0.0224, "kgCO2e/h") == "22.4 g/h"
+    assert format_factor(7.61e-5, "h") == "0.274 s"           # 7.61e-5 h x 3600 s/h
+    assert format_factor(330.0, "gCO2e/kWh") == "330 g/kWh"
+    assert format_factor(1.0, "") == "1"

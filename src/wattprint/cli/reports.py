@@ -472,10 +472,12 @@ def compare(
 
 
 def _print_explain(doc: dict[str, Any], precision: int, wide: bool) -> None:
+    from wattprint.decide.explain import format_factor
+
     p = precision
     rows = []
     for c in doc["contributions"]:
-        a, b = (fmt_num(v, p) + (f" {c['unit']}" if c["unit"] else "") for v in c["values"])
+        a, b = (format_factor(v, c["unit"], p) for v in c["values"])
         share = "" if c["share"] is None else fmt_num(100 * c["share"], p) + " %"
         rows.append([c["label"], a, b, fmt_qty(c["co2e_kg"], "kgCO2e", p), share])
     rows.append(["difference", fmt_qty(doc["co2e_kg"][0], "kgCO2e", p),

@@ -221,21 +221,41 @@ def explain_runs(a: AccountedRun, b: AccountedRun) -> dict[str, Any]:
     return {"baseline": a.run.id, "run": b.run.id, **doc}
 
 
+def format_factor(value: float, unit: str, precision: int = 3) -> str:
+    """A factor's value in the units people read (J to MWh, g/kWh, s to h, mg to t per h)."""
+    from wattprint.units import (
+        format_duration_s,
+        format_energy_kwh,
+        format_intensity,
+        format_mass_kg,
+        format_number,
+    )
+
+    if unit == "kWh":
+        return format_energy_kwh(value, precision)
+    if unit == "gCO2e/kWh":
+        return format_intensity(value, precision)
+    if unit == "h":
+        return format_duration_s(value * 3600.0, precision)
+    if unit == "kgCO2e/h":
+        return f"{format_mass_kg(value, precision)}/h"
+    return format_number(value, precision) + (f" {unit}" if unit else "")
+
+
 def explain_markdown(doc: Mapping[str, Any], precision: int = 3) -> str:
     """A Markdown table of an explanation (factor, contribution, share)."""
-    from wattprint.units import format_number
+    from wattprint.units import format_mass_kg, format_number
 
     lines = [f"Difference {doc['run']} - {doc['baseline']}: "
-             f"{format_number(doc['difference_kg'], precision)} kgCO2e, split by exact Shapley "
+             f"{format_mass_kg(doc['difference_kg'], precision)} CO2e, split by exact Shapley "
              "values (they sum to the difference).", "",
-             "| factor | baseline | run | contribution (kgCO2e) | share |",
+             "| factor | baseline | run | contribution (CO2e) | share |",
              "|---|---:|---:|---:|---:|"]
     for c in doc["contributions"]:
         share = "" if c["share"] is None else f"{format_number(100 * c['share'], precision)} %"
-        a, b = (format_number(v, precision) + (f" {c['unit']}" if c["unit"] else "")
-                for v in c["values"])
+        a, b = (format_factor(v, c["unit"], precision) for v in c["values"])
         lines.append(f"| {c['label']} | {a} | {b} | "
-                     f"{format_number(c['co2e_kg'], precision)} | {share} |")
+                     f"{format_mass_kg(c['co2e_kg'], precision)} | {share} |")
     return "\n".join(lines) + "\n"
 
 

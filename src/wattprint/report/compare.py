@@ -262,7 +262,7 @@ def explain_project_html(doc: dict[str, Any], precision: int = 3) -> str:
     """The same section as :func:`explain_project_markdown`, as an HTML ``<section>``."""
     from html import escape
 
-    from wattprint.units import format_number
+    from wattprint.units import format_mass_kg
 
     parts = ['<section id="explain"><h2>Explained against the median run</h2>']
     if doc["baseline"] is None:
@@ -271,10 +271,10 @@ def explain_project_html(doc: dict[str, Any], precision: int = 3) -> str:
                  "from it, split into exact Shapley contributions of its factors.</p>")
     for run in doc["runs"]:
         parts.append(f"<h3>{escape(run['run'])} {escape(run.get('name') or '')}</h3>"
-                     f"<p>difference {escape(format_number(run['difference_kg'], precision))} "
-                     "kgCO2e</p><table><tr><th>factor</th><th>contribution (kgCO2e)</th></tr>")
+                     f"<p>difference {escape(format_mass_kg(run['difference_kg'], precision))} "
+                     "CO2e</p><table><tr><th>factor</th><th>contribution (CO2e)</th></tr>")
         parts += [f"<tr><td>{escape(c['label'])}</td><td class=\"num\">"
-                  f"{escape(format_number(c['co2e_kg'], precision))}</td></tr>"
+                  f"{escape(format_mass_kg(c['co2e_kg'], precision))}</td></tr>"
                   for c in run["contributions"]]
         parts.append("</table>")
     parts.append("</section>\n")

@@ -9,21 +9,13 @@ from typing import Any
 import pytest
 
 import wattprint
-from wattprint.decide.bench import (
-    BenchResult,
-    BenchRun,
-    ConfigResult,
-    Repetition,
+from wattprint.decide.bench_grid import (
     check_template,
     configurations,
-    derive,
     fill_command,
-    gpu_driver,
-    hardware_fingerprint,
     parse_devices,
     parse_grid,
     parse_marker,
-    percentile,
 )
 from wattprint.decide.bench_report import (
     bench_document,
@@ -33,6 +25,16 @@ from wattprint.decide.bench_report import (
     fmt_latency,
     front_flags,
     summary_rows,
+)
+from wattprint.decide.bench_results import (
+    BenchResult,
+    BenchRun,
+    ConfigResult,
+    Repetition,
+    derive,
+    gpu_driver,
+    hardware_fingerprint,
+    percentile,
 )
 from wattprint.errors import ConfigError
 from wattprint.store import Store

@@ -123,13 +123,8 @@ def bench(
       wattprint bench --devices 0 --devices MIG-4b2c... -- python infer.py
       wattprint leaderboard -p bench -m throughput_sample_per_s --cost energy_j_per_sample
     """
-    from wattprint.decide.bench import (
-        DEVICES_DIMENSION,
-        BenchOptions,
-        parse_devices,
-        parse_grid,
-        run_bench,
-    )
+    from wattprint.decide.bench import BenchOptions, run_bench
+    from wattprint.decide.bench_grid import DEVICES_DIMENSION, parse_devices, parse_grid
     from wattprint.decide.bench_report import bench_document
 
     setup_logging(verbose)

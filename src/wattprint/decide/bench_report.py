@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from wattprint.decide.bench import BenchResult, ConfigResult
+from wattprint.decide.bench_results import BenchResult, ConfigResult
 from wattprint.units import (
     DEFAULT_PRECISION,
     format_duration_s,

@@ -22,7 +22,8 @@ def test_all_is_pinned() -> None:
 
 
 def test_every_public_name_resolves_to_its_home() -> None:
-    from wattprint.accounting.account import account_run, estimate
+    from wattprint.accounting.account import account_run
+    from wattprint.accounting.estimate import estimate
     from wattprint.serve.meter import EnergyMeter
     from wattprint.store import Store
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from wattprint import validate
-from wattprint.accounting.account import estimate
+from wattprint.accounting.estimate import estimate
 from wattprint.accounting.seriesfile import load_series
 from wattprint.config import load_settings
 from wattprint.errors import WattprintError

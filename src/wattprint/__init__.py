@@ -50,7 +50,8 @@ from wattprint.errors import (
 from wattprint.run import DeviceEnergy, Tracker, track
 
 if TYPE_CHECKING:
-    from wattprint.accounting.account import AccountingOptions, account_run, estimate
+    from wattprint.accounting.account import AccountingOptions, account_run
+    from wattprint.accounting.estimate import estimate
     from wattprint.decide.bench import bench
     from wattprint.serve.meter import EnergyMeter
     from wattprint.store import Store
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "AccountingOptions": "wattprint.accounting.account",
     "account_run": "wattprint.accounting.account",
-    "estimate": "wattprint.accounting.account",
+    "estimate": "wattprint.accounting.estimate",
     "EnergyMeter": "wattprint.serve.meter",
     "Store": "wattprint.store",
     "bench": "wattprint.decide.bench",

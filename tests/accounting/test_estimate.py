@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wattprint.accounting.account import estimate
+from wattprint.accounting.estimate import estimate
 from wattprint.errors import ConfigError, HardwareError, RegionError
 
 

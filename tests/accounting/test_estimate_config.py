@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from wattprint.accounting.account import estimate
+from wattprint.accounting.estimate import estimate
 
 CODE = "import wattprint.cli.accounting; from wattprint.cli import main; main()"
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from wattprint.accounting.account import AccountingOptions, account_run, estimate
+from wattprint.accounting.account import AccountingOptions, account_run
+from wattprint.accounting.estimate import estimate
 from wattprint.catalogue.instances import instance_embodied
 from wattprint.errors import HardwareError
 from wattprint.store import DeviceRecord, IntervalRecord, Store

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wattprint.accounting.account import AccountingOptions, account_run, estimate
+from wattprint.accounting.account import AccountingOptions, account_run
+from wattprint.accounting.estimate import estimate
 from wattprint.accounting.pue import provider_defaults
 from wattprint.accounting.uncertainty import footprint_interval, input_ranges, with_interval
 from wattprint.report.appendix import run_appendix

@@ -295,7 +295,7 @@ def estimate(
       wattprint estimate --power-w 350 --hours 10 --intensity 250 --json
       wattprint estimate --gpu "RTX 5090" --gpu-power-w 575 --hours 3 --region DE
     """
-    from wattprint.accounting.account import estimate as do_estimate
+    from wattprint.accounting.estimate import estimate as do_estimate
     from wattprint.accounting.uncertainty import with_interval
 
     settings = settings_from()  # wattprint.toml and WATTPRINT_* like every other command

@@ -29,8 +29,6 @@ them at a local HTTP server.
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 
 ENV_TYPE = "WATTPRINT_INSTANCE_TYPE"
@@ -45,15 +43,18 @@ _TRUE = ("1", "true", "yes", "on")
 
 def _ask(url: str, timeout_s: float, method: str = "GET",
          headers: Mapping[str, str] | None = None) -> str | None:
-    request = urllib.request.Request(url, method=method, headers=dict(headers or {}))
-    # no proxy: a metadata service answers only on the machine's own link
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    from wattprint.httpclient import HttpClient, HttpError
+
+    # no proxy and no retry: a metadata service answers at once on the machine's own link
+    client = HttpClient(timeout_s=timeout_s, retries=0, trust_env=False)
     try:
-        with opener.open(request, timeout=timeout_s) as response:
-            text: str = response.read(4096).decode("utf-8", "replace").strip()
-            return text or None
-    except (urllib.error.URLError, OSError, ValueError):
+        response = (client.get(url, headers=headers) if method == "GET"
+                    else client.send(method, url, headers=headers))
+    except HttpError:
         return None
+    if not response.ok:
+        return None
+    return response.body[:4096].decode("utf-8", "replace").strip() or None
 
 
 def aws_instance_type(base_url: str = AWS_URL, timeout_s: float = 0.3) -> str | None:

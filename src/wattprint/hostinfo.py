@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wattprint import cloudmeta
-
 #: packages whose versions matter for reproducing an ML run
 KEY_PACKAGES = ("torch", "tensorflow", "jax", "transformers", "lightning", "pytorch-lightning",
                 "numpy", "scikit-learn", "optuna", "flwr", "accelerate", "deepspeed",
@@ -263,5 +261,12 @@ def collect(gpu_names: list[str] | None = None) -> dict[str, Any]:
         "git": git_commit(check_dirty=False),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         # embodied carbon by instance type; the metadata services only when asked
-        "instance_type": cloudmeta.instance_type(),
+        "instance_type": _instance_type(),
     }
+
+
+def _instance_type() -> str | None:
+    # loaded here: the metadata client is needed only while the run's host is described
+    from wattprint import cloudmeta
+
+    return cloudmeta.instance_type()

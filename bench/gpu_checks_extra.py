@@ -85,19 +85,22 @@ def _gpu_counter_j() -> float:
         pynvml.nvmlShutdown()
 
 
-LOOP = """
-import os, sys, time, torch
-size = int(os.environ.get("SIZE", "8192"))
-seconds = float(os.environ.get("SECONDS_TO_RUN", "12"))
-x = torch.randn(size, size, device="cuda")
-end = time.monotonic() + seconds
-n = 0
-while time.monotonic() < end:
-    y = x @ x
-    n += 1
-    if n % 10 == 0:
-        torch.cuda.synchronize()
-torch.cuda.synchronize()
+#: the GPU load every check runs: square matmuls for a while, synchronised every 10
+MATMUL = """
+def matmul_for(size, seconds):
+    x = torch.randn(size, size, device="cuda")
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        y = x @ x
+        n += 1
+        if n % 10 == 0:
+            torch.cuda.synchronize()
+    torch.cuda.synchronize()
+"""
+
+LOOP = "import os, sys, time, torch\n" + MATMUL + """
+matmul_for(int(os.environ.get("SIZE", "8192")), float(os.environ.get("SECONDS_TO_RUN", "12")))
 """
 
 
@@ -139,20 +142,10 @@ def driver_samples(seconds: float = 3.0) -> dict[str, Any]:
             "period_us_min": min(gaps) if gaps else None}
 
 
-TRACKED = """
-import os, time, torch, wattprint
-size = int(os.environ["SIZE"])
+TRACKED = "import os, time, torch, wattprint\n" + MATMUL + """
 with wattprint.track(project="gpu-check", name=os.environ["NAME"], interval_s=0.05,
                      attribution="process") as run:
-    x = torch.randn(size, size, device="cuda")
-    end = time.monotonic() + float(os.environ["SECONDS_TO_RUN"])
-    n = 0
-    while time.monotonic() < end:
-        y = x @ x
-        n += 1
-        if n % 10 == 0:
-            torch.cuda.synchronize()
-    torch.cuda.synchronize()
+    matmul_for(int(os.environ["SIZE"]), float(os.environ["SECONDS_TO_RUN"]))
 """
 
 
@@ -185,19 +178,10 @@ def shares(seconds: float = 12.0) -> dict[str, Any]:
     return out
 
 
-RANK = """
-import os, time, torch, wattprint
+RANK = "import os, time, torch, wattprint\n" + MATMUL + """
 with wattprint.track(project="gpu-check", name="rank" + os.environ.get("RANK", "?"),
                      interval_s=0.1):
-    x = torch.randn(4096, 4096, device="cuda")
-    end = time.monotonic() + 10
-    n = 0
-    while time.monotonic() < end:
-        y = x @ x
-        n += 1
-        if n % 10 == 0:
-            torch.cuda.synchronize()
-    torch.cuda.synchronize()
+    matmul_for(4096, 10)
 """
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.schedule.cli import wattprint
 
 from wattprint.accounting.hourly import hourly_series
 from wattprint.store import IntervalRecord, Store
@@ -23,22 +24,6 @@ ROW_KEYS = {
     "region", "strategy", "window_h", "duration_h",
     "mean_reduction", "median_reduction", "p90_reduction", "mean_pauses",
 }
-# Imports the command module explicitly, so the test holds before and after it is
-# registered in wattprint.cli (then it is the same as `python -m wattprint`).
-BOOT = "import wattprint.cli.schedule, wattprint.cli as c; c.main()"
-
-
-def wattprint(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", BOOT, *args], env=env, text=True,
-                          capture_output=True, timeout=120)
-
-
-@pytest.fixture
-def env(home: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.pop("WATTPRINT_REGION", None)
-    e["COLUMNS"] = "200"
-    return e
 
 
 def iso(t: float) -> str:

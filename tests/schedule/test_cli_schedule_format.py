@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from tests.schedule.cli import wattprint
 
 H = 3600.0
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
-BOOT = "import wattprint.cli.schedule, wattprint.cli as c; c.main()"
-
-
-def wattprint(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", BOOT, *args], env=env, text=True,
-                          capture_output=True, timeout=120)
-
-
-@pytest.fixture
-def env(home: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.pop("WATTPRINT_REGION", None)
-    e["COLUMNS"] = "200"
-    return e
 
 
 @pytest.fixture
